@@ -1,0 +1,148 @@
+#pragma once
+// The validated, immutable configuration. Only src/config includes toml++; everything else sees
+// these plain structs. A Config is shared read-only between workers through shared_ptr.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "haven/core/duration.hpp"
+
+namespace haven::config {
+
+using core::Duration;
+
+// A numeric IP address and port. `host` is the literal as written ("127.0.0.1", "::1");
+// names such as "localhost" are resolved once at load time to their first address.
+struct Address {
+  std::string host;       // numeric IPv4 or IPv6 literal, without brackets
+  std::uint16_t port = 0;
+  bool is_ipv6 = false;
+  std::string text;       // as written in the config, for messages ("[::1]:8080")
+};
+
+struct Timeouts {
+  Duration connect{2000};
+  Duration client{30000};
+  Duration server{30000};
+  Duration http_request{10000};
+  Duration keep_alive{5000};
+  Duration tunnel{3600000};
+  Duration shutdown{10000};
+};
+
+// A status range list such as "200-399" or "200,204" or "200-299,304".
+struct StatusRange {
+  int low = 200;
+  int high = 399;
+};
+
+struct Check {
+  std::string method = "GET";           // GET or HEAD
+  std::string path = "/";
+  std::string host;                      // "" = the server's address
+  Duration interval{2000};
+  Duration fast_interval{2000};          // defaults to interval
+  Duration down_interval{2000};          // defaults to interval
+  Duration timeout{1000};
+  int rise = 2;
+  int fall = 3;
+  std::vector<StatusRange> expect_status{{200, 399}};
+
+  [[nodiscard]] bool status_expected(int status) const {
+    for (const auto& range : expect_status) {
+      if (status >= range.low && status <= range.high) return true;
+    }
+    return false;
+  }
+};
+
+struct Server {
+  std::string name;
+  Address address;
+  bool backup = false;
+  int weight = 1;                        // 0..256; 0 takes no new requests
+};
+
+enum class Balance { RoundRobin, LeastConn, First };
+
+struct Backend {
+  std::string name;
+  Balance balance = Balance::RoundRobin;
+  int retries = 2;
+  bool all_backups = false;
+  std::optional<Check> check;            // no `check` table: no active checks
+  std::vector<Server> servers;           // declared order
+  Timeouts timeouts;                     // [timeouts] merged with the backend's own overrides
+};
+
+struct Route {
+  std::string path_prefix;
+  std::string backend;
+  std::size_t backend_index = 0;         // index into Config::backends
+};
+
+struct Frontend {
+  std::string name;
+  Address bind;
+  std::string default_backend;
+  std::size_t default_backend_index = 0;
+  std::vector<Route> routes;             // in declared order, first match wins
+  std::vector<std::string> maintenance_requires;
+  std::vector<std::size_t> maintenance_requires_indexes;
+  Timeouts timeouts;                     // [timeouts] merged with the frontend's own overrides
+  std::size_t max_header_bytes = 16384;  // request head limit (431 beyond)
+  std::size_t max_headers = 100;         // header count limit (431 beyond)
+};
+
+struct Global {
+  int workers = 1;                       // 0 = one per CPU core (resolved by app, not here)
+  int max_connections = 20000;
+};
+
+enum class LogFormat { Text, Json };
+
+struct Log {
+  std::string access = "stdout";         // "stdout", "stderr", a file path, or "off"
+  std::string events = "stderr";
+  LogFormat format = LogFormat::Text;
+};
+
+struct Maintenance {
+  std::string page;                      // "" = the bundled page
+  Duration retry_after{5000};
+  std::vector<std::string> poll{"/api/healthz", "/healthz"};
+  Duration poll_interval{5000};
+};
+
+struct Config {
+  std::string source;                    // the file it was read from
+  Global global;
+  Log log;
+  Timeouts timeouts;
+  Maintenance maintenance;
+  std::vector<Frontend> frontends;       // sorted by name
+  std::vector<Backend> backends;         // sorted by name
+
+  [[nodiscard]] const Backend* find_backend(std::string_view name) const {
+    for (const auto& backend : backends) {
+      if (backend.name == name) return &backend;
+    }
+    return nullptr;
+  }
+};
+
+// Where and why a configuration was refused. to_string() gives "FILE:LINE:COL: message".
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+
+  [[nodiscard]] std::string to_string() const;
+};
+
+}  // namespace haven::config

@@ -1,0 +1,49 @@
+#pragma once
+// Rewriting heads on their way through: hop-by-hop headers dropped, framing written by haven
+// itself (never copied from the peer), forwarding headers added.
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "haven/http/message_head.hpp"
+
+namespace haven::http {
+
+struct RequestRewrite {
+  std::string_view client_ip;      // appended to X-Forwarded-For
+  std::string_view proto = "http"; // X-Forwarded-Proto
+  std::string_view fallback_host;  // Host for HTTP/1.0 requests that sent none
+};
+
+// Appends the head to send upstream (always HTTP/1.1) to `out`.
+void write_request_head(std::string& out, const MessageHead& request, const char* base,
+                        const RequestRewrite& rewrite);
+
+// How a response body travels to the client.
+enum class ClientFraming : std::uint8_t {
+  None,           // no body: lengths are copied as they are (HEAD, 304 keep their Content-Length)
+  ContentLength,  // the server's length, validated by the parser
+  Chunked,        // haven chunks it (chunked or read-until-close from the server, HTTP/1.1 client)
+  UntilClose,     // HTTP/1.0 client: raw bytes, then haven closes the connection
+};
+
+struct ResponsePlan {
+  ClientFraming framing = ClientFraming::None;
+  bool keep_client_alive = true;
+};
+
+// Decides framing and persistence for a final (non-1xx) response.
+ResponsePlan plan_response(const MessageHead& response, bool client_http10, bool client_keep_alive);
+
+// Appends the head to send to the client. For 101 the Upgrade header is kept and
+// "Connection: upgrade" written; for other 1xx only end-to-end headers are copied.
+void write_response_head(std::string& out, const MessageHead& response, const char* base,
+                         const ResponsePlan& plan, bool client_http10);
+
+// "1a2b\r\n"
+void append_chunk_header(std::string& out, std::size_t size);
+
+// A token list header ("close, X-Foo") contains `token`, case-insensitively.
+bool list_contains_token(std::string_view list, std::string_view token);
+
+}  // namespace haven::http

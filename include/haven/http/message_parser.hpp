@@ -1,0 +1,122 @@
+#pragma once
+// Strict HTTP/1.x parsing over llhttp (every lenient flag off) plus the checks llhttp leaves to
+// its user: versions, header count and size, Host rules, control bytes, chunk-extension size.
+// Anything ambiguous is an error; the proxy answers it and never forwards it.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include <llhttp.h>
+
+#include "haven/http/message_head.hpp"
+
+namespace haven::http {
+
+enum class MessageKind { Request, Response };
+
+struct ParseLimits {
+  std::size_t max_head_bytes = 16384;
+  std::size_t max_headers = 100;
+  std::size_t max_chunk_extension_bytes = 1024;
+};
+
+// What went wrong, and so which status the proxy answers with.
+enum class ParseFailure : std::uint8_t {
+  None,
+  Malformed,       // 400 for requests, 502 for responses
+  TooLarge,        // 431: head over max_head_bytes or more than max_headers
+  NotImplemented,  // 501: a method a reverse proxy does not serve (CONNECT)
+};
+
+// Receives the parts of a message as llhttp finds them. `base` is the pointer all Spans are
+// relative to, as passed to execute().
+class MessageSink {
+ public:
+  virtual ~MessageSink() = default;
+  // Called before a new message starts; returns the head to fill (kept by the sink).
+  virtual MessageHead& on_message_begin() = 0;
+  // Head parsed and validated. Return 0 to go on, 1 to skip the body (response to HEAD),
+  // or HPE_PAUSED to stop execute() right after the head.
+  virtual int on_head(MessageHead& head) = 0;
+  // Body bytes, de-chunked; `data` points into the buffer given to execute().
+  virtual void on_body(const char* data, std::size_t length) = 0;
+  // Return 0 to go on with the next message in the buffer, or HPE_PAUSED to stop after it.
+  virtual int on_message_complete() = 0;
+};
+
+enum class ExecuteStatus : std::uint8_t {
+  Done,     // every byte consumed
+  Paused,   // a callback paused; `consumed` tells how far
+  Upgrade,  // the message was an upgrade; the rest of the bytes belong to the new protocol
+  Error,
+};
+
+struct ExecuteResult {
+  ExecuteStatus status = ExecuteStatus::Done;
+  std::size_t consumed = 0;
+};
+
+class MessageParser {
+ public:
+  MessageParser(MessageKind kind, MessageSink& sink);
+  MessageParser(const MessageParser&) = delete;
+  MessageParser& operator=(const MessageParser&) = delete;
+
+  void set_limits(const ParseLimits& limits) { limits_ = limits; }
+  // Must be called before the bytes of a new message arrive on a fresh stream, or after an
+  // error (llhttp keeps returning its error until re-initialised).
+  void reset();
+
+  // Parses `data[0, length)`; header spans are offsets from `base` (which must hold the whole
+  // head contiguously: the caller never moves bytes of an unfinished head).
+  ExecuteResult execute(const char* base, const char* data, std::size_t length);
+  // The peer closed its side: completes a read-until-close body, or reports a truncated message.
+  ExecuteResult finish();
+  // Continue after ExecuteStatus::Paused.
+  void resume() { llhttp_resume(&parser_); }
+  // The next response answers a HEAD request: its length headers describe no body.
+  void set_skip_body(bool skip) { skip_body_ = skip; }
+
+  [[nodiscard]] ParseFailure failure() const { return failure_; }
+  [[nodiscard]] std::string_view failure_reason() const { return failure_reason_; }
+  [[nodiscard]] bool in_message() const { return in_message_; }
+  [[nodiscard]] bool head_complete() const { return head_complete_; }
+  [[nodiscard]] bool body_started() const { return body_started_; }
+
+ private:
+  static int on_message_begin_cb(llhttp_t* parser) noexcept;
+  static int on_url_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_status_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_header_field_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_header_value_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_header_value_complete_cb(llhttp_t* parser) noexcept;
+  static int on_headers_complete_cb(llhttp_t* parser) noexcept;
+  static int on_body_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_message_complete_cb(llhttp_t* parser) noexcept;
+  static int on_chunk_extension_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_chunk_complete_cb(llhttp_t* parser) noexcept;
+  static const llhttp_settings_t& settings();
+
+  int fail(ParseFailure failure, const char* reason);
+  bool count_head_bytes(std::size_t length);
+  int validate_head();
+  int validate_request_head();
+
+  llhttp_t parser_{};
+  MessageSink& sink_;
+  MessageHead* head_ = nullptr;
+  const char* base_ = nullptr;
+  ParseLimits limits_;
+  MessageKind kind_;
+  ParseFailure failure_ = ParseFailure::None;
+  const char* failure_reason_ = "";
+  std::uint32_t head_bytes_ = 0;
+  std::uint32_t chunk_extension_bytes_ = 0;
+  bool in_message_ = false;
+  bool head_complete_ = false;
+  bool body_started_ = false;
+  bool field_open_ = false;
+  bool skip_body_ = false;
+};
+
+}  // namespace haven::http

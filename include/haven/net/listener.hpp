@@ -1,0 +1,61 @@
+#pragma once
+// A listening socket with its own accept loop. haven accepts by hand (accept4 on a uv_poll)
+// rather than through uv_listen so that it can pause accepting: at max_connections, and when
+// the process is out of file descriptors, where libuv would otherwise drop connections.
+#include <cstdint>
+#include <string>
+
+#include "haven/net/loop.hpp"
+#include "haven/net/socket_address.hpp"
+#include "haven/net/timer.hpp"
+
+namespace haven::net {
+
+class AcceptHandler {
+ public:
+  // A new connected, non-blocking socket; the handler owns `fd` from here on.
+  virtual void on_accept(int fd) = 0;
+  // Whether the handler can take another connection now (max_connections).
+  virtual bool can_accept() = 0;
+
+ protected:
+  ~AcceptHandler() = default;
+};
+
+class Listener : private HandleOwner {
+ public:
+  Listener(Loop& loop, AcceptHandler& handler);
+  ~Listener();
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+
+  // Binds with SO_REUSEPORT (one socket per worker, the kernel spreads connections) and listens.
+  // Returns 0 or a negative errno; `error` says what failed.
+  int open(const SocketAddress& address, std::string& error);
+  [[nodiscard]] std::uint16_t port() const;
+
+  // Stops accepting until resume(); pending connections wait in the kernel's backlog.
+  void pause();
+  void resume();
+  // Stops accepting for good and closes the socket; `owner` is told when done.
+  void close(HandleOwner* owner);
+  [[nodiscard]] bool open() const { return fd_ >= 0 && !closing_; }
+
+ private:
+  friend struct ListenerAccess;
+  void on_readable();
+  void on_handle_closed() override;
+
+  alignas(16) unsigned char poll_[168];  // uv_poll_t, in place
+  Timer retry_timer_;                    // out of descriptors: try again a little later
+  Loop& loop_;
+  AcceptHandler& handler_;
+  HandleOwner* closed_owner_ = nullptr;
+  int fd_ = -1;
+  int pending_closes_ = 0;
+  bool polling_ = false;
+  bool closing_ = false;
+  bool poll_initialised_ = false;
+};
+
+}  // namespace haven::net

@@ -1,0 +1,129 @@
+#pragma once
+// One client connection and the requests on it: parse strictly, route, pick a server, forward
+// head and body with backpressure, relay the response, keep both sides alive when possible,
+// retry what is safe to retry, and map every failure to exactly one outcome.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "haven/http/head_writer.hpp"
+#include "haven/http/message_parser.hpp"
+#include "haven/net/tcp_stream.hpp"
+#include "haven/net/timer.hpp"
+#include "haven/proxy/snapshot.hpp"
+
+namespace haven::proxy {
+
+class Worker;
+struct Buffer;
+struct Exchange;
+
+class ClientSession final : private net::StreamHandler, private net::HandleOwner {
+ public:
+  ClientSession(Worker& worker, std::shared_ptr<const Snapshot> snapshot, std::size_t frontend_index);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Takes the accepted socket. On failure the session closes itself.
+  void start(int fd);
+  // Shutdown: a session between requests closes now; one in a request closes after it.
+  void close_if_idle();
+  // The shutdown grace time is over.
+  void abort_now();
+
+ private:
+  friend class Worker;
+  enum class State : std::uint8_t {
+    ReadingHead,   // waiting for (the rest of) a request head
+    Dispatching,   // head parsed, finding and connecting a server
+    Forwarding,    // request going up, response coming down
+    Tunnel,        // upgraded: bytes both ways
+    Lingering,     // an error response or the last response was sent: draining, then closing
+    Closed,
+  };
+  enum class UpstreamFailure : std::uint8_t { ConnectFailed, ConnectTimeout, ClosedEarly, Timeout, BadResponse, WriteFailed };
+
+  struct UpstreamEvents;
+  struct RequestEvents;
+  struct ResponseEvents;
+
+  // Client stream events.
+  char* on_alloc(std::size_t& capacity) override;
+  void on_read(std::size_t length) override;
+  void on_read_end(int status) override;
+  void on_write_done(int status) override;
+  void on_connect_done(int /*status*/) override {}
+  void on_handle_closed() override;
+
+  // Upstream stream events (through UpstreamEvents).
+  char* on_upstream_alloc(std::size_t& capacity);
+  void on_upstream_read(std::size_t length);
+  void on_upstream_read_end(int status);
+  void on_upstream_write_done(int status);
+  void on_upstream_connected(int status);
+
+  // Parser events.
+  http::MessageHead& on_request_begin();
+  void on_request_body(const char* data, std::size_t length);
+  int on_request_complete();
+  int on_response_head(http::MessageHead& head);
+  void on_response_body(const char* data, std::size_t length);
+  int on_response_complete();
+
+  // Steps of an exchange.
+  void process_client_input();
+  void on_request_head_parsed();
+  void dispatch();
+  void on_upstream_ready();
+  void pump_request_body();
+  void flush_to_upstream();
+  void after_upstream_write();
+  void parse_response();
+  void flush_to_client();
+  void after_client_write();
+  void upstream_failed(UpstreamFailure failure, int uv_status);
+  bool try_retry(UpstreamFailure failure);
+  void finish_exchange();
+  void next_request();
+  void start_tunnel();
+  void pump_tunnel();
+
+  // Endings.
+  void respond_error(int status, const char* termination);
+  void linger_close();
+  void abort_exchange(const char* termination);
+  void close_now(bool reset = false);
+  void release_upstream(bool reusable);
+  void log_exchange();
+  void make_room_in_client_buffer();
+  void release_client_buffer_if_empty();
+
+  static void on_client_timer(void* self) noexcept;
+  static void on_upstream_timer(void* self) noexcept;
+  void arm_client_timer(core::Duration timeout);
+
+  Worker& worker_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  const config::Frontend& frontend_;
+  const std::size_t frontend_index_;
+  net::TcpStream client_;
+  net::Timer timer_;
+  std::unique_ptr<RequestEvents> request_events_;
+  http::MessageParser request_parser_;
+  std::unique_ptr<Exchange> exchange_;
+  Buffer* in_ = nullptr;       // client bytes; a request head always starts at offset 0
+  std::size_t parsed_ = 0;     // bytes of in_ given to the request parser
+  std::string client_ip_;
+  std::uint16_t client_port_ = 0;
+  State state_ = State::ReadingHead;
+  int open_handles_ = 2;
+  std::uint32_t requests_served_ = 0;
+  bool request_started_ = false;  // a byte of the current request head has arrived
+  bool client_eof_ = false;
+
+  ClientSession* prev_ = nullptr;  // the worker's list
+  ClientSession* next_ = nullptr;
+};
+
+}  // namespace haven::proxy

@@ -1,0 +1,87 @@
+#pragma once
+// One event loop on its own thread: its listeners (one SO_REUSEPORT socket per frontend), its
+// client sessions, its upstream connection pool, its buffers and its access log. Nothing in here
+// is shared with another worker except the Snapshot (read-only) and the connection counter.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "haven/log/access_log.hpp"
+#include "haven/log/event_log.hpp"
+#include "haven/net/async.hpp"
+#include "haven/net/listener.hpp"
+#include "haven/net/loop.hpp"
+#include "haven/proxy/buffer_pool.hpp"
+#include "haven/proxy/snapshot.hpp"
+#include "haven/upstream/balancer.hpp"
+#include "haven/upstream/connection.hpp"
+
+namespace haven::proxy {
+
+class ClientSession;
+
+// Process-wide limits and counters every worker shares.
+struct SharedCounters {
+  std::atomic<int> connections{0};
+  int max_connections = 20000;
+};
+
+class Worker final : private net::HandleOwner {
+ public:
+  Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters& shared,
+         std::shared_ptr<log::Output> access_output, std::shared_ptr<log::EventLog> events);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Opens one listener per frontend. `ports[i]` replaces a frontend's port 0 (so every worker
+  // shares the port the first one got) and is filled in when it was 0. Returns "" or an error.
+  std::string listen(std::vector<std::uint16_t>& ports);
+  // Runs the loop on the calling thread until shutdown completes.
+  void run();
+  // From any thread: stop accepting, finish in-flight requests within the grace time, then exit.
+  void request_shutdown();
+
+  // For sessions.
+  net::Loop& loop() { return loop_; }
+  BufferPool& buffers() { return buffers_; }
+  upstream::ConnectionPool& connections() { return connections_; }
+  log::AccessLog& access_log() { return access_log_; }
+  log::EventLog& events() { return *events_; }
+  upstream::BalancerState& balancer_state(std::size_t backend_index);
+  [[nodiscard]] bool draining() const { return draining_; }
+  void on_session_closed(ClientSession* session);
+
+ private:
+  class FrontendAcceptor;
+  void on_handle_closed() override;
+  void begin_shutdown();
+  void maybe_finish_shutdown();
+  void finish_shutdown();
+  static void on_shutdown_requested(void* self) noexcept;
+  static void on_before_poll(void* self) noexcept;
+  static void on_grace_expired(void* self) noexcept;
+
+  const int id_;
+  net::Loop loop_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  SharedCounters& shared_;
+  std::shared_ptr<log::EventLog> events_;
+  log::AccessLog access_log_;
+  BufferPool buffers_;
+  upstream::ConnectionPool connections_;
+  std::vector<upstream::BalancerState> balancer_states_;
+  std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
+  net::Async shutdown_signal_;
+  net::BeforePoll flush_logs_;
+  net::Timer grace_timer_;
+  ClientSession* sessions_ = nullptr;  // intrusive list of live sessions
+  bool draining_ = false;
+  bool finished_ = false;
+
+  friend class ClientSession;
+};
+
+}  // namespace haven::proxy

@@ -1,0 +1,40 @@
+#pragma once
+// Runtime state of the configured servers, shared by every worker. Workers read it without
+// locks (relaxed atomics); one place (the health checker) writes the state.
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "haven/config/config.hpp"
+#include "haven/net/socket_address.hpp"
+
+namespace haven::upstream {
+
+enum class ServerState : std::uint8_t { Up, Down };
+
+struct Server {
+  Server(const config::Server& server_config, std::size_t backend, std::size_t index, std::string backend_name);
+
+  const config::Server& config;
+  const std::size_t backend_index;
+  const std::size_t index;        // position in the backend's declared order
+  const std::string id;           // "backend/server", for logs
+  net::SocketAddress address;
+
+  std::atomic<ServerState> state{ServerState::Up};
+  std::atomic<int> active{0};     // requests in flight on this server, all workers (leastconn)
+
+  [[nodiscard]] bool up() const { return state.load(std::memory_order_relaxed) == ServerState::Up; }
+};
+
+struct Backend {
+  explicit Backend(const config::Backend& backend_config, std::size_t index);
+
+  const config::Backend& config;
+  const std::size_t index;
+  std::vector<std::unique_ptr<Server>> servers;  // declared order; pointers stay put
+};
+
+}  // namespace haven::upstream

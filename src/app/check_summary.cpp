@@ -1,0 +1,58 @@
+#include "haven/app/check_summary.hpp"
+
+#include <iterator>
+
+#include <fmt/format.h>
+
+namespace haven::app {
+
+namespace {
+const char* plural(std::size_t n) { return n == 1 ? "" : "s"; }
+
+const char* balance_name(config::Balance balance) {
+  switch (balance) {
+    case config::Balance::RoundRobin:
+      return "roundrobin";
+    case config::Balance::LeastConn:
+      return "leastconn";
+    case config::Balance::First:
+      return "first";
+  }
+  return "?";
+}
+}  // namespace
+
+std::string check_summary(const config::Config& config) {
+  std::size_t routes = 0;
+  for (const auto& frontend : config.frontends) routes += frontend.routes.size();
+  std::size_t servers = 0;
+  std::size_t backups = 0;
+  for (const auto& backend : config.backends) {
+    servers += backend.servers.size();
+    for (const auto& server : backend.servers) backups += server.backup ? 1 : 0;
+  }
+  std::string out;
+  auto it = std::back_inserter(out);
+  fmt::format_to(it, "{}: configuration is valid: {} frontend{}, {} route{}, {} backend{}, {} server{} ({} backup)\n",
+                 config.source, config.frontends.size(), plural(config.frontends.size()), routes, plural(routes),
+                 config.backends.size(), plural(config.backends.size()), servers, plural(servers), backups);
+  for (const auto& frontend : config.frontends) {
+    fmt::format_to(it, "  frontend {} on {}\n", frontend.name, frontend.bind.text);
+    for (const auto& route : frontend.routes) fmt::format_to(it, "    {} -> {}\n", route.path_prefix, route.backend);
+    fmt::format_to(it, "    (default) -> {}\n", frontend.default_backend);
+  }
+  for (const auto& backend : config.backends) {
+    fmt::format_to(it, "  backend {} ({}, {} retr{}, {})\n", backend.name, balance_name(backend.balance),
+                   backend.retries, backend.retries == 1 ? "y" : "ies",
+                   backend.check ? fmt::format("check {} {} every {}", backend.check->method, backend.check->path,
+                                               core::format_duration(backend.check->interval))
+                                 : std::string("no active check"));
+    for (const auto& server : backend.servers) {
+      fmt::format_to(it, "    server {} {}{}{}\n", server.name, server.address.text, server.backup ? " backup" : "",
+                     server.weight != 1 ? fmt::format(" weight {}", server.weight) : std::string());
+    }
+  }
+  return out;
+}
+
+}  // namespace haven::app

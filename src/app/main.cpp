@@ -1,0 +1,147 @@
+#include "haven/app/main.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "haven/app/check_summary.hpp"
+#include "haven/app/fd_limit.hpp"
+#include "haven/app/options.hpp"
+#include "haven/config/loader.hpp"
+#include "haven/log/event_log.hpp"
+#include "haven/net/async.hpp"
+#include "haven/net/loop.hpp"
+#include "haven/proxy/snapshot.hpp"
+#include "haven/proxy/worker.hpp"
+
+namespace haven::app {
+
+namespace {
+
+// Owns the main thread's loop: signals in, shutdown requests out to the workers.
+class Supervisor final : private net::HandleOwner {
+ public:
+  Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, log::EventLog& events)
+      : workers_(workers),
+        events_(events),
+        terminate_(loop_, &Supervisor::on_signal, this),
+        interrupt_(loop_, &Supervisor::on_signal, this) {
+    terminate_.start(SIGTERM);
+    interrupt_.start(SIGINT);
+  }
+
+  void run() {
+    loop_.run();
+    loop_.close();
+  }
+
+ private:
+  static void on_signal(void* self, int signal_number) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    supervisor.events_.write("shutdown",
+                             fmt::format("received {}: no new connections; finishing in-flight requests",
+                                         signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
+    for (auto& worker : supervisor.workers_) worker->request_shutdown();
+    supervisor.terminate_.close(&supervisor);
+    supervisor.interrupt_.close(&supervisor);
+  }
+  void on_handle_closed() override {}
+
+  net::Loop loop_;
+  std::vector<std::unique_ptr<proxy::Worker>>& workers_;
+  log::EventLog& events_;
+  net::Signal terminate_;
+  net::Signal interrupt_;
+};
+
+int serve(std::shared_ptr<const config::Config> config) {
+  std::string error;
+  auto event_output = log::Output::open(config->log.events, error);
+  if (!event_output) {
+    std::fprintf(stderr, "haven: %s\n", error.c_str());
+    return 1;
+  }
+  auto events = std::make_shared<log::EventLog>(event_output, config->log.format);
+  auto access_output = log::Output::open(config->log.access, error);
+  if (!access_output) {
+    events->write("error", error);
+    return 1;
+  }
+
+  proxy::SharedCounters shared;
+  const FdLimitResult limit = raise_fd_limit(config->global.max_connections);
+  shared.max_connections = limit.max_connections;
+  if (!limit.warning.empty()) events->write("warning", limit.warning);
+
+  int worker_count = config->global.workers;
+  if (worker_count == 0) worker_count = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+
+  auto snapshot = std::make_shared<const proxy::Snapshot>(config);
+  std::vector<std::unique_ptr<proxy::Worker>> workers;
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < worker_count; ++i) {
+    workers.push_back(std::make_unique<proxy::Worker>(i, snapshot, shared, access_output, events));
+    // The first worker binds what the config says (port 0: the OS picks); the others share its ports.
+    if (const std::string listen_error = workers.back()->listen(ports); !listen_error.empty()) {
+      events->write("error", listen_error);
+      return 1;
+    }
+  }
+  for (std::size_t i = 0; i < config->frontends.size(); ++i) {
+    const auto& frontend = config->frontends[i];
+    const std::string host = frontend.bind.is_ipv6 ? "[" + frontend.bind.host + "]" : frontend.bind.host;
+    events->write("listening",
+                  fmt::format("frontend {} listening on {}:{} ({} worker{})", frontend.name, host, ports[i],
+                              worker_count, worker_count == 1 ? "" : "s"),
+                  {{"frontend", frontend.name}, {"address", fmt::format("{}:{}", host, ports[i])}});
+  }
+
+  std::vector<std::thread> threads;
+  threads.reserve(workers.size());
+  for (auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
+  {
+    Supervisor supervisor(workers, *events);
+    supervisor.run();
+  }
+  for (auto& thread : threads) thread.join();
+  events->write("stopped", "all requests finished; exiting");
+  return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv, const char* version) {
+  Options options;
+  std::string error;
+  if (!parse_options(argc, argv, options, error)) {
+    std::fprintf(stderr, "haven: %s\n\n%s", error.c_str(), usage());
+    return 2;
+  }
+  if (options.show_help) {
+    std::fputs(usage(), stdout);
+    return 0;
+  }
+  if (options.show_version) {
+    std::printf("haven %s\n", version);
+    return 0;
+  }
+  auto loaded = config::load_config_file(options.config_path);
+  if (!loaded) {
+    std::fprintf(stderr, "%s\n", loaded.error().to_string().c_str());
+    return 1;
+  }
+  auto config = std::make_shared<const config::Config>(std::move(loaded).value());
+  if (options.check_only) {
+    std::fputs(check_summary(*config).c_str(), stdout);
+    return 0;
+  }
+  // A client or server that vanishes mid-write must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  return serve(std::move(config));
+}
+
+}  // namespace haven::app

@@ -1,0 +1,118 @@
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "haven/config/loader.hpp"
+#include "sections.hpp"
+
+namespace haven::config::detail {
+
+namespace {
+
+// Server names appear in logs, metrics labels and admin URLs; this alphabet needs no escaping there.
+bool is_valid_server_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+  });
+}
+
+bool read_server(const TableReader& server, const Backend& backend, Server& out) {
+  static constexpr std::array<std::string_view, 4> kKeys{"name", "address", "backup", "weight"};
+  Errors& errors = server.errors();
+  if (!server.allow_only(kKeys) ||
+      !server.require("name", fmt::format("a server of backend \"{}\" needs a \"name\"", backend.name)) ||
+      !server.read_string("name", out.name)) {
+    return false;
+  }
+  const toml::node& name_node = *server.find("name");
+  if (!is_valid_server_name(out.name)) {
+    return errors.fail(name_node, fmt::format("server name \"{}\" may only use letters, digits, \"_\", \".\" and \"-\"",
+                                              out.name));
+  }
+  for (const Server& earlier : backend.servers) {
+    if (earlier.name == out.name) {
+      return errors.fail(name_node,
+                         fmt::format("server name \"{}\" appears twice in backend \"{}\"", out.name, backend.name));
+    }
+  }
+  std::string address;
+  if (!server.require("address", fmt::format("server \"{}\" of backend \"{}\" needs an \"address\"", out.name,
+                                             backend.name)) ||
+      !server.read_string("address", address)) {
+    return false;
+  }
+  std::string why;
+  if (!parse_address(address, out.address, why)) return errors.fail(*server.find("address"), why);
+  return server.read_bool("backup", out.backup) && server.read_int("weight", 0, 256, out.weight);
+}
+
+bool read_servers(const TableReader& block, Backend& backend) {
+  const std::string none = fmt::format("backend \"{}\" has no servers", backend.name);
+  const toml::array* servers = nullptr;
+  if (!block.read_array("servers", servers)) return false;
+  if (servers == nullptr) return block.fail_at_table(none);
+  if (servers->empty()) return block.errors().fail(*servers, none);
+  const std::string what = fmt::format("each server of backend \"{}\"", backend.name);
+  const std::string where = fmt::format("in a server of backend \"{}\"", backend.name);
+  for (const toml::node& element : *servers) {
+    const toml::table* table = nullptr;
+    if (!expect_table(block.errors(), element, what, table)) return false;
+    Server server;
+    if (!read_server(TableReader(block.errors(), *table, where), backend, server)) return false;
+    backend.servers.push_back(std::move(server));
+  }
+  return true;
+}
+
+Balance to_balance(std::string_view name) {
+  if (name == "leastconn") return Balance::LeastConn;
+  if (name == "first") return Balance::First;
+  return Balance::RoundRobin;
+}
+
+bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& out) {
+  static constexpr std::array<std::string_view, 6> kKeys{"balance", "retries", "all_backups",
+                                                         "check",   "timeouts", "servers"};
+  static constexpr std::array<std::string_view, 3> kBalances{"roundrobin", "leastconn", "first"};
+  std::string balance = "roundrobin";
+  out.timeouts = defaults;
+  if (!block.allow_only(kKeys) || !block.read_choice("balance", kBalances, balance) ||
+      !block.read_int("retries", 0, 10, out.retries) || !block.read_bool("all_backups", out.all_backups) ||
+      !read_check(block, out.name, out.check) ||
+      !read_timeout_overrides(block, fmt::format("backend \"{}\"", out.name), out.timeouts) ||
+      !read_servers(block, out)) {
+    return false;
+  }
+  out.balance = to_balance(balance);
+  return true;
+}
+
+}  // namespace
+
+bool read_backends(const TableReader& root, const Timeouts& defaults, std::vector<Backend>& out) {
+  constexpr std::string_view kNone = "no backends defined (add a [backends.NAME] table with servers)";
+  const toml::table* table = nullptr;
+  if (!root.read_table("backends", table)) return false;
+  if (table == nullptr) return root.fail_at_table(std::string(kNone));
+  if (table->empty()) return root.errors().fail(*table, std::string(kNone));
+  std::vector<Backend> backends;
+  for (auto&& [key, node] : *table) {
+    Backend backend;
+    backend.name = std::string(key.str());
+    const toml::table* block = nullptr;
+    if (!expect_table(root.errors(), node, fmt::format("backend \"{}\"", backend.name), block)) return false;
+    if (!read_backend(TableReader(root.errors(), *block, fmt::format("in backend \"{}\"", backend.name)), defaults,
+                      backend)) {
+      return false;
+    }
+    backends.push_back(std::move(backend));
+  }
+  // Indexes into this vector are handed out to frontends; sorting fixes them independently of toml++.
+  std::sort(backends.begin(), backends.end(), [](const Backend& a, const Backend& b) { return a.name < b.name; });
+  out = std::move(backends);
+  return true;
+}
+
+}  // namespace haven::config::detail

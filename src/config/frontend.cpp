@@ -1,0 +1,148 @@
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "haven/config/loader.hpp"
+#include "sections.hpp"
+#include "suggest.hpp"
+
+namespace haven::config::detail {
+
+namespace {
+
+// Resolves a backend name to its index in `backends` (sorted by name), or fails at `node`.
+// `role` says which setting named it ("route", "default_backend").
+bool find_backend(Errors& errors, const toml::node& node, std::string_view role, std::string_view name,
+                  const std::vector<Backend>& backends, std::size_t& index) {
+  const auto found = std::lower_bound(backends.begin(), backends.end(), name,
+                                      [](const Backend& backend, std::string_view key) { return backend.name < key; });
+  if (found != backends.end() && found->name == name) {
+    index = static_cast<std::size_t>(found - backends.begin());
+    return true;
+  }
+  std::vector<std::string_view> names;
+  names.reserve(backends.size());
+  for (const Backend& backend : backends) names.emplace_back(backend.name);
+  return errors.fail(node, fmt::format("{} names backend \"{}\", which is not defined{}", role, name,
+                                       did_you_mean(name, names)));
+}
+
+bool read_route(const TableReader& route, std::string_view frontend, const std::vector<Backend>& backends,
+                Route& out) {
+  static constexpr std::array<std::string_view, 2> kKeys{"path_prefix", "backend"};
+  if (!route.allow_only(kKeys) ||
+      !route.require("path_prefix", fmt::format("a route of frontend \"{}\" needs a \"path_prefix\"", frontend)) ||
+      !route.read_string("path_prefix", out.path_prefix)) {
+    return false;
+  }
+  if (out.path_prefix.empty() || out.path_prefix.front() != '/') {
+    return route.errors().fail(*route.find("path_prefix"),
+                               fmt::format("path_prefix must start with \"/\", not \"{}\"", out.path_prefix));
+  }
+  return route.require("backend", fmt::format("a route of frontend \"{}\" needs a \"backend\"", frontend)) &&
+         route.read_string("backend", out.backend) &&
+         find_backend(route.errors(), *route.find("backend"), "route", out.backend, backends, out.backend_index);
+}
+
+bool read_routes(const TableReader& block, const std::vector<Backend>& backends, Frontend& out) {
+  const toml::array* routes = nullptr;
+  if (!block.read_array("routes", routes)) return false;
+  if (routes == nullptr) return true;
+  const std::string where = fmt::format("in a route of frontend \"{}\"", out.name);
+  for (const toml::node& element : *routes) {
+    const toml::table* table = nullptr;
+    if (!expect_table(block.errors(), element, "each route", table)) return false;
+    Route route;
+    if (!read_route(TableReader(block.errors(), *table, where), out.name, backends, route)) return false;
+    out.routes.push_back(std::move(route));
+  }
+  return true;
+}
+
+bool read_maintenance_requires(const TableReader& block, const std::vector<Backend>& backends, Frontend& out) {
+  std::vector<const toml::node*> nodes;
+  if (!block.read_strings("maintenance_requires", out.maintenance_requires, &nodes)) return false;
+  out.maintenance_requires_indexes.clear();
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    std::size_t index = 0;
+    if (!find_backend(block.errors(), *nodes[i], "maintenance_requires", out.maintenance_requires[i], backends,
+                      index)) {
+      return false;
+    }
+    out.maintenance_requires_indexes.push_back(index);
+  }
+  return true;
+}
+
+bool read_bind(const TableReader& block, Frontend& out) {
+  std::string bind;
+  if (!block.require("bind", fmt::format("frontend \"{}\" needs a \"bind\" address", out.name)) ||
+      !block.read_string("bind", bind)) {
+    return false;
+  }
+  std::string why;
+  if (!parse_bind_address(bind, out.bind, why)) return block.errors().fail(*block.find("bind"), why);
+  return true;
+}
+
+bool read_frontend(const TableReader& block, const Timeouts& defaults, const std::vector<Backend>& backends,
+                   Frontend& out) {
+  static constexpr std::array<std::string_view, 7> kKeys{
+      "bind", "default_backend", "routes", "maintenance_requires", "timeouts", "max_header_bytes", "max_headers"};
+  out.timeouts = defaults;
+  return block.allow_only(kKeys) && read_bind(block, out) &&
+         block.require("default_backend", fmt::format("frontend \"{}\" needs a \"default_backend\"", out.name)) &&
+         block.read_string("default_backend", out.default_backend) &&
+         find_backend(block.errors(), *block.find("default_backend"), "default_backend", out.default_backend,
+                      backends, out.default_backend_index) &&
+         read_routes(block, backends, out) && read_maintenance_requires(block, backends, out) &&
+         read_timeout_overrides(block, fmt::format("frontend \"{}\"", out.name), out.timeouts) &&
+         block.read_int("max_header_bytes", 1024, 1048576, out.max_header_bytes) &&
+         block.read_int("max_headers", 1, 1000, out.max_headers);
+}
+
+// Two listeners on one address would fail at bind time, after the old configuration was let go;
+// refusing here keeps a reload from getting that far. Port 0 asks the OS for a fresh port, so it
+// never collides.
+bool check_bind_unique(Errors& errors, const toml::node& node, const Frontend& frontend,
+                       const std::vector<Frontend>& earlier) {
+  if (frontend.bind.port == 0) return true;
+  for (const Frontend& other : earlier) {
+    if (other.bind.port == frontend.bind.port && other.bind.host == frontend.bind.host) {
+      return errors.fail(node, fmt::format("frontend \"{}\" binds \"{}\", which frontend \"{}\" already binds",
+                                           frontend.name, frontend.bind.text, other.name));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_frontends(const TableReader& root, const Timeouts& defaults, const std::vector<Backend>& backends,
+                    std::vector<Frontend>& out) {
+  constexpr std::string_view kNone = "no frontends defined (add a [frontends.NAME] table)";
+  const toml::table* table = nullptr;
+  if (!root.read_table("frontends", table)) return false;
+  if (table == nullptr) return root.fail_at_table(std::string(kNone));
+  if (table->empty()) return root.errors().fail(*table, std::string(kNone));
+  std::vector<Frontend> frontends;
+  for (auto&& [key, node] : *table) {
+    Frontend frontend;
+    frontend.name = std::string(key.str());
+    const toml::table* block = nullptr;
+    if (!expect_table(root.errors(), node, fmt::format("frontend \"{}\"", frontend.name), block)) return false;
+    const TableReader reader(root.errors(), *block, fmt::format("in frontend \"{}\"", frontend.name));
+    if (!read_frontend(reader, defaults, backends, frontend) ||
+        !check_bind_unique(root.errors(), *reader.find("bind"), frontend, frontends)) {
+      return false;
+    }
+    frontends.push_back(std::move(frontend));
+  }
+  std::sort(frontends.begin(), frontends.end(),
+            [](const Frontend& a, const Frontend& b) { return a.name < b.name; });
+  out = std::move(frontends);
+  return true;
+}
+
+}  // namespace haven::config::detail

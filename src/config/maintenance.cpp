@@ -1,0 +1,66 @@
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "sections.hpp"
+
+namespace haven::config::detail {
+
+namespace {
+
+// The page is read at start-up and on reload by `fallback`; checking here means a typo in the path
+// refuses the configuration instead of silently serving the bundled page.
+// Precondition: the table has a `page` key (only a given, non-empty page is checked).
+bool check_page(const TableReader& maintenance, const std::filesystem::path& base_dir, std::string& page) {
+  const toml::node& node = *maintenance.find("page");
+  std::filesystem::path resolved(page);
+  if (resolved.is_relative() && !base_dir.empty()) resolved = base_dir / resolved;
+  std::error_code ec;
+  const auto status = std::filesystem::status(resolved, ec);
+  if (!std::filesystem::exists(status)) {
+    return maintenance.errors().fail(
+        node, fmt::format("maintenance page \"{}\" does not exist (looked for \"{}\")", page, resolved.string()));
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    return maintenance.errors().fail(node, fmt::format("maintenance page \"{}\" is not a file", resolved.string()));
+  }
+  std::FILE* file = std::fopen(resolved.c_str(), "rb");
+  if (file == nullptr) {
+    const std::string reason = std::error_code(errno, std::generic_category()).message();
+    return maintenance.errors().fail(
+        node, fmt::format("maintenance page \"{}\" cannot be read: {}", resolved.string(), reason));
+  }
+  std::fclose(file);
+  page = resolved.string();
+  return true;
+}
+
+}  // namespace
+
+bool read_maintenance(const TableReader& root, const std::filesystem::path& base_dir, Maintenance& out) {
+  static constexpr std::array<std::string_view, 4> kKeys{"page", "retry_after", "poll", "poll_interval"};
+  const toml::table* table = nullptr;
+  if (!root.read_table("maintenance", table)) return false;
+  if (table == nullptr) return true;
+  const TableReader maintenance(root.errors(), *table, "in [maintenance]");
+  std::vector<const toml::node*> poll_nodes;
+  if (!maintenance.allow_only(kKeys) || !maintenance.read_string("page", out.page) ||
+      !maintenance.read_duration("retry_after", Duration::zero(), out.retry_after) ||
+      !maintenance.read_strings("poll", out.poll, &poll_nodes) ||
+      // The page polls from every open browser tab; faster than once a second is a self-inflicted load.
+      !maintenance.read_duration("poll_interval", Duration(1000), out.poll_interval)) {
+    return false;
+  }
+  for (std::size_t i = 0; i < poll_nodes.size(); ++i) {
+    if (out.poll[i].empty() || out.poll[i].front() != '/') {
+      return maintenance.errors().fail(
+          *poll_nodes[i], fmt::format("each entry of poll must start with \"/\", not \"{}\"", out.poll[i]));
+    }
+  }
+  return out.page.empty() || check_page(maintenance, base_dir, out.page);
+}
+
+}  // namespace haven::config::detail

@@ -1,0 +1,190 @@
+#include "haven/http/head_writer.hpp"
+
+#include <charconv>
+
+#include <llhttp.h>
+
+namespace haven::http {
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool has_connection_header(const MessageHead& head) { return head.find(HeaderKind::Connection) != nullptr; }
+
+// Headers named by Connection are hop-by-hop too (RFC 9110 7.6.1).
+bool named_by_connection(const MessageHead& head, const char* base, std::string_view name) {
+  for (const auto& header : head.headers) {
+    if (header.kind == HeaderKind::Connection && list_contains_token(header.value.view(base), name)) return true;
+  }
+  return false;
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n");
+}
+
+void append_number(std::string& out, std::uint64_t value) {
+  char digits[24];
+  const auto result = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(digits, result.ptr);
+}
+
+// Copies every end-to-end header except those `skip_kind` names; returns nothing.
+template <typename SkipKind>
+void copy_end_to_end_headers(std::string& out, const MessageHead& head, const char* base, SkipKind skip_kind) {
+  const bool check_connection_tokens = has_connection_header(head);
+  for (const auto& header : head.headers) {
+    if (skip_kind(header.kind) || is_hop_by_hop_or_framing(header.kind)) continue;
+    const auto name = header.name.view(base);
+    if (check_connection_tokens && named_by_connection(head, base, name)) continue;
+    append_header(out, name, header.value.view(base));
+  }
+}
+
+}  // namespace
+
+bool list_contains_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    const auto comma = list.find(',');
+    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+void append_chunk_header(std::string& out, std::size_t size) {
+  char digits[20];
+  const auto result = std::to_chars(digits, digits + sizeof digits, size, 16);
+  out.append(digits, result.ptr);
+  out.append("\r\n");
+}
+
+void write_request_head(std::string& out, const MessageHead& request, const char* base,
+                        const RequestRewrite& rewrite) {
+  out.append(llhttp_method_name(static_cast<llhttp_method_t>(request.method)));
+  out.push_back(' ');
+  out.append(request.target.view(base));
+  out.append(" HTTP/1.1\r\n");
+
+  copy_end_to_end_headers(out, request, base, [](HeaderKind kind) {
+    return kind == HeaderKind::XForwardedFor || kind == HeaderKind::XForwardedProto;
+  });
+  if (request.host_count == 0 && !rewrite.fallback_host.empty()) append_header(out, "Host", rewrite.fallback_host);
+
+  switch (request.framing) {
+    case BodyFraming::Chunked:
+      out.append("Transfer-Encoding: chunked\r\n");
+      break;
+    case BodyFraming::ContentLength:
+      out.append("Content-Length: ");
+      append_number(out, request.content_length);
+      out.append("\r\n");
+      break;
+    default:
+      break;
+  }
+
+  // Several X-Forwarded-For fields form one list; the client's address goes last.
+  out.append("X-Forwarded-For: ");
+  for (const auto& header : request.headers) {
+    if (header.kind != HeaderKind::XForwardedFor) continue;
+    out.append(header.value.view(base));
+    out.append(", ");
+  }
+  out.append(rewrite.client_ip);
+  out.append("\r\nX-Forwarded-Proto: ");
+  out.append(rewrite.proto);
+  out.append("\r\n");
+
+  if (request.upgrade) {
+    if (const Header* upgrade = request.find(HeaderKind::Upgrade)) {
+      append_header(out, "Upgrade", upgrade->value.view(base));
+      out.append("Connection: upgrade\r\n");
+    }
+  }
+  out.append("\r\n");
+}
+
+ResponsePlan plan_response(const MessageHead& response, bool client_http10, bool client_keep_alive) {
+  ResponsePlan plan;
+  plan.keep_client_alive = client_keep_alive;
+  switch (response.framing) {
+    case BodyFraming::None:
+      plan.framing = ClientFraming::None;
+      break;
+    case BodyFraming::ContentLength:
+      plan.framing = ClientFraming::ContentLength;
+      break;
+    case BodyFraming::Chunked:
+    case BodyFraming::UntilClose:
+      // An HTTP/1.0 client cannot read chunks: its body ends when haven closes.
+      if (client_http10) {
+        plan.framing = ClientFraming::UntilClose;
+        plan.keep_client_alive = false;
+      } else {
+        plan.framing = ClientFraming::Chunked;
+      }
+      break;
+  }
+  return plan;
+}
+
+void write_response_head(std::string& out, const MessageHead& response, const char* base,
+                         const ResponsePlan& plan, bool client_http10) {
+  out.append("HTTP/1.1 ");
+  append_number(out, static_cast<std::uint64_t>(response.status));
+  out.push_back(' ');
+  out.append(response.reason.view(base));
+  out.append("\r\n");
+
+  const bool informational = response.status / 100 == 1;
+  copy_end_to_end_headers(out, response, base, [](HeaderKind) { return false; });
+  if (response.status == 101) {
+    if (const Header* upgrade = response.find(HeaderKind::Upgrade)) {
+      append_header(out, "Upgrade", upgrade->value.view(base));
+    }
+    out.append("Connection: upgrade\r\n\r\n");
+    return;
+  }
+  if (informational) {
+    out.append("\r\n");
+    return;
+  }
+  switch (plan.framing) {
+    case ClientFraming::None:
+      // HEAD and 304 announce the length of a body they do not carry; it is copied as is.
+      if (response.content_length > 0 || response.find(HeaderKind::ContentLength) != nullptr) {
+        if (const Header* length = response.find(HeaderKind::ContentLength)) {
+          append_header(out, "Content-Length", length->value.view(base));
+        }
+      }
+      break;
+    case ClientFraming::ContentLength:
+      out.append("Content-Length: ");
+      append_number(out, response.content_length);
+      out.append("\r\n");
+      break;
+    case ClientFraming::Chunked:
+      out.append("Transfer-Encoding: chunked\r\n");
+      break;
+    case ClientFraming::UntilClose:
+      break;
+  }
+  if (!plan.keep_client_alive) {
+    out.append("Connection: close\r\n");
+  } else if (client_http10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
+}  // namespace haven::http

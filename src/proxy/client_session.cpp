@@ -1,0 +1,982 @@
+#include "haven/proxy/client_session.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <utility>
+
+#include <llhttp.h>
+
+#include "haven/fallback/error_responses.hpp"
+#include "haven/proxy/buffer_pool.hpp"
+#include "haven/proxy/out_queue.hpp"
+#include "haven/proxy/worker.hpp"
+#include "haven/upstream/balancer.hpp"
+
+namespace haven::proxy {
+
+namespace {
+
+constexpr core::Duration kLingerTime{1000};  // after an error response: time for the client to read it
+char discard_scratch[4096];                  // bytes read while lingering go nowhere
+
+bool is_idempotent(std::uint8_t method) {
+  switch (method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// The state of one request/response on a client connection. Lives from the end of the request
+// head to the end of the response.
+struct Exchange {
+  explicit Exchange(http::MessageSink& response_sink) : response_parser(http::MessageKind::Response, response_sink) {}
+
+  http::MessageHead request;
+  http::MessageHead response;
+  http::MessageParser response_parser;
+  OutQueue to_upstream;
+  OutQueue to_client;
+  upstream::Backend* backend = nullptr;
+  upstream::Server* server = nullptr;
+  upstream::Connection* upstream = nullptr;
+  Buffer* upstream_in = nullptr;
+  std::size_t upstream_parsed = 0;
+  http::ResponsePlan plan;
+  upstream::TriedSet tried;
+  std::string target_copy;  // the target, once the client buffer no longer holds the head
+  const char* termination = "ok";
+  int retries = 0;
+  int status = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t started_ms = 0;
+  std::uint64_t head_ms = 0;
+  std::uint64_t connected_ms = 0;
+  std::uint64_t first_response_ms = 0;
+  bool connecting = false;
+  bool request_complete = false;
+  bool request_written = false;     // some request byte reached the current connection
+  bool response_byte_seen = false;  // some byte arrived from the current connection
+  bool response_started = false;    // some response byte was sent to the client
+  bool response_complete = false;
+  bool upstream_reusable = false;
+  bool replayable = true;           // the client buffer still holds the whole request so far
+  bool upgrade_response = false;
+  bool fresh_connection_only = false;
+  bool counted_active = false;
+  bool upstream_eof = false;
+};
+
+struct ClientSession::UpstreamEvents final : net::StreamHandler {
+  explicit UpstreamEvents(ClientSession& s) : session(s) {}
+  char* on_alloc(std::size_t& capacity) override { return session.on_upstream_alloc(capacity); }
+  void on_read(std::size_t length) override { session.on_upstream_read(length); }
+  void on_read_end(int status) override { session.on_upstream_read_end(status); }
+  void on_write_done(int status) override { session.on_upstream_write_done(status); }
+  void on_connect_done(int status) override { session.on_upstream_connected(status); }
+  ClientSession& session;
+};
+
+// Parser sinks plus the upstream handler, allocated once per session on first use.
+struct ClientSession::RequestEvents final : http::MessageSink {
+  explicit RequestEvents(ClientSession& s) : session(s), upstream(s), response(s) {}
+  http::MessageHead& on_message_begin() override { return session.on_request_begin(); }
+  int on_head(http::MessageHead& /*head*/) override { return HPE_PAUSED; }
+  void on_body(const char* data, std::size_t length) override { session.on_request_body(data, length); }
+  int on_message_complete() override { return session.on_request_complete(); }
+
+  struct Response final : http::MessageSink {
+    explicit Response(ClientSession& s) : session(s) {}
+    http::MessageHead& on_message_begin() override;
+    int on_head(http::MessageHead& head) override { return session.on_response_head(head); }
+    void on_body(const char* data, std::size_t length) override { session.on_response_body(data, length); }
+    int on_message_complete() override { return session.on_response_complete(); }
+    ClientSession& session;
+  };
+
+  ClientSession& session;
+  UpstreamEvents upstream;
+  Response response;
+  http::MessageHead pending_head;  // filled before the exchange exists
+};
+
+http::MessageHead& ClientSession::RequestEvents::Response::on_message_begin() { return session.exchange_->response; }
+
+ClientSession::ClientSession(Worker& worker, std::shared_ptr<const Snapshot> snapshot, std::size_t frontend_index)
+    : worker_(worker),
+      snapshot_(std::move(snapshot)),
+      frontend_(snapshot_->config->frontends[frontend_index]),
+      frontend_index_(frontend_index),
+      client_(worker.loop(), *this),
+      timer_(worker.loop(), &ClientSession::on_client_timer, this),
+      request_events_(std::make_unique<RequestEvents>(*this)),
+      request_parser_(http::MessageKind::Request, *request_events_) {
+  http::ParseLimits limits;
+  limits.max_head_bytes = frontend_.max_header_bytes;
+  limits.max_headers = frontend_.max_headers;
+  request_parser_.set_limits(limits);
+}
+
+ClientSession::~ClientSession() {
+  worker_.buffers().release(in_);
+  if (exchange_) worker_.buffers().release(exchange_->upstream_in);
+}
+
+void ClientSession::start(int fd) {
+  if (client_.adopt(fd) != 0) {
+    ::close(fd);
+    close_now();
+    return;
+  }
+  client_.set_nodelay();
+  client_.peer(client_ip_, client_port_);
+  arm_client_timer(frontend_.timeouts.http_request);
+  if (client_.read_start() != 0) close_now();
+}
+
+void ClientSession::close_if_idle() {
+  if (state_ == State::ReadingHead && !request_started_) close_now();
+}
+
+void ClientSession::abort_now() {
+  if (exchange_) {
+    abort_exchange("shutdown");
+  } else {
+    close_now(true);
+  }
+}
+
+void ClientSession::arm_client_timer(core::Duration timeout) { timer_.start(timeout); }
+
+// ---------------------------------------------------------------------------------------------
+// Client side
+
+char* ClientSession::on_alloc(std::size_t& capacity) {
+  if (state_ == State::Lingering || state_ == State::Closed) {
+    capacity = sizeof discard_scratch;
+    return discard_scratch;
+  }
+  if (in_ == nullptr) in_ = worker_.buffers().acquire();
+  capacity = in_->space();
+  return in_->data + in_->end;
+}
+
+void ClientSession::on_read(std::size_t length) {
+  if (state_ == State::Lingering || state_ == State::Closed) return;
+  in_->end += length;
+  if (state_ == State::Tunnel) {
+    arm_client_timer(frontend_.timeouts.tunnel);
+    pump_tunnel();
+    return;
+  }
+  if (state_ == State::ReadingHead && !request_started_) {
+    // The head timer runs from the first byte of a request (slowloris), not from the last one.
+    request_started_ = true;
+    arm_client_timer(frontend_.timeouts.http_request);
+  } else if (state_ == State::Forwarding) {
+    arm_client_timer(frontend_.timeouts.client);
+  }
+  process_client_input();
+}
+
+void ClientSession::on_read_end(int /*status*/) {
+  client_eof_ = true;
+  switch (state_) {
+    case State::ReadingHead:
+      // A client that leaves between requests is the normal end of keep-alive.
+      close_now();
+      return;
+    case State::Lingering:
+      close_now();
+      return;
+    case State::Tunnel:
+      if (exchange_ && exchange_->upstream != nullptr) exchange_->upstream->stream().shutdown();
+      if (exchange_ && exchange_->upstream_eof) close_now();
+      return;
+    case State::Dispatching:
+    case State::Forwarding:
+      if (exchange_ && !exchange_->request_complete) {
+        abort_exchange("client_abort");
+      }
+      // A client that half-closed after a complete request still gets its response.
+      return;
+    case State::Closed:
+      return;
+  }
+}
+
+void ClientSession::on_write_done(int status) {
+  if (state_ == State::Closed) return;
+  if (status != 0) {
+    abort_exchange("client_abort");
+    return;
+  }
+  if (state_ == State::Lingering) {
+    client_.shutdown();
+    return;
+  }
+  after_client_write();
+}
+
+void ClientSession::process_client_input() {
+  if (state_ == State::ReadingHead) {
+    const auto result = request_parser_.execute(in_->data, in_->data + parsed_, in_->end - parsed_);
+    parsed_ += result.consumed;
+    switch (result.status) {
+      case http::ExecuteStatus::Paused:
+        on_request_head_parsed();
+        return;
+      case http::ExecuteStatus::Done:
+        if (in_->space() == 0) {
+          // The head does not fit in a buffer: it is over any limit a frontend may set.
+          respond_error(431, "head_too_large");
+        }
+        return;
+      case http::ExecuteStatus::Upgrade:
+      case http::ExecuteStatus::Error:
+        break;
+    }
+    const auto failure = request_parser_.failure();
+    respond_error(failure == http::ParseFailure::TooLarge        ? 431
+                  : failure == http::ParseFailure::NotImplemented ? 501
+                                                                  : 400,
+                  "bad_request");
+    return;
+  }
+  if (state_ == State::Forwarding && exchange_ && !exchange_->to_upstream.empty()) return;  // wait for the write
+  if (state_ == State::Forwarding) {
+    pump_request_body();
+    flush_to_upstream();
+  }
+}
+
+http::MessageHead& ClientSession::on_request_begin() {
+  if (exchange_) return exchange_->request;  // a replay re-parses into the same exchange
+  return request_events_->pending_head;
+}
+
+void ClientSession::on_request_head_parsed() {
+  timer_.stop();
+  const bool replay = exchange_ != nullptr;
+  if (!replay) {
+    exchange_ = std::make_unique<Exchange>(request_events_->response);
+    exchange_->request = std::move(request_events_->pending_head);
+    exchange_->started_ms = worker_.loop().now_ms();
+    exchange_->head_ms = exchange_->started_ms;
+    const auto target = exchange_->request.target.view(in_->data);
+    exchange_->backend = snapshot_->backends[snapshot_->routes[frontend_index_].backend_for(target)].get();
+  }
+  state_ = State::Dispatching;
+  client_.read_stop();  // body bytes wait in the kernel until a server is ready for them
+  dispatch();
+}
+
+void ClientSession::dispatch() {
+  Exchange& ex = *exchange_;
+  const auto& servers = ex.backend->servers;
+  std::vector<upstream::Candidate> candidates;
+  candidates.reserve(servers.size());
+  for (const auto& server : servers) {
+    candidates.push_back({server->up(), server->config.backup, server->config.weight,
+                          server->active.load(std::memory_order_relaxed)});
+  }
+  const auto chosen = upstream::choose_server(ex.backend->config.balance, ex.backend->config.all_backups, candidates,
+                                              ex.tried, worker_.balancer_state(ex.backend->index));
+  if (!chosen) {
+    respond_error(503, "no_server");
+    return;
+  }
+  ex.server = servers[*chosen].get();
+  ex.server->active.fetch_add(1, std::memory_order_relaxed);
+  ex.counted_active = true;
+  ex.response_byte_seen = false;
+  ex.request_written = false;
+  ex.upstream_eof = false;
+
+  upstream::Connection* connection = ex.fresh_connection_only ? nullptr : worker_.connections().take(*ex.server);
+  const bool pooled = connection != nullptr;
+  if (!pooled) connection = worker_.connections().create(*ex.server);
+  ex.upstream = connection;
+  connection->stream().set_handler(request_events_->upstream);
+  connection->timer().set_callback(&ClientSession::on_upstream_timer, this);
+  if (pooled) {
+    ex.connected_ms = worker_.loop().now_ms();
+    on_upstream_ready();
+    return;
+  }
+  ex.connecting = true;
+  const int rc = connection->stream().connect(ex.server->address.get());
+  if (rc != 0) {
+    upstream_failed(UpstreamFailure::ConnectFailed, rc);
+    return;
+  }
+  connection->timer().start(ex.backend->config.timeouts.connect);
+}
+
+void ClientSession::on_upstream_connected(int status) {
+  Exchange& ex = *exchange_;
+  ex.connecting = false;
+  ex.upstream->timer().stop();
+  if (status != 0) {
+    upstream_failed(UpstreamFailure::ConnectFailed, status);
+    return;
+  }
+  ex.upstream->stream().set_nodelay();
+  ex.connected_ms = worker_.loop().now_ms();
+  on_upstream_ready();
+}
+
+void ClientSession::on_upstream_ready() {
+  Exchange& ex = *exchange_;
+  state_ = State::Forwarding;
+  std::string& arena = ex.to_upstream.arena();
+  const std::size_t head_start = arena.size();
+  http::RequestRewrite rewrite;
+  rewrite.client_ip = client_ip_;
+  rewrite.fallback_host = ex.server->config.address.text;
+  write_request_head(arena, ex.request, in_->data, rewrite);
+  ex.to_upstream.add_arena_since(head_start);
+
+  ex.response_parser.reset();
+  ex.response_parser.set_skip_body(ex.request.method == HTTP_HEAD);
+  if (ex.upstream->stream().read_start() != 0) {
+    upstream_failed(UpstreamFailure::ClosedEarly, 0);
+    return;
+  }
+  ex.upstream->timer().start(ex.backend->config.timeouts.server);
+  pump_request_body();
+  flush_to_upstream();
+}
+
+void ClientSession::pump_request_body() {
+  Exchange& ex = *exchange_;
+  if (ex.request_complete) return;
+  // Even with no new byte: a request without body completes only once the paused parser runs
+  // past its head.
+  request_parser_.resume();
+  const auto result = request_parser_.execute(in_->data, in_->data + parsed_, in_->end - parsed_);
+  parsed_ += result.consumed;
+  if (result.status == http::ExecuteStatus::Error) {
+    // The head was valid but the body framing is not (a bad chunk): nothing more goes up.
+    abort_exchange("bad_request_body");
+  }
+}
+
+void ClientSession::on_request_body(const char* data, std::size_t length) {
+  Exchange& ex = *exchange_;
+  ex.bytes_in += length;
+  if (ex.request.framing == http::BodyFraming::Chunked) {
+    std::string& arena = ex.to_upstream.arena();
+    const std::size_t start = arena.size();
+    http::append_chunk_header(arena, length);
+    ex.to_upstream.add_arena_since(start);
+    ex.to_upstream.add_external(data, length);
+    ex.to_upstream.add_external("\r\n", 2);
+  } else {
+    ex.to_upstream.add_external(data, length);
+  }
+}
+
+int ClientSession::on_request_complete() {
+  if (!exchange_) {
+    // A request without body completes inside the head's execute() call, before the exchange
+    // exists; the head pause comes first, so this runs on resume with the exchange set.
+    return HPE_PAUSED;
+  }
+  Exchange& ex = *exchange_;
+  ex.request_complete = true;
+  if (ex.request.framing == http::BodyFraming::Chunked) ex.to_upstream.add_external("0\r\n\r\n", 5);
+  // Stop after this message: a pipelined request waits until this response is done.
+  return ex.request.upgrade ? 0 : HPE_PAUSED;
+}
+
+void ClientSession::flush_to_upstream() {
+  Exchange& ex = *exchange_;
+  if (state_ != State::Forwarding || ex.upstream == nullptr) return;
+  if (ex.to_upstream.empty()) {
+    after_upstream_write();
+    return;
+  }
+  switch (ex.upstream->stream().write(ex.to_upstream.slices())) {
+    case net::WriteOutcome::Done:
+      after_upstream_write();
+      return;
+    case net::WriteOutcome::Pending:
+      client_.read_stop();  // backpressure: no more client bytes until these are out
+      return;
+    case net::WriteOutcome::Failed:
+      upstream_failed(UpstreamFailure::WriteFailed, ex.upstream->stream().last_error());
+      return;
+  }
+}
+
+void ClientSession::on_upstream_write_done(int status) {
+  if (!exchange_ || state_ == State::Closed) return;
+  if (status != 0) {
+    upstream_failed(UpstreamFailure::WriteFailed, status);
+    return;
+  }
+  if (state_ == State::Tunnel) {
+    exchange_->to_upstream.clear();
+    in_->end = parsed_ = 0;
+    if (!client_eof_) client_.read_start();
+    return;
+  }
+  after_upstream_write();
+}
+
+void ClientSession::after_upstream_write() {
+  Exchange& ex = *exchange_;
+  if (!ex.to_upstream.empty()) ex.request_written = true;
+  ex.to_upstream.clear();
+  if (ex.request_complete || ex.response_complete) {
+    client_.read_stop();
+    return;
+  }
+  make_room_in_client_buffer();
+  if (in_->space() == 0) return;
+  arm_client_timer(frontend_.timeouts.client);
+  if (!client_eof_) client_.read_start();
+}
+
+// Body bytes already sent are dropped once the buffer is full. From then on the request can no
+// longer be replayed to another server.
+void ClientSession::make_room_in_client_buffer() {
+  Exchange& ex = *exchange_;
+  if (in_->space() > 0 || parsed_ == 0) return;
+  if (ex.target_copy.empty()) ex.target_copy.assign(ex.request.target.view(in_->data));
+  std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
+  in_->end -= parsed_;
+  parsed_ = 0;
+  ex.replayable = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream side
+
+char* ClientSession::on_upstream_alloc(std::size_t& capacity) {
+  Exchange& ex = *exchange_;
+  if (ex.upstream_in == nullptr) ex.upstream_in = worker_.buffers().acquire();
+  capacity = ex.upstream_in->space();
+  return ex.upstream_in->data + ex.upstream_in->end;
+}
+
+void ClientSession::on_upstream_read(std::size_t length) {
+  Exchange& ex = *exchange_;
+  ex.upstream_in->end += length;
+  if (!ex.response_byte_seen) {
+    ex.response_byte_seen = true;
+    ex.first_response_ms = worker_.loop().now_ms();
+  }
+  if (state_ == State::Tunnel) {
+    ex.upstream->timer().start(frontend_.timeouts.tunnel);
+    pump_tunnel();
+    return;
+  }
+  ex.upstream->timer().start(ex.backend->config.timeouts.server);
+  parse_response();
+}
+
+void ClientSession::parse_response() {
+  Exchange& ex = *exchange_;
+  Buffer& buffer = *ex.upstream_in;
+  const auto result =
+      ex.response_parser.execute(buffer.data, buffer.data + ex.upstream_parsed, buffer.end - ex.upstream_parsed);
+  ex.upstream_parsed += result.consumed;
+  switch (result.status) {
+    case http::ExecuteStatus::Done:
+      if (!ex.response_parser.head_complete() && buffer.space() == 0) {
+        upstream_failed(UpstreamFailure::BadResponse, 0);  // a response head over 32 KiB
+        return;
+      }
+      break;
+    case http::ExecuteStatus::Paused:
+      // The response ended; anything after it is a server talking out of turn.
+      if (ex.upstream_parsed != buffer.end) ex.upstream_reusable = false;
+      break;
+    case http::ExecuteStatus::Upgrade:
+      if (!ex.upgrade_response) {
+        upstream_failed(UpstreamFailure::BadResponse, 0);
+        return;
+      }
+      break;
+    case http::ExecuteStatus::Error:
+      upstream_failed(UpstreamFailure::BadResponse, 0);
+      return;
+  }
+  flush_to_client();
+}
+
+int ClientSession::on_response_head(http::MessageHead& head) {
+  Exchange& ex = *exchange_;
+  Buffer& buffer = *ex.upstream_in;
+  std::string& arena = ex.to_client.arena();
+  const std::size_t start = arena.size();
+  const bool client_http10 = ex.request.is_http10();
+  if (head.status == 101) {
+    if (!ex.request.upgrade) return -1;  // switching protocols nobody asked for
+    ex.upgrade_response = true;
+    ex.status = 101;
+    http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
+  } else if (head.status / 100 == 1) {
+    // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
+    if (client_http10) return 0;
+    http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
+  } else {
+    const bool client_keep_alive = ex.request.keep_alive && !ex.request.upgrade && !worker_.draining();
+    ex.plan = http::plan_response(head, client_http10, client_keep_alive);
+    ex.status = head.status;
+    ex.upstream_reusable = head.keep_alive;
+    http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
+  }
+  ex.to_client.add_arena_since(start);
+  return 0;
+}
+
+void ClientSession::on_response_body(const char* data, std::size_t length) {
+  Exchange& ex = *exchange_;
+  if (ex.plan.framing == http::ClientFraming::Chunked) {
+    std::string& arena = ex.to_client.arena();
+    const std::size_t start = arena.size();
+    http::append_chunk_header(arena, length);
+    ex.to_client.add_arena_since(start);
+    ex.to_client.add_external(data, length);
+    ex.to_client.add_external("\r\n", 2);
+  } else {
+    ex.to_client.add_external(data, length);
+  }
+}
+
+int ClientSession::on_response_complete() {
+  Exchange& ex = *exchange_;
+  if (ex.response.status / 100 == 1 && ex.response.status != 101) return 0;  // the final response follows
+  if (ex.upgrade_response) return 0;
+  ex.response_complete = true;
+  if (ex.plan.framing == http::ClientFraming::Chunked) ex.to_client.add_external("0\r\n\r\n", 5);
+  if (ex.response.framing == http::BodyFraming::UntilClose) ex.upstream_reusable = false;
+  return HPE_PAUSED;
+}
+
+void ClientSession::on_upstream_read_end(int status) {
+  Exchange& ex = *exchange_;
+  ex.upstream_eof = true;
+  if (state_ == State::Tunnel) {
+    client_.shutdown();
+    if (client_eof_) close_now();
+    return;
+  }
+  ex.upstream_reusable = false;
+  if (ex.response_parser.in_message() && ex.response_parser.head_complete() &&
+      ex.response.framing == http::BodyFraming::UntilClose && status == net::TcpStream::kEof) {
+    // The body of a response without length ends here.
+    ex.response_parser.finish();
+    flush_to_client();
+    return;
+  }
+  if (ex.response_complete) return;
+  upstream_failed(UpstreamFailure::ClosedEarly, status);
+}
+
+void ClientSession::flush_to_client() {
+  Exchange& ex = *exchange_;
+  if (ex.to_client.empty()) {
+    after_client_write();
+    return;
+  }
+  ex.response_started = true;
+  ex.bytes_out += ex.to_client.bytes();
+  switch (client_.write(ex.to_client.slices())) {
+    case net::WriteOutcome::Done:
+      after_client_write();
+      return;
+    case net::WriteOutcome::Pending:
+      // Backpressure: the server waits while the client is slow.
+      if (ex.upstream != nullptr) ex.upstream->stream().read_stop();
+      arm_client_timer(frontend_.timeouts.client);
+      return;
+    case net::WriteOutcome::Failed:
+      abort_exchange("client_abort");
+      return;
+  }
+}
+
+void ClientSession::after_client_write() {
+  Exchange& ex = *exchange_;
+  ex.to_client.clear();
+  if (state_ == State::Tunnel) {
+    ex.upstream_in->end = ex.upstream_parsed = 0;
+    if (!ex.upstream_eof) ex.upstream->stream().read_start();
+    return;
+  }
+  if (ex.upgrade_response) {
+    start_tunnel();
+    return;
+  }
+  if (ex.response_complete) {
+    finish_exchange();
+    return;
+  }
+  // Everything parsed went out: the buffer starts over, unless it holds an unfinished head.
+  Buffer* buffer = ex.upstream_in;
+  if (buffer != nullptr && ex.response_parser.head_complete() && ex.upstream_parsed == buffer->end) {
+    buffer->end = ex.upstream_parsed = 0;
+  }
+  if (ex.upstream != nullptr && !ex.upstream_eof) {
+    if (ex.response_started) timer_.stop();
+    ex.upstream->stream().read_start();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures and retries
+
+void ClientSession::upstream_failed(UpstreamFailure failure, int /*uv_status*/) {
+  Exchange& ex = *exchange_;
+  if (ex.response_started) {
+    // Part of a response reached the client: it must see a broken connection, never a response
+    // that looks complete.
+    abort_exchange(failure == UpstreamFailure::Timeout ? "server_timeout" : "server_abort");
+    return;
+  }
+  if (try_retry(failure)) return;
+  switch (failure) {
+    case UpstreamFailure::Timeout:
+      respond_error(504, "server_timeout");
+      return;
+    case UpstreamFailure::ConnectFailed:
+    case UpstreamFailure::ConnectTimeout:
+      respond_error(502, "connect_failed");
+      return;
+    case UpstreamFailure::BadResponse:
+      respond_error(502, "bad_response");
+      return;
+    case UpstreamFailure::ClosedEarly:
+    case UpstreamFailure::WriteFailed:
+      respond_error(502, "server_closed");
+      return;
+  }
+}
+
+bool ClientSession::try_retry(UpstreamFailure failure) {
+  Exchange& ex = *exchange_;
+  if (!ex.replayable || ex.response_byte_seen || ex.upgrade_response) return false;
+  const bool connect_failure = failure == UpstreamFailure::ConnectFailed || failure == UpstreamFailure::ConnectTimeout;
+  const bool closed_before_answer = failure == UpstreamFailure::ClosedEarly || failure == UpstreamFailure::WriteFailed;
+  if (!connect_failure && !closed_before_answer) return false;
+  // A request that reached a server may have been acted on; only idempotent ones are replayed.
+  if (closed_before_answer && ex.request_written && !is_idempotent(ex.request.method)) return false;
+  const bool stale_pooled_connection = closed_before_answer && ex.upstream != nullptr && ex.upstream->reused();
+  if (stale_pooled_connection && !ex.fresh_connection_only) {
+    // The server closed an idle connection as we reused it: the server itself is fine. Try it
+    // again on a new connection, without spending a retry.
+    ex.fresh_connection_only = true;
+  } else {
+    if (ex.retries >= ex.backend->config.retries) return false;
+    ++ex.retries;
+    ex.tried.add(ex.server->index);
+  }
+  release_upstream(false);
+  worker_.buffers().release(ex.upstream_in);
+  ex.upstream_in = nullptr;
+  ex.upstream_parsed = 0;
+  ex.to_upstream.clear();
+  ex.to_client.clear();
+  ex.request_complete = false;
+  ex.bytes_in = 0;
+  // Parse the request again from its first byte: the head and body still sit in the buffer.
+  request_parser_.reset();
+  parsed_ = 0;
+  const auto result = request_parser_.execute(in_->data, in_->data, in_->end);
+  parsed_ = result.consumed;
+  if (result.status != http::ExecuteStatus::Paused) return false;
+  dispatch();
+  return true;
+}
+
+void ClientSession::release_upstream(bool reusable) {
+  Exchange& ex = *exchange_;
+  if (ex.counted_active) {
+    ex.server->active.fetch_sub(1, std::memory_order_relaxed);
+    ex.counted_active = false;
+  }
+  upstream::Connection* connection = ex.upstream;
+  ex.upstream = nullptr;
+  if (connection == nullptr) return;
+  connection->timer().stop();
+  if (reusable) {
+    connection->mark_reused();
+    worker_.connections().put(connection, ex.backend->config.timeouts.keep_alive);
+  } else {
+    connection->close();
+  }
+}
+
+void ClientSession::on_upstream_timer(void* self) noexcept {
+  auto& session = *static_cast<ClientSession*>(self);
+  if (!session.exchange_) return;
+  if (session.state_ == State::Tunnel) {
+    session.abort_exchange("tunnel_timeout");
+    return;
+  }
+  session.upstream_failed(session.exchange_->connecting ? UpstreamFailure::ConnectTimeout : UpstreamFailure::Timeout,
+                          net::TcpStream::kTimedOut);
+}
+
+void ClientSession::on_client_timer(void* self) noexcept {
+  auto& session = *static_cast<ClientSession*>(self);
+  switch (session.state_) {
+    case State::ReadingHead:
+      if (session.request_started_) {
+        session.respond_error(408, "head_timeout");
+      } else {
+        session.close_now();  // idle keep-alive connection
+      }
+      return;
+    case State::Lingering:
+      session.close_now();
+      return;
+    case State::Tunnel:
+      session.abort_exchange("tunnel_timeout");
+      return;
+    default:
+      if (session.exchange_ && !session.exchange_->response_started && !session.exchange_->request_complete) {
+        session.respond_error(408, "client_timeout");
+      } else {
+        session.abort_exchange("client_timeout");
+      }
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endings
+
+void ClientSession::finish_exchange() {
+  Exchange& ex = *exchange_;
+  log_exchange();
+  const bool upstream_ok = ex.upstream_reusable && ex.request_complete && !ex.upstream_eof;
+  release_upstream(upstream_ok);
+  ++requests_served_;
+  const bool keep_client = ex.plan.keep_client_alive && ex.request_complete && !worker_.draining() && !client_eof_;
+  worker_.buffers().release(ex.upstream_in);
+  ex.upstream_in = nullptr;
+  if (!keep_client) {
+    exchange_.reset();
+    linger_close();
+    return;
+  }
+  next_request();
+}
+
+void ClientSession::next_request() {
+  exchange_.reset();
+  // The next request (pipelined bytes, if any) moves to the front of the buffer.
+  if (in_ != nullptr) {
+    std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
+    in_->end -= parsed_;
+    parsed_ = 0;
+  }
+  release_client_buffer_if_empty();
+  state_ = State::ReadingHead;
+  request_started_ = in_ != nullptr;
+  request_parser_.resume();
+  arm_client_timer(request_started_ ? frontend_.timeouts.http_request : frontend_.timeouts.keep_alive);
+  if (client_.read_start() != 0) {
+    close_now();
+    return;
+  }
+  if (in_ != nullptr) process_client_input();
+}
+
+void ClientSession::release_client_buffer_if_empty() {
+  if (in_ != nullptr && in_->end == 0) {
+    worker_.buffers().release(in_);
+    in_ = nullptr;
+  }
+}
+
+void ClientSession::respond_error(int status, const char* termination) {
+  if (exchange_ && exchange_->response_started) {
+    abort_exchange(termination);
+    return;
+  }
+  const bool head_request = exchange_ && exchange_->request.method == HTTP_HEAD;
+  const std::string_view response =
+      head_request ? fallback::error_response_head_only(status) : fallback::error_response(status);
+  if (!exchange_) {
+    // The request never became an exchange (bad head): log it all the same.
+    exchange_ = std::make_unique<Exchange>(request_events_->response);
+    exchange_->request = std::move(request_events_->pending_head);
+    exchange_->started_ms = worker_.loop().now_ms();
+  }
+  Exchange& ex = *exchange_;
+  ex.status = status;
+  ex.termination = termination;
+  ex.bytes_out = response.size();
+  release_upstream(false);
+  log_exchange();
+  exchange_.reset();
+  state_ = State::Lingering;
+  const net::IoSlice slice{response.data(), response.size()};
+  switch (client_.write({&slice, 1})) {
+    case net::WriteOutcome::Done:
+      linger_close();
+      return;
+    case net::WriteOutcome::Pending:
+      arm_client_timer(kLingerTime);  // on_write_done shuts down our side
+      return;
+    case net::WriteOutcome::Failed:
+      close_now(true);
+      return;
+  }
+}
+
+// Shut our side down and read until the client closes (or briefly), so that the client gets the
+// last response rather than a reset caused by bytes it had already sent.
+void ClientSession::linger_close() {
+  state_ = State::Lingering;
+  worker_.buffers().release(in_);
+  in_ = nullptr;
+  parsed_ = 0;
+  if (client_eof_) {
+    close_now();
+    return;
+  }
+  client_.shutdown();
+  arm_client_timer(kLingerTime);
+  if (client_.read_start() != 0) close_now();
+}
+
+void ClientSession::abort_exchange(const char* termination) {
+  if (exchange_) {
+    exchange_->termination = termination;
+    if (exchange_->status == 0) exchange_->status = exchange_->response_started ? exchange_->status : 0;
+    log_exchange();
+    release_upstream(false);
+  }
+  close_now(true);
+}
+
+void ClientSession::close_now(bool reset) {
+  if (state_ == State::Closed) return;
+  state_ = State::Closed;
+  if (exchange_) release_upstream(false);
+  timer_.close(this);
+  client_.close(this, reset);
+}
+
+void ClientSession::on_handle_closed() {
+  if (--open_handles_ == 0) worker_.on_session_closed(this);
+}
+
+void ClientSession::log_exchange() {
+  auto& log = worker_.access_log();
+  if (!log.enabled() || !exchange_) return;
+  const Exchange& ex = *exchange_;
+  const std::uint64_t now = worker_.loop().now_ms();
+  char client[64];
+  const int client_length = std::snprintf(client, sizeof client, "%s:%u", client_ip_.c_str(), client_port_);
+  log::AccessRecord record;
+  record.client = {client, static_cast<std::size_t>(client_length > 0 ? client_length : 0)};
+  record.frontend = frontend_.name;
+  record.backend = ex.backend != nullptr ? std::string_view(ex.backend->config.name) : std::string_view("-");
+  record.server = ex.server != nullptr ? std::string_view(ex.server->config.name) : std::string_view("-");
+  const bool have_head = ex.request.target.length > 0;
+  record.method = have_head ? llhttp_method_name(static_cast<llhttp_method_t>(ex.request.method)) : "-";
+  if (!ex.target_copy.empty()) {
+    record.target = ex.target_copy;
+  } else if (have_head && in_ != nullptr && ex.request.target.offset + ex.request.target.length <= in_->end) {
+    record.target = ex.request.target.view(in_->data);
+  } else {
+    record.target = "-";
+  }
+  record.version_minor = ex.request.version_minor;
+  record.status = ex.status;
+  record.bytes_in = ex.bytes_in;
+  record.bytes_out = ex.bytes_out;
+  const auto since_start = [&](std::uint64_t at) -> std::int64_t {
+    return at == 0 ? -1 : static_cast<std::int64_t>(at - ex.started_ms);
+  };
+  record.head_ms = ex.head_ms == 0 ? -1 : 0;
+  record.connect_ms = since_start(ex.connected_ms);
+  record.response_ms = ex.first_response_ms == 0 || ex.connected_ms == 0
+                           ? -1
+                           : static_cast<std::int64_t>(ex.first_response_ms - ex.connected_ms);
+  record.total_ms = static_cast<std::int64_t>(now - ex.started_ms);
+  record.retries = ex.retries;
+  record.termination = ex.termination;
+  log.record(record);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgraded connections: bytes both ways until one side closes or the tunnel idles out.
+
+void ClientSession::start_tunnel() {
+  Exchange& ex = *exchange_;
+  log_exchange();
+  state_ = State::Tunnel;
+  timer_.start(frontend_.timeouts.tunnel);
+  ex.upstream->timer().start(frontend_.timeouts.tunnel);
+  // Bytes that arrived behind the heads belong to the new protocol.
+  if (ex.upstream_in != nullptr) {
+    Buffer& up = *ex.upstream_in;
+    std::memmove(up.data, up.data + ex.upstream_parsed, up.end - ex.upstream_parsed);
+    up.end -= ex.upstream_parsed;
+    ex.upstream_parsed = 0;
+  }
+  if (in_ != nullptr) {
+    std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
+    in_->end -= parsed_;
+    parsed_ = 0;
+  }
+  if (!client_eof_) client_.read_start();
+  if (!ex.upstream_eof) ex.upstream->stream().read_start();
+  pump_tunnel();
+}
+
+void ClientSession::pump_tunnel() {
+  Exchange& ex = *exchange_;
+  if (in_ != nullptr && in_->end > 0 && !ex.upstream->stream().write_pending()) {
+    const net::IoSlice slice{in_->data, in_->end};
+    switch (ex.upstream->stream().write({&slice, 1})) {
+      case net::WriteOutcome::Done:
+        in_->end = 0;
+        break;
+      case net::WriteOutcome::Pending:
+        ex.to_upstream.add_external(in_->data, in_->end);  // marks the write as ours
+        client_.read_stop();
+        break;
+      case net::WriteOutcome::Failed:
+        abort_exchange("tunnel_closed");
+        return;
+    }
+  }
+  Buffer* up = ex.upstream_in;
+  if (up != nullptr && up->end > 0 && !client_.write_pending()) {
+    const net::IoSlice slice{up->data, up->end};
+    switch (client_.write({&slice, 1})) {
+      case net::WriteOutcome::Done:
+        up->end = 0;
+        break;
+      case net::WriteOutcome::Pending:
+        ex.upstream->stream().read_stop();
+        break;
+      case net::WriteOutcome::Failed:
+        abort_exchange("tunnel_closed");
+        return;
+    }
+  }
+}
+
+}  // namespace haven::proxy

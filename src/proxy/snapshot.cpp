@@ -1,0 +1,14 @@
+#include "haven/proxy/snapshot.hpp"
+
+namespace haven::proxy {
+
+Snapshot::Snapshot(std::shared_ptr<const config::Config> config_in) : config(std::move(config_in)) {
+  routes.reserve(config->frontends.size());
+  for (const auto& frontend : config->frontends) routes.emplace_back(frontend);
+  backends.reserve(config->backends.size());
+  for (std::size_t i = 0; i < config->backends.size(); ++i) {
+    backends.push_back(std::make_unique<upstream::Backend>(config->backends[i], i));
+  }
+}
+
+}  // namespace haven::proxy

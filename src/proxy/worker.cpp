@@ -1,0 +1,143 @@
+#include "haven/proxy/worker.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "haven/proxy/client_session.hpp"
+
+namespace haven::proxy {
+
+// Accepts for one frontend and hands sockets to new sessions.
+class Worker::FrontendAcceptor final : public net::AcceptHandler {
+ public:
+  FrontendAcceptor(Worker& worker, std::size_t frontend_index)
+      : worker_(worker), frontend_index_(frontend_index), listener_(worker.loop_, *this) {}
+
+  void on_accept(int fd) override {
+    worker_.shared_.connections.fetch_add(1, std::memory_order_relaxed);
+    auto* session = new ClientSession(worker_, worker_.snapshot_, frontend_index_);
+    session->next_ = worker_.sessions_;
+    if (worker_.sessions_ != nullptr) worker_.sessions_->prev_ = session;
+    worker_.sessions_ = session;
+    session->start(fd);
+  }
+
+  bool can_accept() override {
+    return !worker_.draining_ &&
+           worker_.shared_.connections.load(std::memory_order_relaxed) < worker_.shared_.max_connections;
+  }
+
+  net::Listener& listener() { return listener_; }
+
+ private:
+  Worker& worker_;
+  std::size_t frontend_index_;
+  net::Listener listener_;
+};
+
+Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters& shared,
+               std::shared_ptr<log::Output> access_output, std::shared_ptr<log::EventLog> events)
+    : id_(id),
+      snapshot_(std::move(snapshot)),
+      shared_(shared),
+      events_(std::move(events)),
+      access_log_(std::move(access_output), snapshot_->config->log.format),
+      connections_(loop_),
+      shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
+      flush_logs_(loop_, &Worker::on_before_poll, this),
+      grace_timer_(loop_, &Worker::on_grace_expired, this) {
+  balancer_states_.resize(snapshot_->backends.size());
+}
+
+Worker::~Worker() = default;
+
+std::string Worker::listen(std::vector<std::uint16_t>& ports) {
+  const auto& frontends = snapshot_->config->frontends;
+  ports.resize(frontends.size(), 0);
+  for (std::size_t i = 0; i < frontends.size(); ++i) {
+    const auto& bind = frontends[i].bind;
+    net::SocketAddress address;
+    const std::uint16_t port = ports[i] != 0 ? ports[i] : bind.port;
+    if (!address.assign(bind.host, port)) return fmt::format("frontend {}: bad bind address {}", frontends[i].name, bind.text);
+    auto acceptor = std::make_unique<FrontendAcceptor>(*this, i);
+    std::string error;
+    if (acceptor->listener().open(address, error) != 0) {
+      return fmt::format("frontend {}: cannot listen on {}: {}", frontends[i].name, bind.text, error);
+    }
+    ports[i] = acceptor->listener().port();
+    acceptors_.push_back(std::move(acceptor));
+  }
+  return {};
+}
+
+void Worker::run() {
+  loop_.run();
+  loop_.close();
+}
+
+upstream::BalancerState& Worker::balancer_state(std::size_t backend_index) { return balancer_states_[backend_index]; }
+
+void Worker::request_shutdown() { shutdown_signal_.send(); }
+
+void Worker::on_shutdown_requested(void* self) noexcept { static_cast<Worker*>(self)->begin_shutdown(); }
+
+void Worker::begin_shutdown() {
+  if (draining_) return;
+  draining_ = true;
+  // New connections are refused from now on; the kernel resets any still in the backlog.
+  for (auto& acceptor : acceptors_) acceptor->listener().close(this);
+  // Idle keep-alive clients go now; the others after their current response.
+  for (ClientSession* session = sessions_; session != nullptr;) {
+    ClientSession* next = session->next_;
+    session->close_if_idle();
+    session = next;
+  }
+  connections_.close_all();
+  grace_timer_.start(snapshot_->config->timeouts.shutdown);
+  maybe_finish_shutdown();
+}
+
+void Worker::on_grace_expired(void* self) noexcept {
+  auto& worker = *static_cast<Worker*>(self);
+  for (ClientSession* session = worker.sessions_; session != nullptr;) {
+    ClientSession* next = session->next_;
+    session->abort_now();
+    session = next;
+  }
+}
+
+void Worker::on_session_closed(ClientSession* session) {
+  if (session->prev_ != nullptr) session->prev_->next_ = session->next_;
+  if (session->next_ != nullptr) session->next_->prev_ = session->prev_;
+  if (sessions_ == session) sessions_ = session->next_;
+  delete session;
+  shared_.connections.fetch_sub(1, std::memory_order_relaxed);
+  if (draining_) {
+    maybe_finish_shutdown();
+    return;
+  }
+  for (auto& acceptor : acceptors_) acceptor->listener().resume();
+}
+
+void Worker::maybe_finish_shutdown() {
+  if (!draining_ || finished_ || sessions_ != nullptr) return;
+  finish_shutdown();
+}
+
+void Worker::finish_shutdown() {
+  finished_ = true;
+  access_log_.flush();
+  connections_.close_all();
+  // With every handle closed the loop has nothing left and run() returns.
+  for (auto& acceptor : acceptors_) acceptor->listener().close(this);
+  shutdown_signal_.close(this);
+  flush_logs_.close(this);
+  grace_timer_.close(this);
+}
+
+void Worker::on_handle_closed() {}
+
+void Worker::on_before_poll(void* self) noexcept { static_cast<Worker*>(self)->access_log_.flush(); }
+
+}  // namespace haven::proxy

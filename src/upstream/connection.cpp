@@ -1,0 +1,101 @@
+#include "haven/upstream/connection.hpp"
+
+namespace haven::upstream {
+
+namespace {
+// Bytes an idle connection reads only to notice that the server closed it (or misbehaved).
+char idle_scratch[256];
+}  // namespace
+
+Connection::Connection(net::Loop& loop, Server& server, ConnectionPool& pool)
+    : stream_(loop, *this), timer_(loop, &Connection::on_idle_timeout, this), server_(server), pool_(pool) {}
+
+void Connection::close(bool reset) {
+  if (stream_.closing()) return;
+  if (idle_) pool_.unlink(this);
+  stream_.close(this, reset);
+  timer_.close(this);
+}
+
+void Connection::on_handle_closed() {
+  if (--open_handles_ == 0) delete this;
+}
+
+char* Connection::on_alloc(std::size_t& capacity) {
+  capacity = sizeof idle_scratch;
+  return idle_scratch;
+}
+
+void Connection::on_read(std::size_t /*length*/) { close(); }
+void Connection::on_read_end(int /*status*/) { close(); }
+void Connection::on_write_done(int /*status*/) {}
+void Connection::on_connect_done(int /*status*/) {}
+
+void Connection::on_idle_timeout(void* self) noexcept { static_cast<Connection*>(self)->close(); }
+
+ConnectionPool::~ConnectionPool() { close_all(); }
+
+ConnectionPool::IdleList& ConnectionPool::list_for(const Server& server) {
+  for (auto& [key, list] : lists_) {
+    if (key == &server) return list;
+  }
+  lists_.emplace_back(&server, IdleList{});
+  return lists_.back().second;
+}
+
+Connection* ConnectionPool::take(Server& server) {
+  IdleList& list = list_for(server);
+  Connection* connection = list.head;
+  if (connection == nullptr) return nullptr;
+  unlink(connection);
+  connection->timer_.stop();
+  connection->stream_.read_stop();
+  return connection;
+}
+
+Connection* ConnectionPool::create(Server& server) { return new Connection(loop_, server, *this); }
+
+void ConnectionPool::put(Connection* connection, core::Duration idle_timeout) {
+  IdleList& list = list_for(connection->server_);
+  if (list.size >= kMaxIdlePerServer || connection->closing()) {
+    connection->close();
+    return;
+  }
+  connection->stream_.set_handler(*connection);
+  connection->timer_.set_callback(&Connection::on_idle_timeout, connection);
+  connection->timer_.start(idle_timeout);
+  if (connection->stream_.read_start() != 0) {
+    connection->close();
+    return;
+  }
+  connection->idle_ = true;
+  connection->idle_prev_ = nullptr;
+  connection->idle_next_ = list.head;
+  if (list.head != nullptr) list.head->idle_prev_ = connection;
+  list.head = connection;
+  ++list.size;
+  ++idle_count_;
+}
+
+void ConnectionPool::unlink(Connection* connection) {
+  if (!connection->idle_) return;
+  IdleList& list = list_for(connection->server_);
+  if (connection->idle_prev_ != nullptr) {
+    connection->idle_prev_->idle_next_ = connection->idle_next_;
+  } else {
+    list.head = connection->idle_next_;
+  }
+  if (connection->idle_next_ != nullptr) connection->idle_next_->idle_prev_ = connection->idle_prev_;
+  connection->idle_prev_ = connection->idle_next_ = nullptr;
+  connection->idle_ = false;
+  --list.size;
+  --idle_count_;
+}
+
+void ConnectionPool::close_all() {
+  for (auto& [server, list] : lists_) {
+    while (list.head != nullptr) list.head->close();
+  }
+}
+
+}  // namespace haven::upstream

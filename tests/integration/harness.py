@@ -1,0 +1,1211 @@
+"""Integration test harness for haven: standard library only (Python 3.11).
+
+Each tests/integration/test_*.py file imports this module, registers its cases with @test and ends
+with `run()`. The runner starts nothing by itself: a case starts the upstreams (threads in this
+process, bound to 127.0.0.1 port 0) and haven processes it needs, and the runner stops whatever a
+case left running, whether it passed or failed.
+
+Usage:  python3 tests/integration/test_X.py --haven build/haven [-k substring] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import os
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+ARGS: argparse.Namespace | None = None
+_TESTS: list[Callable[[], None]] = []
+_RUN_DIR: str | None = None            # one temp dir per test file run, holding every haven's files
+_LIVE_HAVENS: list["Haven"] = []       # started during the current case
+_LIVE_UPSTREAMS: list["Upstream"] = []
+_LIVE_CLIENTS: list["Client"] = []
+_REGISTRY_LOCK = threading.Lock()
+
+MiB = 1024 * 1024
+
+
+class TestFailure(AssertionError):
+    pass
+
+
+class Skip(Exception):
+    """Raised by a case that cannot run here (e.g. no IPv6 loopback); counted as passed."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Runner
+# ---------------------------------------------------------------------------------------------
+
+def test(fn: Callable[[], None]) -> Callable[[], None]:
+    """Registers a test case; cases run in definition order."""
+    _TESTS.append(fn)
+    return fn
+
+
+def haven_path() -> str:
+    assert ARGS is not None, "harness.run() parses the arguments"
+    return ARGS.haven
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="haven integration tests")
+    parser.add_argument("--haven", required=True, help="path to the haven binary")
+    parser.add_argument("-k", dest="filter", default="", help="run only cases whose name contains this")
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir with configs and logs")
+    parser.add_argument("--case-timeout", type=float, default=60.0,
+                        help="seconds after which a case is aborted (its processes killed)")
+    args = parser.parse_args(argv)
+    args.haven = os.path.abspath(args.haven)   # haven runs with its temp dir as working directory
+    return args
+
+
+def _cleanup_case() -> None:
+    with _REGISTRY_LOCK:
+        clients = list(_LIVE_CLIENTS)
+        havens = list(_LIVE_HAVENS)
+        upstreams = list(_LIVE_UPSTREAMS)
+        _LIVE_CLIENTS.clear()
+    for c in clients:
+        c.close()
+    for h in havens:
+        try:
+            h.kill_if_running()
+        except Exception:  # noqa: BLE001 - cleanup must go on
+            traceback.print_exc()
+    for u in upstreams:
+        try:
+            u.stop()
+        except Exception:  # noqa: BLE001
+            traceback.print_exc()
+    with _REGISTRY_LOCK:
+        _LIVE_HAVENS.clear()
+        _LIVE_UPSTREAMS.clear()
+
+
+def _dump_haven_logs() -> None:
+    with _REGISTRY_LOCK:
+        havens = list(_LIVE_HAVENS)
+    for h in havens:
+        for label, path in (("event log (stderr)", h.stderr_path), ("access log (stdout)", h.stdout_path)):
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            lines = data.decode("utf-8", "replace").splitlines()
+            print(f"    --- haven pid {h.pid} {label}, last {min(len(lines), 30)} of {len(lines)} lines ---")
+            for line in lines[-30:]:
+                print(f"    | {line}")
+        rc = h.proc.poll()
+        if rc is not None:
+            print(f"    --- haven pid {h.pid} exited with {rc} ---")
+
+
+def run(argv: list[str] | None = None) -> None:
+    """Runs the registered cases, prints one line per case and the summary, exits 0 or 1."""
+    global ARGS, _RUN_DIR
+    ARGS = _parse_args(argv)
+    _RUN_DIR = tempfile.mkdtemp(prefix="haven-it-")
+    passed = failed = 0
+    selected = [t for t in _TESTS if ARGS.filter in t.__name__]
+    script = os.path.basename(sys.argv[0])
+    print(f"{script}: {len(selected)} cases, haven = {ARGS.haven}, files in {_RUN_DIR}", flush=True)
+    for fn in selected:
+        name = fn.__name__
+        start = time.monotonic()
+        timed_out = threading.Event()
+
+        def on_timeout() -> None:
+            timed_out.set()
+            print(f"    !!! {name} exceeded {ARGS.case_timeout:.0f}s: killing its processes", flush=True)
+            with _REGISTRY_LOCK:
+                havens = list(_LIVE_HAVENS)
+                upstreams = list(_LIVE_UPSTREAMS)
+                clients = list(_LIVE_CLIENTS)
+            for h in havens:
+                h.kill_if_running()
+            for u in upstreams:
+                u.stop()
+            for c in clients:
+                c.close()
+
+        def on_hard_timeout() -> None:
+            print(f"FAIL {name}: hung after its processes were killed; aborting", flush=True)
+            for h in list(_LIVE_HAVENS):
+                h.kill_if_running()
+            print(f"{passed} passed, {failed + 1} failed", flush=True)
+            os._exit(1)
+
+        watchdog = threading.Timer(ARGS.case_timeout, on_timeout)
+        hard_watchdog = threading.Timer(ARGS.case_timeout + 20, on_hard_timeout)
+        watchdog.daemon = hard_watchdog.daemon = True
+        watchdog.start()
+        hard_watchdog.start()
+        ok = False
+        skip_reason = None
+        tb = ""
+        try:
+            fn()
+            ok = not timed_out.is_set()
+            if not ok:
+                tb = "case timed out\n"
+        except Skip as e:
+            ok = True
+            skip_reason = str(e)
+        except BaseException as e:  # noqa: BLE001 - report every failure, including KeyboardInterrupt
+            if isinstance(e, KeyboardInterrupt):
+                _cleanup_case()
+                raise
+            tb = traceback.format_exc()
+        finally:
+            watchdog.cancel()
+        elapsed = time.monotonic() - start
+        if ok:
+            passed += 1
+            if skip_reason is not None:
+                print(f"SKIP {name}: {skip_reason}", flush=True)
+            else:
+                print(f"PASS {name} ({elapsed:.2f}s)", flush=True)
+        else:
+            failed += 1
+            print(f"FAIL {name} ({elapsed:.2f}s)", flush=True)
+            for line in tb.rstrip().splitlines():
+                print(f"    {line}")
+            _dump_haven_logs()
+            sys.stdout.flush()
+        _cleanup_case()
+        hard_watchdog.cancel()
+    if not ARGS.keep:
+        import shutil
+        shutil.rmtree(_RUN_DIR, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed", flush=True)
+    sys.exit(0 if failed == 0 and passed > 0 else 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small assertion and polling helpers
+# ---------------------------------------------------------------------------------------------
+
+def check(cond: object, message: str = "check failed") -> None:
+    if not cond:
+        raise TestFailure(message)
+
+
+def check_eq(actual: object, expected: object, what: str = "value") -> None:
+    if actual != expected:
+        raise TestFailure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02) -> object:
+    """Polls `predicate` until it returns a truthy value; fails after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TestFailure(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def ipv6_available() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP message parsing shared by the client and the upstreams
+# ---------------------------------------------------------------------------------------------
+
+class Headers:
+    """An ordered list of (name, value) with case-insensitive lookup."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()):
+        self.items: list[tuple[str, str]] = list(items)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        lname = name.lower()
+        for n, v in self.items:
+            if n.lower() == lname:
+                return v
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for n, v in self.items if n.lower() == lname]
+
+    def has(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def tokens(self, name: str) -> list[str]:
+        """Comma-separated tokens of every `name` header, lowercased."""
+        out = []
+        for v in self.get_all(name):
+            out.extend(t.strip().lower() for t in v.split(",") if t.strip())
+        return out
+
+    def names(self) -> list[str]:
+        return [n.lower() for n, _ in self.items]
+
+    def __repr__(self) -> str:
+        return f"Headers({self.items!r})"
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def read_head(rfile, limit: int = 1024 * 1024) -> list[bytes] | None:
+    """Reads one message head (start line + header lines, without CRLFs). None on a clean EOF
+    before the first byte. Bare LF line ends are tolerated."""
+    lines: list[bytes] = []
+    total = 0
+    while True:
+        line = rfile.readline(limit + 2)
+        if not line:
+            if not lines:
+                return None
+            raise ProtocolError(f"EOF inside a message head after {lines!r}")
+        total += len(line)
+        if total > limit:
+            raise ProtocolError("message head too large")
+        if not line.endswith(b"\n"):
+            raise ProtocolError(f"head line too long or truncated: {line[:80]!r}")
+        line = line[:-2] if line.endswith(b"\r\n") else line[:-1]
+        if not line:
+            if not lines:  # tolerate leading empty lines (RFC 9112 2.2)
+                continue
+            return lines
+        lines.append(line)
+
+
+def parse_header_lines(lines: list[bytes]) -> Headers:
+    items = []
+    for line in lines:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise ProtocolError(f"header line without colon: {line!r}")
+        items.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+    return Headers(items)
+
+
+def _is_chunked(headers: Headers) -> bool:
+    te = headers.tokens("transfer-encoding")
+    return bool(te) and te[-1] == "chunked"
+
+
+@dataclass
+class ChunkedInfo:
+    extensions: list[str] = field(default_factory=list)   # raw extension text per chunk, "" if none
+    trailers: Headers = field(default_factory=Headers)
+    sizes: list[int] = field(default_factory=list)
+
+
+def iter_chunked(rfile, info: ChunkedInfo | None = None, block: int = 256 * 1024) -> Iterator[bytes]:
+    """Decodes a chunked body, yielding data pieces; fills `info` with extensions and trailers."""
+    while True:
+        line = rfile.readline(65536)
+        if not line.endswith(b"\n"):
+            raise ProtocolError(f"truncated chunk size line: {line[:80]!r}")
+        line = line.rstrip(b"\r\n")
+        size_text, _, ext = line.partition(b";")
+        try:
+            size = int(size_text.strip(), 16)
+        except ValueError:
+            raise ProtocolError(f"bad chunk size line {line[:80]!r}") from None
+        if info is not None:
+            info.extensions.append(ext.decode("latin-1"))
+            info.sizes.append(size)
+        if size == 0:
+            break
+        remaining = size
+        while remaining:
+            piece = rfile.read(min(remaining, block))
+            if not piece:
+                raise ProtocolError("EOF inside a chunk")
+            remaining -= len(piece)
+            yield piece
+        crlf = rfile.readline(3)
+        if crlf not in (b"\r\n", b"\n"):
+            raise ProtocolError(f"missing CRLF after chunk data: {crlf!r}")
+    trailer_lines = []
+    while True:
+        line = rfile.readline(65536)
+        if not line:
+            raise ProtocolError("EOF in chunked trailers")
+        line = line.rstrip(b"\r\n")
+        if not line:
+            break
+        trailer_lines.append(line)
+    if info is not None:
+        info.trailers = parse_header_lines(trailer_lines)
+
+
+def iter_length(rfile, length: int, block: int = 256 * 1024) -> Iterator[bytes]:
+    remaining = length
+    while remaining:
+        piece = rfile.read(min(remaining, block))
+        if not piece:
+            raise ProtocolError(f"EOF with {remaining} of {length} body bytes missing")
+        remaining -= len(piece)
+        yield piece
+
+
+def iter_until_close(rfile, block: int = 256 * 1024) -> Iterator[bytes]:
+    while True:
+        piece = rfile.read1(block)
+        if not piece:
+            return
+        yield piece
+
+
+def encode_chunked(body: bytes, chunk_size: int = 1000) -> bytes:
+    out = bytearray()
+    for i in range(0, len(body), chunk_size):
+        piece = body[i:i + chunk_size]
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+    out += b"0\r\n\r\n"
+    return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Deterministic large bodies (never held whole in memory)
+# ---------------------------------------------------------------------------------------------
+
+_PATTERN_BLOCK = hashlib.sha512(b"haven").digest() * 1024   # 64 KiB
+
+
+def pattern_blocks(total: int, block: int = 65536) -> Iterator[bytes]:
+    """`total` bytes in blocks of `block`, each block distinct (its index in front), so that a
+    lost, duplicated or reordered block changes the checksum."""
+    assert block <= len(_PATTERN_BLOCK)
+    index = 0
+    sent = 0
+    while sent < total:
+        n = min(block, total - sent)
+        data = struct.pack(">Q", index) + _PATTERN_BLOCK[8:block]
+        yield data[:n]
+        sent += n
+        index += 1
+
+
+@functools.lru_cache(maxsize=64)
+def pattern_digest(total: int, block: int = 65536) -> str:
+    h = hashlib.sha256()
+    for piece in pattern_blocks(total, block):
+        h.update(piece)
+    return h.hexdigest()
+
+
+class Digest:
+    """Incremental size + sha256 of a stream."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.h = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self.size += len(data)
+        self.h.update(data)
+
+    def hexdigest(self) -> str:
+        return self.h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Upstream servers (threads inside the test process)
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Request:
+    """A request an upstream received. Recorded as soon as its head is parsed."""
+    method: str
+    target: str
+    version: str
+    headers: Headers
+    conn_id: int
+    body: bytes | None = None           # filled when the body was read by the harness
+    complete: bool = False              # the whole body arrived
+    chunked: bool = False
+    chunk_info: ChunkedInfo | None = None
+    received_at: float = 0.0
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+
+class UpstreamConn:
+    """One accepted connection, handed to custom handlers."""
+
+    def __init__(self, upstream: "Upstream", sock: socket.socket, conn_id: int):
+        self.upstream = upstream
+        self.sock = sock
+        self.conn_id = conn_id
+        self.rfile = sock.makefile("rb", buffering=65536)
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def iter_body(self, req: Request) -> Iterator[bytes]:
+        """Streams the request body (chunked or Content-Length), marking the request complete."""
+        if req.chunked:
+            req.chunk_info = ChunkedInfo()
+            yield from iter_chunked(self.rfile, req.chunk_info)
+        else:
+            cl = req.headers.get("content-length")
+            if cl is not None:
+                yield from iter_length(self.rfile, int(cl))
+        req.complete = True
+
+    def read_body(self, req: Request) -> bytes:
+        req.body = b"".join(self.iter_body(req))
+        return req.body
+
+    def respond(self, status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
+                reason: str | None = None, content_length: bool = True) -> None:
+        self.send(build_response(status, body, headers, reason, content_length))
+
+    def reset(self) -> None:
+        """Closes with RST (SO_LINGER 0)."""
+        try:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.rfile.close()
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def wait_stop(self, seconds: float) -> bool:
+        """Sleeps up to `seconds`; True if the upstream is being stopped."""
+        return self.upstream._stopping.wait(seconds)
+
+
+REASONS = {100: "Continue", 101: "Switching Protocols", 200: "OK", 204: "No Content",
+           304: "Not Modified", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+           502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+def build_response(status: int, body: bytes = b"", headers: Iterable[tuple[str, str]] = (),
+                   reason: str | None = None, content_length: bool = True) -> bytes:
+    reason = REASONS.get(status, "Status") if reason is None else reason
+    out = [f"HTTP/1.1 {status} {reason}\r\n".encode()]
+    headers = list(headers)
+    names = {n.lower() for n, _ in headers}
+    if content_length and "content-length" not in names and "transfer-encoding" not in names:
+        headers.append(("Content-Length", str(len(body))))
+    for n, v in headers:
+        out.append(f"{n}: {v}\r\n".encode("latin-1"))
+    out.append(b"\r\n")
+    out.append(body)
+    return b"".join(out)
+
+
+def echo_body(upstream: "Upstream", req: Request, conn: UpstreamConn) -> bytes:
+    body = req.body or b""
+    return json.dumps({
+        "server": upstream.name,
+        "method": req.method,
+        "target": req.target,
+        "path": req.path,
+        "version": req.version,
+        "headers": req.headers.items,
+        "body_length": len(body),
+        "body_sha256": hashlib.sha256(body).hexdigest(),
+        "conn": conn.conn_id,
+    }).encode()
+
+
+Handler = Callable[[Request, UpstreamConn], bool]
+
+
+class Upstream:
+    """A fake backend server on 127.0.0.1 (or ::1), port chosen by the OS.
+
+    behaviour:
+      "ok"     keep-alive HTTP/1.1 server; 200 with a JSON echo of the request (see echo_body)
+      "slow"   like "ok" but answers after `delay` seconds
+      "hang"   accepts and reads, never answers
+      "reset"  answers 200 with Content-Length 1 MiB, sends `reset_after` body bytes, then RST
+      "refuse" nothing listens on the port (bound, then closed)
+    handler: a custom function handler(req, conn) -> keep_alive; when read_body is True (default)
+      the request body is in req.body before the call, otherwise the handler reads it
+      (conn.iter_body / conn.read_body).
+    """
+
+    def __init__(self, behaviour: str = "ok", handler: Handler | None = None, *, name: str = "",
+                 delay: float = 1.0, read_body: bool = True, reset_after: int = 1000,
+                 host: str = "127.0.0.1"):
+        self.behaviour = "custom" if handler is not None else behaviour
+        assert self.behaviour in ("ok", "slow", "hang", "reset", "refuse", "custom"), behaviour
+        self.handler = handler
+        self.name = name
+        self.delay = delay
+        self.read_body = read_body
+        self.reset_after = reset_after
+        self.host = host
+        self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.requests: list[Request] = []
+        self.connections = 0          # TCP connections accepted
+        self.closed_connections = 0   # connections finished (either side closed)
+        self.errors: list[str] = []   # protocol errors seen while reading requests
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._conns: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._listener: socket.socket | None = None
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        self.port = sock.getsockname()[1]
+        if self.behaviour == "refuse":
+            sock.close()
+        else:
+            sock.listen(128)
+            self._listener = sock
+            t = threading.Thread(target=self._accept_loop, name=f"upstream-{self.port}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        with _REGISTRY_LOCK:
+            _LIVE_UPSTREAMS.append(self)
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if self.family == socket.AF_INET6 else f"{self.host}:{self.port}"
+
+    # -- observations -------------------------------------------------------------------------
+    def request_count(self) -> int:
+        with self._lock:
+            return len(self.requests)
+
+    def wait_requests(self, n: int, timeout: float = 5.0) -> list[Request]:
+        wait_until(lambda: self.request_count() >= n, timeout, f"{n} request(s) at upstream {self.address}")
+        with self._lock:
+            return list(self.requests)
+
+    def last_request(self) -> Request:
+        with self._lock:
+            check(self.requests, f"upstream {self.address} received no request")
+            return self.requests[-1]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except OSError:
+                pass
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=2)
+
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        assert listener is not None
+        while not self._stopping.is_set():
+            try:
+                r, _, _ = select.select([listener], [], [], 0.1)
+            except (OSError, ValueError):
+                return
+            if not r:
+                continue
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self.connections += 1
+                conn_id = self.connections
+                self._conns.add(sock)
+            t = threading.Thread(target=self._serve, args=(sock, conn_id), daemon=True,
+                                 name=f"upstream-{self.port}-conn{conn_id}")
+            t.start()
+            with self._lock:
+                self._threads = [x for x in self._threads if x.is_alive()] + [t]
+
+    def _serve(self, sock: socket.socket, conn_id: int) -> None:
+        sock.settimeout(120)
+        conn = UpstreamConn(self, sock, conn_id)
+        try:
+            if self.behaviour == "hang":
+                while not self._stopping.is_set():
+                    if not sock.recv(65536):
+                        break
+                return
+            while not self._stopping.is_set():
+                head = read_head(conn.rfile)
+                if head is None:
+                    return
+                parts = head[0].decode("latin-1").split(" ")
+                if len(parts) != 3:
+                    raise ProtocolError(f"bad request line {head[0]!r}")
+                headers = parse_header_lines(head[1:])
+                req = Request(parts[0], parts[1], parts[2], headers, conn_id,
+                              chunked=_is_chunked(headers), received_at=time.monotonic())
+                with self._lock:
+                    self.requests.append(req)
+                if self.behaviour == "custom":
+                    if self.read_body:
+                        conn.read_body(req)
+                    assert self.handler is not None
+                    if not self.handler(req, conn):
+                        return
+                    continue
+                conn.read_body(req)
+                if self.behaviour == "slow":
+                    if conn.wait_stop(self.delay):
+                        return
+                if self.behaviour == "reset":
+                    conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n" + b"r" * self.reset_after)
+                    # Let haven read the partial body before the RST discards it.
+                    time.sleep(0.2)
+                    conn.reset()
+                    return
+                body = echo_body(self, req, conn)
+                close = "close" in req.headers.tokens("connection") or req.version == "HTTP/1.0"
+                headers_out = [("Content-Type", "application/json")]
+                if close:
+                    headers_out.append(("Connection", "close"))
+                if req.method == "HEAD":
+                    conn.send(build_response(200, b"", headers_out + [("Content-Length", str(len(body)))]))
+                else:
+                    conn.respond(200, body, headers_out)
+                if close:
+                    return
+        except (OSError, ValueError) as e:  # connection closed under us, or stopped
+            if not self._stopping.is_set() and not isinstance(e, (ConnectionError, TimeoutError)):
+                with self._lock:
+                    self.errors.append(f"conn {conn_id}: {e!r}")
+        except ProtocolError as e:
+            with self._lock:
+                self.errors.append(f"conn {conn_id}: {e}")
+        except Exception as e:  # noqa: BLE001 - a handler bug must be visible in the test
+            with self._lock:
+                self.errors.append(f"conn {conn_id}: handler raised {e!r}\n{traceback.format_exc()}")
+        finally:
+            with self._lock:
+                self._conns.discard(sock)
+                self.closed_connections += 1
+            conn.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration generator
+# ---------------------------------------------------------------------------------------------
+
+def toml_value(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)          # JSON string escapes are valid TOML basic-string escapes
+    if isinstance(v, (list, tuple)):
+        return "[ " + ", ".join(toml_value(x) for x in v) + " ]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, Upstream):
+        return json.dumps(v.address)
+    raise TypeError(f"cannot write {v!r} as TOML")
+
+
+DEFAULT_TIMEOUTS = {"connect": "2s", "client": "30s", "server": "30s", "http_request": "10s",
+                    "keep_alive": "5s", "tunnel": "1h", "shutdown": "10s"}
+
+
+def _server_entries(backend_name: str, servers: list) -> list[dict]:
+    out = []
+    for i, s in enumerate(servers):
+        if isinstance(s, Upstream):
+            out.append({"name": s.name or f"{backend_name[:1]}{i + 1}", "address": s.address})
+        elif isinstance(s, dict):
+            entry = dict(s)
+            if isinstance(entry.get("address"), Upstream):
+                entry["address"] = entry["address"].address
+            entry.setdefault("name", f"{backend_name[:1]}{i + 1}")
+            out.append(entry)
+        else:
+            raise TypeError(f"server {s!r}")
+    return out
+
+
+def make_config(backends: dict, *, default_backend: str | None = None, routes: list | None = None,
+                frontend: dict | None = None, timeouts: dict | None = None, log: dict | None = None,
+                global_: dict | None = None, extra: str = "") -> str:
+    """TOML for one frontend "web" on 127.0.0.1:0.
+
+    backends: name -> list of servers (Upstream objects or dicts such as {"name": "a2",
+      "address": upstream, "weight": 3}) or name -> dict of backend keys with a "servers" list.
+      Servers without a name are named after the backend's first letter: a1, a2, s1...
+    routes: default [{path_prefix = "/api", backend = "api"}] when there is an "api" backend.
+    default_backend: default "static" when there is one, else the first backend.
+    """
+    g = {"workers": 1, "max_connections": 20000}
+    g.update(global_ or {})
+    lg = {"access": "stdout", "events": "stderr", "format": "text"}
+    lg.update(log or {})
+    to = dict(DEFAULT_TIMEOUTS)
+    to.update(timeouts or {})
+    if default_backend is None:
+        default_backend = "static" if "static" in backends else next(iter(backends))
+    if routes is None:
+        routes = [{"path_prefix": "/api", "backend": "api"}] if "api" in backends and default_backend != "api" else []
+    fe = {"bind": "127.0.0.1:0", "default_backend": default_backend, "routes": routes}
+    fe.update(frontend or {})
+    lines = ["[global]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in g.items()]
+    lines += ["", "[log]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in lg.items()]
+    lines += ["", "[timeouts]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in to.items()]
+    lines += ["", "[frontends.web]"]
+    lines += [f"{k} = {toml_value(v)}" for k, v in fe.items()]
+    for name, spec in backends.items():
+        if isinstance(spec, dict):
+            spec = dict(spec)
+            servers = spec.pop("servers")
+        else:
+            servers, spec = spec, {}
+        lines += ["", f"[backends.{name}]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in spec.items()]
+        lines.append(f"servers = {toml_value(_server_entries(name, list(servers)))}")
+    if extra:
+        lines += ["", extra]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# haven processes
+# ---------------------------------------------------------------------------------------------
+
+_LISTEN_RE = re.compile(r"listening on\s+(\S+)")
+_FRONTEND_LISTEN_RE = re.compile(r"frontend\s+\"?([A-Za-z0-9_.-]+)\"?\s+listening on\s+(\S+)")
+
+
+def parse_host_port(text: str) -> tuple[str, int] | None:
+    """ "127.0.0.1:8080" or "[::1]:8080" (trailing punctuation such as quotes ignored)."""
+    m = re.match(r"\[([0-9A-Fa-f:.%a-z]+)\]:(\d+)|([0-9A-Za-z.-]+):(\d+)", text)
+    if not m:
+        return None
+    if m.group(1):
+        return m.group(1), int(m.group(2))
+    return m.group(3), int(m.group(4))
+
+
+def new_temp_dir(prefix: str = "case-") -> str:
+    assert _RUN_DIR is not None
+    return tempfile.mkdtemp(prefix=prefix, dir=_RUN_DIR)
+
+
+def run_haven(args: list[str], timeout: float = 10.0, cwd: str | None = None) -> subprocess.CompletedProcess:
+    """Runs haven to completion (for --check, --version...), capturing text output."""
+    path = haven_path()
+    check(os.path.isfile(path) and os.access(path, os.X_OK), f"haven binary not found or not executable: {path}")
+    return subprocess.run([path, *args], capture_output=True, timeout=timeout, cwd=cwd,
+                          stdin=subprocess.DEVNULL, text=True, errors="replace")
+
+
+class Haven:
+    """A running haven: `haven -c DIR/haven.toml`, stdout -> DIR/access.log, stderr -> DIR/events.log."""
+
+    def __init__(self, config_text: str, *, wait_ready: bool = True, ready_timeout: float = 10.0,
+                 extra_args: Iterable[str] = ()):
+        path = haven_path()
+        check(os.path.isfile(path) and os.access(path, os.X_OK), f"haven binary not found or not executable: {path}")
+        self.dir = new_temp_dir("haven-")
+        self.config_path = os.path.join(self.dir, "haven.toml")
+        self.stdout_path = os.path.join(self.dir, "access.log")
+        self.stderr_path = os.path.join(self.dir, "events.log")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+        self.config_text = config_text
+        self._out = open(self.stdout_path, "wb")
+        self._err = open(self.stderr_path, "wb")
+        self.proc = subprocess.Popen([path, "-c", self.config_path, *extra_args], stdin=subprocess.DEVNULL,
+                                     stdout=self._out, stderr=self._err, cwd=self.dir)
+        self.pid = self.proc.pid
+        self.host = "127.0.0.1"
+        self.port = 0
+        self.ports: dict[str, int] = {}
+        with _REGISTRY_LOCK:
+            _LIVE_HAVENS.append(self)
+        if wait_ready:
+            self.wait_ready(ready_timeout)
+
+    def wait_ready(self, timeout: float = 10.0) -> int:
+        """Polls the event log for the first `listening on HOST:PORT` line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.events()
+            m = _LISTEN_RE.search(text)
+            if m:
+                hp = parse_host_port(m.group(1))
+                check(hp is not None, f"cannot parse the address in {m.group(0)!r}")
+                self.host, self.port = hp
+                for fm in _FRONTEND_LISTEN_RE.finditer(text):
+                    fhp = parse_host_port(fm.group(2))
+                    if fhp:
+                        self.ports.setdefault(fm.group(1), fhp[1])
+                check(self.port != 0, f"haven reported port 0: {m.group(0)!r}")
+                return self.port
+            rc = self.proc.poll()
+            if rc is not None:
+                raise TestFailure(f"haven exited with {rc} before listening; stderr:\n{text[-3000:]}")
+            if time.monotonic() >= deadline:
+                raise TestFailure(f"haven printed no 'listening on' line within {timeout}s; stderr:\n{text[-3000:]}")
+            time.sleep(0.02)
+
+    # -- logs ----------------------------------------------------------------------------------
+    @staticmethod
+    def _read(path: str) -> str:
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def access_log(self) -> str:
+        return self._read(self.stdout_path)
+
+    def access_lines(self) -> list[str]:
+        return [line for line in self.access_log().splitlines() if line.strip()]
+
+    def events(self) -> str:
+        return self._read(self.stderr_path)
+
+    def wait_access_lines(self, n: int, timeout: float = 5.0) -> list[str]:
+        wait_until(lambda: len(self.access_lines()) >= n, timeout, f"{n} access log line(s)")
+        return self.access_lines()
+
+    def wait_event(self, pattern: str, timeout: float = 5.0) -> re.Match:
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.events()), timeout, f"event log line matching {pattern!r}")  # type: ignore[return-value]
+
+    # -- process -------------------------------------------------------------------------------
+    def vmhwm_kib(self) -> int:
+        """Peak resident set size (VmHWM) in KiB."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        raise TestFailure("no VmHWM in /proc status")
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def terminate(self) -> None:
+        self.signal(signal.SIGTERM)
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, wait up to `timeout` s, then SIGKILL. Returns the exit code (negative = signal)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self._close_files()
+        return self.proc.returncode
+
+    def kill_if_running(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_files()
+
+    def _close_files(self) -> None:
+        for f in (self._out, self._err):
+            try:
+                f.close()
+            except OSError:
+                pass
+
+    # -- clients -------------------------------------------------------------------------------
+    def client(self, timeout: float = 5.0, port: int | None = None) -> "Client":
+        return Client(self.host, port or self.port, timeout=timeout)
+
+    def get(self, target: str, headers: Iterable[tuple[str, str]] = (), timeout: float = 5.0,
+            method: str = "GET", body: bytes | None = None) -> "Response":
+        """One request on a fresh connection, sent with Connection: close."""
+        with self.client(timeout) as c:
+            return c.request(method, target, headers=[*headers, ("Connection", "close")], body=body)
+
+
+def start_haven(config_text: str, **kwargs) -> Haven:
+    return Haven(config_text, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Raw client
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class Response:
+    version: str
+    status: int
+    reason: str
+    headers: Headers
+    body: bytes = b""
+    interim: list["Response"] = field(default_factory=list)   # 1xx responses before this one
+    chunked: bool = False
+    chunk_info: ChunkedInfo | None = None
+    until_close: bool = False          # body delimited by the connection closing
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+class Client:
+    """A raw HTTP/1.1 client on one TCP connection, with timeouts on every operation."""
+
+    def __init__(self, host: str, port: int, timeout: float = 5.0):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb", buffering=65536)
+        self.send_error: OSError | None = None
+        with _REGISTRY_LOCK:
+            _LIVE_CLIENTS.append(self)
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for closer in (self.rfile.close, self.sock.close):
+            try:
+                closer()
+            except OSError:
+                pass
+
+    def settimeout(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.sock.settimeout(timeout)
+
+    def send(self, data: bytes) -> None:
+        """Sends exact bytes. A send refused because the peer already answered and closed (it may
+        reject a request before reading all of it) is remembered, not raised: read the answer."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as e:
+            self.send_error = e
+
+    def shutdown_write(self) -> None:
+        self.sock.shutdown(socket.SHUT_WR)
+
+    @staticmethod
+    def build_request(method: str, target: str, headers: Iterable[tuple[str, str]] = (),
+                      body: bytes | None = None, version: str = "HTTP/1.1", host: str | None = "test") -> bytes:
+        headers = list(headers)
+        names = {n.lower() for n, _ in headers}
+        out = [f"{method} {target} {version}\r\n".encode()]
+        if host is not None and "host" not in names:
+            out.append(f"Host: {host}\r\n".encode())
+        if body is not None and "content-length" not in names and "transfer-encoding" not in names:
+            headers.append(("Content-Length", str(len(body))))
+        for n, v in headers:
+            out.append(f"{n}: {v}\r\n".encode("latin-1"))
+        out.append(b"\r\n")
+        if body:
+            out.append(body)
+        return b"".join(out)
+
+    def request(self, method: str, target: str, headers: Iterable[tuple[str, str]] = (),
+                body: bytes | None = None, version: str = "HTTP/1.1") -> Response:
+        self.send(self.build_request(method, target, headers, body, version))
+        return self.read_response(method)
+
+    def read_head(self) -> Response:
+        """Reads one status line + headers (no body)."""
+        head = read_head(self.rfile)
+        if head is None:
+            raise TestFailure("connection closed before any response byte")
+        status_line = head[0].decode("latin-1")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise TestFailure(f"bad status line {status_line!r}")
+        return Response(parts[0], int(parts[1]), parts[2] if len(parts) > 2 else "",
+                        parse_header_lines(head[1:]))
+
+    def read_response(self, method: str = "GET", sink: Callable[[bytes], None] | None = None,
+                      stop_at_interim: bool = False) -> Response:
+        """Reads a full response: 1xx responses (except 101) are collected in `interim`; the body is
+        delimited per RFC 9112 section 6.3. With `sink`, body bytes go to sink(piece) and are not kept."""
+        interim = []
+        while True:
+            resp = self.read_head()
+            if 100 <= resp.status < 200 and resp.status != 101:
+                interim.append(resp)
+                if stop_at_interim:
+                    resp.interim = []
+                    return resp
+                continue
+            break
+        resp.interim = interim
+        if method == "HEAD" or resp.status in (101, 204, 304) or 100 <= resp.status < 200:
+            return resp
+        pieces: list[bytes] = []
+        put = sink if sink is not None else pieces.append
+        try:
+            if _is_chunked(resp.headers):
+                resp.chunked = True
+                resp.chunk_info = ChunkedInfo()
+                for piece in iter_chunked(self.rfile, resp.chunk_info):
+                    put(piece)
+            elif resp.headers.has("content-length"):
+                values = {v.strip() for v in resp.headers.get_all("content-length")}
+                if len(values) != 1 or not next(iter(values)).isdigit():
+                    raise TestFailure(f"bad Content-Length in response: {resp.headers.get_all('content-length')}")
+                for piece in iter_length(self.rfile, int(next(iter(values)))):
+                    put(piece)
+            else:
+                resp.until_close = True
+                for piece in iter_until_close(self.rfile):
+                    put(piece)
+        except ProtocolError as e:
+            raise TestFailure(f"response {resp.status} body: {e}") from None
+        resp.body = b"".join(pieces)
+        return resp
+
+    def read_available(self, n: int, timeout: float | None = None) -> bytes:
+        """Reads exactly n raw bytes (for tunnels)."""
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        out = bytearray()
+        while len(out) < n:
+            piece = self.rfile.read1(n - len(out))
+            if not piece:
+                raise TestFailure(f"EOF after {len(out)} of {n} bytes")
+            out += piece
+        return bytes(out)
+
+    def wait_closed(self, timeout: float = 5.0) -> bytes:
+        """Waits for the peer to close; returns whatever bytes came before the close. A reset counts
+        as closed. Fails if the connection stays open for `timeout` seconds."""
+        self.sock.settimeout(timeout)
+        deadline = time.monotonic() + timeout
+        extra = bytearray()
+        try:
+            while True:
+                piece = self.rfile.read1(65536)
+                if not piece:
+                    return bytes(extra)
+                extra += piece
+                if time.monotonic() > deadline:
+                    raise TestFailure(f"connection still open (and sending) after {timeout}s")
+        except ConnectionResetError:
+            return bytes(extra)
+        except (TimeoutError, socket.timeout):
+            raise TestFailure(f"connection not closed within {timeout}s (got {bytes(extra[:200])!r})") from None
+        finally:
+            try:
+                self.sock.settimeout(self.timeout)
+            except OSError:
+                pass
+
+    def readable(self, wait: float = 0.0) -> bool:
+        """True when bytes or an EOF are waiting on the socket (or arrive within `wait` seconds).
+        Bytes already pulled into the read buffer are not seen: use it before reading."""
+        r, _, _ = select.select([self.sock], [], [], wait)
+        return bool(r)
+
+    def is_open(self, wait: float = 0.2) -> bool:
+        """False if the peer closed (EOF or reset) within `wait` seconds, else True."""
+        r, _, _ = select.select([self.sock], [], [], wait)
+        if not r:
+            return True
+        try:
+            return self.sock.recv(1, socket.MSG_PEEK) != b""
+        except ConnectionResetError:
+            return False
+        except (BlockingIOError, TimeoutError, socket.timeout):
+            return True
+
+
+def expect_error_response(client: Client, status: int, method: str = "GET", close: bool = True,
+                          timeout: float = 5.0) -> Response:
+    """Reads a complete error response with the given status (the body must be complete, per its
+    framing) and, if `close`, checks that the connection is then closed (EOF, or a reset that
+    came only after the whole response)."""
+    client.settimeout(timeout)
+    try:
+        resp = client.read_response(method)
+    except ConnectionResetError:
+        raise TestFailure(f"connection reset before a complete {status} response arrived") from None
+    except (TimeoutError, socket.timeout):
+        raise TestFailure(f"no complete response within {timeout}s (expected {status})") from None
+    check_eq(resp.status, status, "response status")
+    if close:
+        extra = client.wait_closed(timeout)
+        check(not extra, f"bytes after the {status} response: {extra[:200]!r}")
+    return resp
+
+
+def connect_refused(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if a TCP connection to host:port is refused (nothing listening)."""
+    try:
+        s = socket.create_connection((host, port), timeout=timeout)
+    except ConnectionRefusedError:
+        return True
+    except OSError:
+        return False
+    s.close()
+    return False
