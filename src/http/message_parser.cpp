@@ -16,6 +16,18 @@ bool has_control_byte(std::string_view value) {
   return false;
 }
 
+// RFC 9110 token characters: anything else in a field name (a space before the colon above
+// all) is how request smuggling starts.
+bool is_token(std::string_view name) {
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' ||
+                    c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' || c == '-' ||
+                    c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 // Host = uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IPv6 literal. Anything else
 // (spaces, '@', '/', ...) could make two parsers see two different authorities.
 bool is_valid_host(std::string_view host) {
@@ -171,6 +183,7 @@ int MessageParser::on_header_value_complete_cb(llhttp_t* parser) noexcept {
   p.field_open_ = false;
   auto& header = p.head_->headers.back();
   if (header.name.length == 0) return p.fail(ParseFailure::Malformed, "empty header name");
+  if (!is_token(header.name.view(p.base_))) return p.fail(ParseFailure::Malformed, "invalid header name");
   // llhttp keeps trailing whitespace in values; it is not part of the value (RFC 9110 5.5).
   while (header.value.length > 0) {
     const char last = p.base_[header.value.offset + header.value.length - 1];
@@ -195,6 +208,10 @@ int MessageParser::validate_request_head() {
   if (head.host_count == 0 && !head.is_http10()) return fail(ParseFailure::Malformed, "HTTP/1.1 request without Host");
   if ((parser_.flags & F_TRANSFER_ENCODING) != 0 && head.is_http10()) {
     return fail(ParseFailure::Malformed, "Transfer-Encoding in an HTTP/1.0 request");
+  }
+  // llhttp checks this only after on_headers_complete, where haven has already paused.
+  if ((parser_.flags & F_TRANSFER_ENCODING) != 0 && (parser_.flags & F_CHUNKED) == 0) {
+    return fail(ParseFailure::Malformed, "Transfer-Encoding does not end in chunked");
   }
   const auto target = head.target.view(base_);
   if (target.empty()) return fail(ParseFailure::Malformed, "empty request target");
@@ -249,12 +266,15 @@ int MessageParser::on_headers_complete_cb(llhttp_t* parser) noexcept {
   p.head_complete_ = true;
   const int rc = p.sink_.on_head(*p.head_);
   if (rc != 0) return rc;
-  // A response to HEAD carries the length of a body it does not send.
-  const bool informational = p.head_->status / 100 == 1;
-  return (p.kind_ == MessageKind::Response && p.skip_body_ && !informational) ? 1 : 0;
+  // Responses to HEAD, 1xx, 204 and 304 may announce a length but carry no body; llhttp only
+  // knows that when told.
+  return (p.kind_ == MessageKind::Response && p.head_->framing == BodyFraming::None) ? 1 : 0;
 }
 
 int MessageParser::on_body_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
+  // llhttp flushes an open span at the end of every execute(), also an empty one; an empty
+  // piece would become a terminating chunk once re-chunked.
+  if (length == 0) return 0;
   auto& p = self(parser);
   p.body_started_ = true;
   p.sink_.on_body(at, length);

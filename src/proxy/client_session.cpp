@@ -278,7 +278,11 @@ void ClientSession::on_request_head_parsed() {
     exchange_->backend = snapshot_->backends[snapshot_->routes[frontend_index_].backend_for(target)].get();
   }
   state_ = State::Dispatching;
-  client_.read_stop();  // body bytes wait in the kernel until a server is ready for them
+  client_.read_stop();  // further body bytes wait in the kernel until a server is ready for them
+  // Body bytes that came with the head are checked before any server sees the request: a bad
+  // chunk there is a 400, not a half-forwarded request.
+  pump_request_body();
+  if (state_ != State::Dispatching) return;
   dispatch();
 }
 
@@ -340,13 +344,11 @@ void ClientSession::on_upstream_connected(int status) {
 void ClientSession::on_upstream_ready() {
   Exchange& ex = *exchange_;
   state_ = State::Forwarding;
-  std::string& arena = ex.to_upstream.arena();
-  const std::size_t head_start = arena.size();
   http::RequestRewrite rewrite;
   rewrite.client_ip = client_ip_;
   rewrite.fallback_host = ex.server->config.address.text;
-  write_request_head(arena, ex.request, in_->data, rewrite);
-  ex.to_upstream.add_arena_since(head_start);
+  ex.to_upstream.head().clear();
+  write_request_head(ex.to_upstream.head(), ex.request, in_->data, rewrite);
 
   ex.response_parser.reset();
   ex.response_parser.set_skip_body(ex.request.method == HTTP_HEAD);
@@ -369,7 +371,11 @@ void ClientSession::pump_request_body() {
   parsed_ += result.consumed;
   if (result.status == http::ExecuteStatus::Error) {
     // The head was valid but the body framing is not (a bad chunk): nothing more goes up.
-    abort_exchange("bad_request_body");
+    if (ex.request_written) {
+      abort_exchange("bad_request_body");
+    } else {
+      respond_error(400, "bad_request_body");
+    }
   }
 }
 
@@ -700,7 +706,9 @@ bool ClientSession::try_retry(UpstreamFailure failure) {
   const auto result = request_parser_.execute(in_->data, in_->data, in_->end);
   parsed_ = result.consumed;
   if (result.status != http::ExecuteStatus::Paused) return false;
-  dispatch();
+  state_ = State::Dispatching;
+  pump_request_body();
+  if (state_ == State::Dispatching) dispatch();
   return true;
 }
 

@@ -33,6 +33,7 @@ void OutQueue::add_copy(std::string_view text) {
 
 std::span<const net::IoSlice> OutQueue::slices() {
   std::size_t count = 0;
+  if (!head_.empty()) slices_[count++] = {head_.data(), head_.size()};
   for (const auto& piece : pieces_) {
     const char* data = piece.external != nullptr ? piece.external : arena_.data() + piece.offset;
     slices_[count++] = {data, piece.length};
@@ -41,6 +42,7 @@ std::span<const net::IoSlice> OutQueue::slices() {
 }
 
 void OutQueue::clear() {
+  head_.clear();
   arena_.clear();
   pieces_.clear();
   bytes_ = 0;

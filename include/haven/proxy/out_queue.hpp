@@ -15,6 +15,10 @@ namespace haven::proxy {
 
 class OutQueue {
  public:
+  // A head always goes out before the body pieces, even when serialised after them (the
+  // request body is parsed before a server is chosen).
+  std::string& head() { return head_; }
+
   // The arena is writable directly (heads are serialised straight into it); mark what was
   // appended with add_arena_since().
   std::string& arena() { return arena_; }
@@ -23,8 +27,8 @@ class OutQueue {
   void add_external(const char* data, std::size_t length);
   void add_copy(std::string_view text);
 
-  [[nodiscard]] bool empty() const { return pieces_.empty(); }
-  [[nodiscard]] std::uint64_t bytes() const { return bytes_; }
+  [[nodiscard]] bool empty() const { return pieces_.empty() && head_.empty(); }
+  [[nodiscard]] std::uint64_t bytes() const { return bytes_ + head_.size(); }
   std::span<const net::IoSlice> slices();
   void clear();
 
@@ -35,8 +39,9 @@ class OutQueue {
     std::uint32_t length;
   };
   // Past this many pieces, further bytes are copied so one write never exceeds the slice limit.
-  static constexpr std::size_t kMaxPieces = net::TcpStream::kMaxSlices - 4;
+  static constexpr std::size_t kMaxPieces = net::TcpStream::kMaxSlices - 5;
 
+  std::string head_;
   std::string arena_;
   std::vector<Piece> pieces_;
   std::array<net::IoSlice, net::TcpStream::kMaxSlices> slices_{};
