@@ -54,6 +54,11 @@ bool read_servers(const TableReader& block, Backend& backend) {
   if (!block.read_array("servers", servers)) return false;
   if (servers == nullptr) return block.fail_at_table(none);
   if (servers->empty()) return block.errors().fail(*servers, none);
+  // The balancer keeps a backend's servers in a 64-bit set.
+  if (servers->size() > kMaxServersPerBackend) {
+    return block.errors().fail(*servers, fmt::format("backend \"{}\" has {} servers; at most {} are allowed",
+                                                     backend.name, servers->size(), kMaxServersPerBackend));
+  }
   const std::string what = fmt::format("each server of backend \"{}\"", backend.name);
   const std::string where = fmt::format("in a server of backend \"{}\"", backend.name);
   for (const toml::node& element : *servers) {

@@ -162,10 +162,8 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
   switch (plan.framing) {
     case ClientFraming::None:
       // HEAD and 304 announce the length of a body they do not carry; it is copied as is.
-      if (response.content_length > 0 || response.find(HeaderKind::ContentLength) != nullptr) {
-        if (const Header* length = response.find(HeaderKind::ContentLength)) {
-          append_header(out, "Content-Length", length->value.view(base));
-        }
+      if (const Header* length = response.find(HeaderKind::ContentLength)) {
+        append_header(out, "Content-Length", length->value.view(base));
       }
       break;
     case ClientFraming::ContentLength:

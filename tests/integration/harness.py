@@ -208,9 +208,21 @@ def check(cond: object, message: str = "check failed") -> None:
         raise TestFailure(message)
 
 
+def short_repr(value: object, limit: int = 400) -> str:
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f", {len(value)} bytes/items" if hasattr(value, "__len__") else ""
+    return f"{text[:limit // 2]} ...[{len(text)} chars{size}]... {text[-limit // 4:]}"
+
+
 def check_eq(actual: object, expected: object, what: str = "value") -> None:
     if actual != expected:
-        raise TestFailure(f"{what}: expected {expected!r}, got {actual!r}")
+        if isinstance(actual, (bytes, str)) and isinstance(expected, type(actual)):
+            n = next((i for i, (a, b) in enumerate(zip(actual, expected)) if a != b), min(len(actual), len(expected)))
+            raise TestFailure(f"{what}: differs at offset {n} (got {len(actual)}, expected {len(expected)} long): "
+                              f"expected {short_repr(expected)}, got {short_repr(actual)}")
+        raise TestFailure(f"{what}: expected {short_repr(expected)}, got {short_repr(actual)}")
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.02) -> object:

@@ -69,6 +69,8 @@ struct Server {
 
 enum class Balance { RoundRobin, LeastConn, First };
 
+inline constexpr std::size_t kMaxServersPerBackend = 64;
+
 struct Backend {
   std::string name;
   Balance balance = Balance::RoundRobin;

@@ -585,3 +585,12 @@ connect = "5"
 )");
   CHECK(where(error) == "5:11");
 }
+
+TEST_CASE("a backend has at most 64 servers") {
+  std::string text = "[frontends.web]\nbind = \"127.0.0.1:0\"\ndefault_backend = \"big\"\n[backends.big]\nservers = [\n";
+  for (int i = 0; i < 65; ++i) text += "  { name = \"s" + std::to_string(i) + "\", address = \"127.0.0.1:9000\" },\n";
+  text += "]\n";
+  const ConfigError error = must_fail(text);
+  CHECK(where(error) == "5:11");
+  CHECK(contains(error.message, "at most 64"));
+}
