@@ -168,6 +168,10 @@ char* ClientSession::on_alloc(std::size_t& capacity) {
     return discard_scratch;
   }
   if (in_ == nullptr) in_ = worker_.buffers().acquire();
+  if (in_ == nullptr) {
+    capacity = 0;  // libuv reports UV_ENOBUFS and the connection ends
+    return discard_scratch;
+  }
   capacity = in_->space();
   return in_->data + in_->end;
 }
@@ -474,6 +478,10 @@ void ClientSession::make_room_in_client_buffer() {
 char* ClientSession::on_upstream_alloc(std::size_t& capacity) {
   Exchange& ex = *exchange_;
   if (ex.upstream_in == nullptr) ex.upstream_in = worker_.buffers().acquire();
+  if (ex.upstream_in == nullptr) {
+    capacity = 0;
+    return discard_scratch;
+  }
   capacity = ex.upstream_in->space();
   return ex.upstream_in->data + ex.upstream_in->end;
 }

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -123,10 +124,17 @@ def run(argv: list[str] | None = None) -> None:
     global ARGS, _RUN_DIR
     ARGS = _parse_args(argv)
     _RUN_DIR = tempfile.mkdtemp(prefix="haven-it-")
+    # Run a private copy: a rebuild that relinks the binary mid-run must not make cases fail.
+    if os.path.isfile(ARGS.haven):
+        copy = os.path.join(_RUN_DIR, "haven")
+        shutil.copy2(ARGS.haven, copy)
+        ARGS.haven_original = ARGS.haven
+        ARGS.haven = copy
     passed = failed = 0
     selected = [t for t in _TESTS if ARGS.filter in t.__name__]
     script = os.path.basename(sys.argv[0])
-    print(f"{script}: {len(selected)} cases, haven = {ARGS.haven}, files in {_RUN_DIR}", flush=True)
+    print(f"{script}: {len(selected)} cases, haven = {getattr(ARGS, 'haven_original', ARGS.haven)}, "
+          f"files in {_RUN_DIR}", flush=True)
     for fn in selected:
         name = fn.__name__
         start = time.monotonic()
@@ -193,7 +201,6 @@ def run(argv: list[str] | None = None) -> None:
         _cleanup_case()
         hard_watchdog.cancel()
     if not ARGS.keep:
-        import shutil
         shutil.rmtree(_RUN_DIR, ignore_errors=True)
     print(f"{passed} passed, {failed} failed", flush=True)
     sys.exit(0 if failed == 0 and passed > 0 else 1)
@@ -202,6 +209,11 @@ def run(argv: list[str] | None = None) -> None:
 # ---------------------------------------------------------------------------------------------
 # Small assertion and polling helpers
 # ---------------------------------------------------------------------------------------------
+
+def note(message: str) -> None:
+    """An informational line in the output of the current case."""
+    print(f"    note: {message}", flush=True)
+
 
 def check(cond: object, message: str = "check failed") -> None:
     if not cond:

@@ -3,7 +3,7 @@
 import json
 import time
 
-from harness import (Haven, Request, Upstream, UpstreamConn, build_response, check, check_eq,
+from harness import (Haven, Request, Upstream, UpstreamConn, check, check_eq,
                      encode_chunked, make_config, run, test, wait_until)
 
 

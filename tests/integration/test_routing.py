@@ -1,5 +1,5 @@
 """Routing: segment-aware path prefixes, default backend, target passed through unchanged."""
-from harness import (Haven, Skip, Upstream, check, check_eq, ipv6_available, make_config, run, test)
+from harness import Haven, Skip, Upstream, check_eq, ipv6_available, make_config, run, test
 
 
 def two_backends() -> tuple[Upstream, Upstream, Haven]:
