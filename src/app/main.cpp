@@ -12,6 +12,8 @@
 #include "haven/app/fd_limit.hpp"
 #include "haven/app/options.hpp"
 #include "haven/config/loader.hpp"
+#include "haven/fallback/maintenance.hpp"
+#include "haven/health/checker.hpp"
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
 #include "haven/net/loop.hpp"
@@ -22,19 +24,27 @@ namespace haven::app {
 
 namespace {
 
-// Owns the main thread's loop: signals in, shutdown requests out to the workers.
+// Owns the main thread's loop: health checks, signals in, shutdown requests out to the workers.
 class Supervisor final : private net::HandleOwner {
  public:
-  Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, log::EventLog& events)
+  Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, const proxy::Snapshot& snapshot,
+             log::EventLog& events)
       : workers_(workers),
         events_(events),
+        checker_(loop_, snapshot.backends, events,
+                 [this] {
+                   for (auto& worker : workers_) worker->notify_server_down();
+                 }),
         terminate_(loop_, &Supervisor::on_signal, this),
         interrupt_(loop_, &Supervisor::on_signal, this) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
+    for (auto& worker : workers_) worker->set_checker(&checker_);
   }
 
+  // Runs until a signal asked for shutdown and every handle of this loop is closed.
   void run() {
+    checker_.start();
     loop_.run();
     loop_.close();
   }
@@ -46,6 +56,7 @@ class Supervisor final : private net::HandleOwner {
                              fmt::format("received {}: no new connections; finishing in-flight requests",
                                          signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
     for (auto& worker : supervisor.workers_) worker->request_shutdown();
+    supervisor.checker_.stop();
     supervisor.terminate_.close(&supervisor);
     supervisor.interrupt_.close(&supervisor);
   }
@@ -54,6 +65,7 @@ class Supervisor final : private net::HandleOwner {
   net::Loop loop_;
   std::vector<std::unique_ptr<proxy::Worker>>& workers_;
   log::EventLog& events_;
+  health::Checker checker_;
   net::Signal terminate_;
   net::Signal interrupt_;
 };
@@ -80,7 +92,12 @@ int serve(std::shared_ptr<const config::Config> config) {
   int worker_count = config->global.workers;
   if (worker_count == 0) worker_count = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
 
-  auto snapshot = std::make_shared<const proxy::Snapshot>(config);
+  auto maintenance = fallback::MaintenanceResponses::build(*config);
+  if (!maintenance) {
+    events->write("error", maintenance.error());
+    return 1;
+  }
+  auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value());
   std::vector<std::unique_ptr<proxy::Worker>> workers;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < worker_count; ++i) {
@@ -100,13 +117,12 @@ int serve(std::shared_ptr<const config::Config> config) {
                   {{"frontend", frontend.name}, {"address", fmt::format("{}:{}", host, ports[i])}});
   }
 
+  // The supervisor (and its checker) exists before any worker runs: workers report to it.
+  Supervisor supervisor(workers, *snapshot, *events);
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
   for (auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
-  {
-    Supervisor supervisor(workers, *events);
-    supervisor.run();
-  }
+  supervisor.run();
   for (auto& thread : threads) thread.join();
   events->write("stopped", "all requests finished; exiting");
   return 0;

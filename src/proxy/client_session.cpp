@@ -9,6 +9,8 @@
 #include <llhttp.h>
 
 #include "haven/fallback/error_responses.hpp"
+#include "haven/fallback/maintenance.hpp"
+#include "haven/health/checker.hpp"
 #include "haven/proxy/buffer_pool.hpp"
 #include "haven/proxy/out_queue.hpp"
 #include "haven/proxy/worker.hpp"
@@ -75,6 +77,7 @@ struct Exchange {
   bool upgrade_response = false;
   bool fresh_connection_only = false;
   bool counted_active = false;
+  bool wants_html = false;          // Accept lists text/html: errors come as pages
   bool upstream_eof = false;
 };
 
@@ -287,7 +290,28 @@ void ClientSession::on_request_head_parsed() {
   // chunk there is a 400, not a half-forwarded request.
   pump_request_body();
   if (state_ != State::Dispatching) return;
+  // A browser navigation gets the maintenance page as soon as a backend the page depends on is
+  // gone (the page is useless without its API); the health URLs it polls are always answered by
+  // their own backend.
+  Exchange& ex = *exchange_;
+  if (const auto* accept = ex.request.find(http::HeaderKind::Accept)) {
+    ex.wants_html = fallback::accepts_html(accept->value.view(in_->data));
+  }
+  if (ex.wants_html && (ex.request.method == HTTP_GET || ex.request.method == HTTP_HEAD)) {
+    if (!snapshot_->maintenance.is_poll_path(routing::origin_path(ex.request.target.view(in_->data))) &&
+        required_backend_down()) {
+      respond_local(snapshot_->maintenance.html(exchange_->request.method == HTTP_HEAD), 503, "maintenance");
+      return;
+    }
+  }
   dispatch();
+}
+
+bool ClientSession::required_backend_down() const {
+  for (const std::size_t index : frontend_.maintenance_requires_indexes) {
+    if (!snapshot_->backends[index]->usable()) return true;
+  }
+  return false;
 }
 
 void ClientSession::dispatch() {
@@ -302,7 +326,7 @@ void ClientSession::dispatch() {
   const auto chosen = upstream::choose_server(ex.backend->config.balance, ex.backend->config.all_backups, candidates,
                                               ex.tried, worker_.balancer_state(ex.backend->index));
   if (!chosen) {
-    respond_error(503, "no_server");
+    respond_maintenance(*ex.backend);
     return;
   }
   ex.server = servers[*chosen].get();
@@ -548,6 +572,9 @@ int ClientSession::on_response_head(http::MessageHead& head) {
     if (client_http10) return 0;
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
   } else {
+    if (ex.server->passive_failures.load(std::memory_order_relaxed) != 0) {
+      ex.server->passive_failures.store(0, std::memory_order_relaxed);
+    }
     const bool client_keep_alive = ex.request.keep_alive && !ex.request.upgrade && !worker_.draining();
     ex.plan = http::plan_response(head, client_http10, client_keep_alive);
     ex.status = head.status;
@@ -663,6 +690,23 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int /*uv_status*/) 
     abort_exchange(failure == UpstreamFailure::Timeout ? "server_timeout" : "server_abort");
     return;
   }
+  switch (failure) {
+    case UpstreamFailure::ConnectFailed:
+      note_traffic_failure("connection failed");
+      break;
+    case UpstreamFailure::ConnectTimeout:
+      note_traffic_failure("connect timeout");
+      break;
+    case UpstreamFailure::Timeout:
+      note_traffic_failure("response timeout");
+      break;
+    case UpstreamFailure::ClosedEarly:
+      // A pooled connection the server had closed says nothing about the server's health.
+      if (ex.upstream == nullptr || !ex.upstream->reused()) note_traffic_failure("connection closed before a response");
+      break;
+    default:
+      break;
+  }
   if (try_retry(failure)) return;
   switch (failure) {
     case UpstreamFailure::Timeout:
@@ -670,8 +714,15 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int /*uv_status*/) 
       return;
     case UpstreamFailure::ConnectFailed:
     case UpstreamFailure::ConnectTimeout:
-      respond_error(502, "connect_failed");
+      // With no server left the client gets the maintenance answer, which says when to retry.
+      if (!ex.backend->usable()) {
+        respond_maintenance(*ex.backend);
+      } else {
+        respond_error(502, "connect_failed");
+      }
       return;
+    case UpstreamFailure::ServerDown:
+      return;  // not retried: it keeps waiting on its server
     case UpstreamFailure::BadResponse:
       respond_error(502, "bad_response");
       return;
@@ -686,7 +737,8 @@ bool ClientSession::try_retry(UpstreamFailure failure) {
   Exchange& ex = *exchange_;
   if (!ex.replayable || ex.response_byte_seen || ex.upgrade_response) return false;
   const bool connect_failure = failure == UpstreamFailure::ConnectFailed || failure == UpstreamFailure::ConnectTimeout;
-  const bool closed_before_answer = failure == UpstreamFailure::ClosedEarly || failure == UpstreamFailure::WriteFailed;
+  const bool closed_before_answer = failure == UpstreamFailure::ClosedEarly || failure == UpstreamFailure::WriteFailed ||
+                                    failure == UpstreamFailure::ServerDown;
   if (!connect_failure && !closed_before_answer) return false;
   // A request that reached a server may have been acted on; only idempotent ones are replayed.
   if (closed_before_answer && ex.request_written && !is_idempotent(ex.request.method)) return false;
@@ -933,6 +985,48 @@ void ClientSession::log_exchange() {
   record.retries = ex.retries;
   record.termination = ex.termination;
   log.record(record);
+}
+
+void ClientSession::note_traffic_failure(const char* reason) {
+  Exchange& ex = *exchange_;
+  if (ex.server == nullptr || !ex.backend->config.check) return;  // only checked servers come back
+  const int failures = ex.server->passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  // Reported once, when the count reaches `fall`; the checker resets it when it acts.
+  if (failures == ex.backend->config.check->fall && worker_.checker() != nullptr) {
+    worker_.checker()->report_traffic_failure(*ex.server,
+                                              std::string(reason) + ", " + std::to_string(failures) +
+                                                  " consecutive failures");
+  }
+}
+
+void ClientSession::on_server_down() {
+  if (!exchange_ || state_ != State::Forwarding) return;
+  Exchange& ex = *exchange_;
+  if (ex.server == nullptr || ex.server->up() || ex.response_byte_seen || !ex.request_complete) return;
+  if (!is_idempotent(ex.request.method)) return;
+  try_retry(UpstreamFailure::ServerDown);
+}
+
+void ClientSession::respond_maintenance(const upstream::Backend& backend) {
+  const Exchange& ex = *exchange_;
+  const bool head_only = ex.request.method == HTTP_HEAD;
+  respond_local(ex.wants_html ? snapshot_->maintenance.html(head_only) : snapshot_->maintenance.json(backend.index, head_only),
+                503, "maintenance");
+}
+
+void ClientSession::respond_local(std::string_view response, int status, const char* termination) {
+  Exchange& ex = *exchange_;
+  release_upstream(false);
+  ex.status = status;
+  ex.termination = termination;
+  ex.to_upstream.clear();
+  ex.to_client.clear();
+  ex.to_client.add_external(response.data(), response.size());
+  ex.response_complete = true;
+  // The connection stays usable unless part of a request body was never read.
+  ex.plan.keep_client_alive = ex.request.keep_alive && !ex.request.upgrade;
+  state_ = State::Forwarding;
+  flush_to_client();
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 namespace haven::proxy {
 
-Snapshot::Snapshot(std::shared_ptr<const config::Config> config_in) : config(std::move(config_in)) {
+Snapshot::Snapshot(std::shared_ptr<const config::Config> config_in, fallback::MaintenanceResponses maintenance_in)
+    : config(std::move(config_in)), maintenance(std::move(maintenance_in)) {
   routes.reserve(config->frontends.size());
   for (const auto& frontend : config->frontends) routes.emplace_back(frontend);
   backends.reserve(config->backends.size());

@@ -159,6 +159,8 @@ def run(argv: list[str] | None = None) -> None:
             for h in list(_LIVE_HAVENS):
                 h.kill_if_running()
             print(f"{passed} passed, {failed + 1} failed", flush=True)
+            if not ARGS.keep:
+                shutil.rmtree(_RUN_DIR, ignore_errors=True)
             os._exit(1)
 
         watchdog = threading.Timer(ARGS.case_timeout, on_timeout)
@@ -614,7 +616,7 @@ class Upstream:
         if self.behaviour == "refuse":
             sock.close()
         else:
-            sock.listen(128)
+            sock.listen(1024)
             self._listener = sock
             t = threading.Thread(target=self._accept_loop, name=f"upstream-{self.port}", daemon=True)
             t.start()

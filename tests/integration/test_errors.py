@@ -245,6 +245,22 @@ def refused_upstream_gets_502() -> None:
 
 
 @test
+def error_response_to_head_has_no_body() -> None:
+    up = Upstream("refuse", name="s1")
+    haven = single_backend(up)
+    with haven.client() as c:
+        c.send(c.build_request("HEAD", "/refused"))
+        c.settimeout(5)
+        resp = c.read_response("HEAD")
+        check(resp.status in (502, 503), f"status {resp.status}")
+        if "close" in resp.headers.tokens("connection"):
+            extra = c.wait_closed(5)
+        else:
+            extra = b"" if not c.readable(0.3) else c.sock.recv(65536)
+        check(not extra, f"body bytes after a HEAD error response: {extra[:200]!r}")
+
+
+@test
 def hanging_upstream_gets_504() -> None:
     up = Upstream("hang", name="s1")
     haven = single_backend(up, timeouts={"server": "1s"})

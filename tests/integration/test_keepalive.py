@@ -190,5 +190,35 @@ def concurrent_clients_get_their_own_answers() -> None:
     check(up.connections <= 16, f"{up.connections} upstream connections for 16 concurrent clients")
 
 
+@test
+def two_hundred_simultaneous_connections() -> None:
+    up = Upstream(name="s1")
+    haven = single_backend(up)
+    clients = [haven.client(timeout=10) for _ in range(200)]
+    for i, c in enumerate(clients):
+        c.send(c.build_request("GET", f"/many/{i}"))
+    for i, c in enumerate(clients):
+        resp = c.read_response()
+        check_eq((resp.status, resp.json()["target"]), (200, f"/many/{i}"), f"client {i}")
+    for c in clients:
+        c.close()
+
+
+@test
+def max_connections_pauses_accepting() -> None:
+    up = Upstream(name="s1")
+    haven = single_backend(up, global_={"max_connections": 3})
+    held = [haven.client() for _ in range(3)]
+    for i, c in enumerate(held):
+        check_eq(c.request("GET", f"/held/{i}").status, 200, f"held client {i}")
+    extra = haven.client()     # the kernel completes the handshake; haven must not take it yet
+    extra.send(extra.build_request("GET", "/extra"))
+    check(not extra.readable(0.5), "a connection beyond max_connections was served")
+    held[0].close()
+    extra.settimeout(5)
+    resp = extra.read_response()
+    check_eq((resp.status, resp.json()["target"]), (200, "/extra"), "the waiting connection, once a slot freed")
+
+
 if __name__ == "__main__":
     run()

@@ -9,7 +9,7 @@ from harness import (Haven, Upstream, check, check_eq, connect_refused, make_con
 
 @test
 def sigterm_lets_in_flight_request_finish() -> None:
-    up = Upstream("slow", name="s1", delay=1.5)
+    up = Upstream("slow", name="s1", delay=2.0)
     haven = Haven(make_config({"static": [up]}))
     with haven.client(timeout=10) as c:
         c.send(c.build_request("GET", "/in-flight"))
@@ -17,7 +17,7 @@ def sigterm_lets_in_flight_request_finish() -> None:
         sent_term = time.monotonic()
         haven.terminate()
         # The listener closes promptly: new connections are refused while the request is in flight.
-        wait_until(lambda: connect_refused(haven.host, haven.port), 1.0,
+        wait_until(lambda: connect_refused(haven.host, haven.port), 1.5,
                    "new connections to be refused after SIGTERM")
         check(haven.running(), "haven exited before the in-flight request was answered")
         resp = c.read_response()

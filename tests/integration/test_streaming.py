@@ -6,7 +6,7 @@ import json
 import time
 
 from harness import (MiB, Digest, Haven, Request, Upstream, UpstreamConn, check, check_eq,
-                     make_config, note, pattern_blocks, pattern_digest, run, test)
+                     make_config, note, pattern_blocks, pattern_digest, run, test, wait_until)
 
 TOTAL = 64 * MiB
 MAX_HWM_KIB = 48 * 1024
@@ -167,6 +167,41 @@ def many_medium_bodies_on_one_connection() -> None:
             c.read_response(sink=d.update)
             check_eq((d.size, d.hexdigest()), (size, pattern_digest(size)), f"download {i}")
     check_eq(up.connections, 1, "upstream connections")
+
+
+@test
+def client_abort_mid_download_releases_upstream() -> None:
+    """The client reads 1 MiB of a 64 MiB download and goes away: the upstream's transfer must end
+    soon (haven closes or drains it, never buffers it) and haven keeps serving."""
+    finished: list[str] = []
+
+    def handler(req: Request, conn: UpstreamConn) -> bool:
+        if req.path == "/small":
+            conn.respond(200, b"small")
+            return True
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % TOTAL)
+        try:
+            for piece in pattern_blocks(TOTAL):
+                conn.send(piece)
+            finished.append("sent everything")
+        except OSError as e:
+            finished.append(f"send failed: {e!r}")
+            return False
+        return True
+
+    up = Upstream(handler=handler, name="s1")
+    haven = Haven(make_config({"static": [up]}))
+    c = haven.client(timeout=10)
+    c.send(b"GET /big HTTP/1.1\r\nHost: test\r\n\r\n")
+    check_eq(c.read_head().status, 200, "status")
+    got = 0
+    while got < MiB:
+        got += len(c.rfile.read1(65536))
+    c.close()
+    wait_until(lambda: finished, 10, "the upstream's transfer to end after the client left")
+    note(f"upstream: {finished[0]}")
+    check_eq(haven.get("/small").body, b"small", "next request")
+    check_memory(haven)
 
 
 if __name__ == "__main__":

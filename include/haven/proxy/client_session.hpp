@@ -31,6 +31,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void close_if_idle();
   // The shutdown grace time is over.
   void abort_now();
+  // A server went DOWN: an idempotent request waiting on it with no answer yet goes elsewhere.
+  void on_server_down();
 
  private:
   friend class Worker;
@@ -42,7 +44,15 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
     Lingering,     // an error response or the last response was sent: draining, then closing
     Closed,
   };
-  enum class UpstreamFailure : std::uint8_t { ConnectFailed, ConnectTimeout, ClosedEarly, Timeout, BadResponse, WriteFailed };
+  enum class UpstreamFailure : std::uint8_t {
+    ConnectFailed,
+    ConnectTimeout,
+    ClosedEarly,
+    Timeout,
+    BadResponse,
+    WriteFailed,
+    ServerDown,
+  };
 
   struct UpstreamEvents;
   struct RequestEvents;
@@ -91,6 +101,11 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
 
   // Endings.
   void respond_error(int status, const char* termination);
+  // Answers with a pre-built response (maintenance) and keeps the connection when possible.
+  void respond_local(std::string_view response, int status, const char* termination);
+  void respond_maintenance(const upstream::Backend& backend);
+  bool required_backend_down() const;
+  void note_traffic_failure(const char* reason);
   void linger_close();
   void abort_exchange(const char* termination);
   void close_now(bool reset = false);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "haven/health/checker.hpp"
 #include "haven/log/access_log.hpp"
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
@@ -43,6 +44,10 @@ class Worker final : private net::HandleOwner {
   void run();
   // From any thread: stop accepting, finish in-flight requests within the grace time, then exit.
   void request_shutdown();
+  // Where traffic failures are reported (passive checks); set before run().
+  void set_checker(health::Checker* checker) { checker_ = checker; }
+  // From any thread: some server went DOWN; requests waiting on it are re-sent elsewhere.
+  void notify_server_down() { server_down_signal_.send(); }
 
   // For sessions.
   net::Loop& loop() { return loop_; }
@@ -52,6 +57,7 @@ class Worker final : private net::HandleOwner {
   log::EventLog& events() { return *events_; }
   upstream::BalancerState& balancer_state(std::size_t backend_index);
   [[nodiscard]] bool draining() const { return draining_; }
+  health::Checker* checker() { return checker_; }
   void on_session_closed(ClientSession* session);
 
  private:
@@ -61,6 +67,7 @@ class Worker final : private net::HandleOwner {
   void maybe_finish_shutdown();
   void finish_shutdown();
   static void on_shutdown_requested(void* self) noexcept;
+  static void on_server_down(void* self) noexcept;
   static void on_before_poll(void* self) noexcept;
   static void on_grace_expired(void* self) noexcept;
 
@@ -75,6 +82,8 @@ class Worker final : private net::HandleOwner {
   std::vector<upstream::BalancerState> balancer_states_;
   std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
   net::Async shutdown_signal_;
+  net::Async server_down_signal_;
+  health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;
   net::Timer grace_timer_;
   ClientSession* sessions_ = nullptr;  // intrusive list of live sessions

@@ -25,6 +25,8 @@ struct Server {
 
   std::atomic<ServerState> state{ServerState::Up};
   std::atomic<int> active{0};     // requests in flight on this server, all workers (leastconn)
+  // Consecutive connection failures seen by traffic since the last success (passive checks).
+  std::atomic<int> passive_failures{0};
 
   [[nodiscard]] bool up() const { return state.load(std::memory_order_relaxed) == ServerState::Up; }
 };
@@ -35,6 +37,14 @@ struct Backend {
   const config::Backend& config;
   const std::size_t index;
   std::vector<std::unique_ptr<Server>> servers;  // declared order; pointers stay put
+
+  // Some server (main or backup) can take a request now.
+  [[nodiscard]] bool usable() const {
+    for (const auto& server : servers) {
+      if (server->up() && server->config.weight > 0) return true;
+    }
+    return false;
+  }
 };
 
 }  // namespace haven::upstream

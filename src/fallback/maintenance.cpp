@@ -1,0 +1,136 @@
+#include "haven/fallback/maintenance.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace haven::fallback {
+
+namespace {
+
+constexpr std::string_view kConfigStart = "/*haven:config*/";
+constexpr std::string_view kConfigEnd = "/*haven:end*/";
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '<') {
+      out.append("\\u003c");  // the JSON sits inside a <script>: never let it close the element
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      out.append(fmt::format("\\u{:04x}", static_cast<unsigned>(c)));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+long retry_after_seconds(const config::Maintenance& maintenance) {
+  return static_cast<long>((maintenance.retry_after.count() + 999) / 1000);
+}
+
+std::string response_head(std::string_view content_type, std::size_t length, long retry_after) {
+  return fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: {}\r\nContent-Length: {}\r\nRetry-After: {}\r\n"
+      "Cache-Control: no-store\r\n\r\n",
+      content_type, length, retry_after);
+}
+
+std::string_view lower_trim(std::string_view s, std::string& storage) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  storage.assign(s);
+  for (auto& c : storage) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+  return storage;
+}
+
+}  // namespace
+
+std::string fill_page_config(std::string_view page, const config::Maintenance& maintenance) {
+  const auto start = page.find(kConfigStart);
+  if (start == std::string_view::npos) return std::string(page);
+  const auto end = page.find(kConfigEnd, start + kConfigStart.size());
+  if (end == std::string_view::npos) return std::string(page);
+  std::string poll = "[";
+  for (std::size_t i = 0; i < maintenance.poll.size(); ++i) {
+    if (i > 0) poll.push_back(',');
+    poll.append(json_string(maintenance.poll[i]));
+  }
+  poll.push_back(']');
+  const auto interval = maintenance.poll_interval.count();
+  // A poll must give up before the next one is due.
+  const auto timeout = std::max<long>(500, static_cast<long>(interval) * 4 / 5);
+  std::string out(page.substr(0, start + kConfigStart.size()));
+  out.append(fmt::format(R"({{"poll":{},"interval_ms":{},"timeout_ms":{}}})", poll, interval, timeout));
+  out.append(page.substr(end));
+  return out;
+}
+
+bool accepts_html(std::string_view accept) {
+  std::string storage;
+  while (!accept.empty()) {
+    const auto comma = accept.find(',');
+    std::string_view item = accept.substr(0, comma);
+    accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
+    const auto semicolon = item.find(';');
+    const std::string_view media = lower_trim(item.substr(0, semicolon), storage);
+    if (media != "text/html" && media != "text/*") continue;
+    if (semicolon == std::string_view::npos) return true;
+    // "q=0" (or 0.0, 0.00...) means "not this".
+    std::string params_storage;
+    std::string_view params = lower_trim(item.substr(semicolon + 1), params_storage);
+    const auto q = params.find("q=");
+    if (q == std::string_view::npos) return true;
+    std::string_view value = params.substr(q + 2);
+    bool nonzero = false;
+    for (const char c : value) {
+      if (c == ';' || c == ' ') break;
+      if (c >= '1' && c <= '9') nonzero = true;
+    }
+    if (nonzero) return true;
+  }
+  return false;
+}
+
+core::Result<MaintenanceResponses, std::string> MaintenanceResponses::build(const config::Config& config) {
+  std::string page;
+  if (config.maintenance.page.empty()) {
+    page.assign(bundled_maintenance_page());
+  } else {
+    std::ifstream file(config.maintenance.page, std::ios::binary);
+    if (!file) return std::string("cannot read the maintenance page ") + config.maintenance.page;
+    std::ostringstream contents;
+    contents << file.rdbuf();
+    page = contents.str();
+  }
+  page = fill_page_config(page, config.maintenance);
+
+  MaintenanceResponses responses;
+  const long retry_after = retry_after_seconds(config.maintenance);
+  responses.html_head_ = response_head("text/html; charset=utf-8", page.size(), retry_after);
+  responses.html_ = responses.html_head_ + page;
+  for (const auto& backend : config.backends) {
+    const std::string body = fmt::format(R"({{"status":"maintenance","backend":{},"retry_after":{}}})",
+                                         json_string(backend.name), retry_after) + "\n";
+    responses.json_heads_.push_back(response_head("application/json", body.size(), retry_after));
+    responses.json_.push_back(responses.json_heads_.back() + body);
+  }
+  responses.poll_paths_ = config.maintenance.poll;
+  return responses;
+}
+
+bool MaintenanceResponses::is_poll_path(std::string_view target) const {
+  const std::string_view path = target.substr(0, target.find('?'));
+  for (const auto& poll : poll_paths_) {
+    if (std::string_view(poll).substr(0, poll.find('?')) == path) return true;
+  }
+  return false;
+}
+
+}  // namespace haven::fallback
