@@ -23,20 +23,6 @@ namespace {
 constexpr core::Duration kLingerTime{1000};  // after an error response: time for the client to read it
 char discard_scratch[4096];                  // bytes read while lingering go nowhere
 
-bool is_idempotent(std::uint8_t method) {
-  switch (method) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-    case HTTP_PUT:
-    case HTTP_DELETE:
-    case HTTP_OPTIONS:
-    case HTTP_TRACE:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 // The state of one request/response on a client connection. Lives from the end of the request
@@ -735,22 +721,27 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int /*uv_status*/) 
 
 bool ClientSession::try_retry(UpstreamFailure failure) {
   Exchange& ex = *exchange_;
-  if (!ex.replayable || ex.response_byte_seen || ex.upgrade_response) return false;
-  const bool connect_failure = failure == UpstreamFailure::ConnectFailed || failure == UpstreamFailure::ConnectTimeout;
-  const bool closed_before_answer = failure == UpstreamFailure::ClosedEarly || failure == UpstreamFailure::WriteFailed ||
-                                    failure == UpstreamFailure::ServerDown;
-  if (!connect_failure && !closed_before_answer) return false;
-  // A request that reached a server may have been acted on; only idempotent ones are replayed.
-  if (closed_before_answer && ex.request_written && !is_idempotent(ex.request.method)) return false;
-  const bool stale_pooled_connection = closed_before_answer && ex.upstream != nullptr && ex.upstream->reused();
-  if (stale_pooled_connection && !ex.fresh_connection_only) {
-    // The server closed an idle connection as we reused it: the server itself is fine. Try it
-    // again on a new connection, without spending a retry.
-    ex.fresh_connection_only = true;
-  } else {
-    if (ex.retries >= ex.backend->config.retries) return false;
-    ++ex.retries;
-    ex.tried.add(ex.server->index);
+  RetryFacts facts;
+  facts.failure = failure;
+  facts.method = ex.request.method;
+  facts.request_written = ex.request_written;
+  facts.response_byte_seen = ex.response_byte_seen;
+  facts.replayable = ex.replayable;
+  facts.upgrade = ex.upgrade_response;
+  facts.pooled_connection = ex.upstream != nullptr && ex.upstream->reused();
+  facts.fresh_connection_tried = ex.fresh_connection_only;
+  facts.retries_done = ex.retries;
+  facts.retries_allowed = ex.backend->config.retries;
+  switch (decide_retry(facts)) {
+    case RetryDecision::No:
+      return false;
+    case RetryDecision::FreshConnection:
+      ex.fresh_connection_only = true;
+      break;
+    case RetryDecision::OtherServer:
+      ++ex.retries;
+      ex.tried.add(ex.server->index);
+      break;
   }
   release_upstream(false);
   worker_.buffers().release(ex.upstream_in);

@@ -10,6 +10,7 @@
 #include "haven/http/message_parser.hpp"
 #include "haven/net/tcp_stream.hpp"
 #include "haven/net/timer.hpp"
+#include "haven/proxy/retry_policy.hpp"
 #include "haven/proxy/snapshot.hpp"
 
 namespace haven::proxy {
@@ -43,15 +44,6 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
     Tunnel,        // upgraded: bytes both ways
     Lingering,     // an error response or the last response was sent: draining, then closing
     Closed,
-  };
-  enum class UpstreamFailure : std::uint8_t {
-    ConnectFailed,
-    ConnectTimeout,
-    ClosedEarly,
-    Timeout,
-    BadResponse,
-    WriteFailed,
-    ServerDown,
   };
 
   struct UpstreamEvents;

@@ -1,0 +1,543 @@
+// The maintenance page in headless Chromium, against the real haven binary (HAVEN_BIN) and two
+// upstreams of its own (a static file server and an API) that it stops and restarts on the same
+// ports. Run with `node --test maintenance.test.mjs` (tests/browser/run.sh does that).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PAGE_FILE = path.resolve(HERE, '../../static/maintenance.html');
+const HAVEN_BIN = process.env.HAVEN_BIN;
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const POLL = ['/api/healthz', '/healthz'];
+const EN_HEADING = 'This service is temporarily unavailable';
+const KO_HEADING = '서비스를 일시적으로 사용할 수 없습니다';
+const PHONE = { width: 390, height: 844 };
+const WALL = { width: 1920, height: 1080 };
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+async function waitFor(what, fn, { timeout = 10_000, interval = 100 } = {}) {
+  const deadline = Date.now() + timeout;
+  let lastError;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}` +
+        (lastError ? ` (last error: ${lastError.message})` : ''));
+    }
+    await sleep(interval);
+  }
+}
+
+// One request on a fresh connection: { status, headers, body }.
+function request(port, target, headers = {}, method = 'GET') {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: target, method, headers, agent: false }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`${method} ${target}: no answer within 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+// An HTTP server on 127.0.0.1 that can be stopped (every socket closed) and started again on the
+// same port.
+class Upstream {
+  constructor(name, handler) {
+    this.name = name;
+    this.handler = handler;
+    this.port = 0;
+    this.server = null;
+  }
+
+  async start() {
+    for (let attempt = 0; ; ++attempt) {
+      const server = http.createServer(this.handler);
+      server.keepAliveTimeout = 30_000;
+      try {
+        await new Promise((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host: '127.0.0.1', port: this.port }, resolve);
+        });
+        this.server = server;
+        this.port = server.address().port;
+        return;
+      } catch (error) {
+        if (error.code !== 'EADDRINUSE' || attempt >= 50) throw error;
+        await sleep(100);
+      }
+    }
+  }
+
+  async stop() {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections();
+    await closed;
+  }
+}
+
+function appPage(target) {
+  const escaped = target.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  return '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Monitoring app</title>' +
+    '<link rel="icon" href="data:,"></head><body><h1 id="app">Monitoring app</h1>' +
+    `<p id="target">${escaped}</p></body></html>`;
+}
+
+function staticHandler(req, res) {
+  const pathname = new URL(req.url, 'http://upstream').pathname;
+  if (pathname === '/healthz') {
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
+    res.end('ok');
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+  res.end(req.method === 'HEAD' ? undefined : appPage(req.url));
+}
+
+function apiHandler(req, res) {
+  const pathname = new URL(req.url, 'http://upstream').pathname;
+  const json = (status, body) => {
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  if (pathname === '/api/healthz') return json(200, { status: 'ok' });
+  if (pathname === '/api/status') return json(200, { status: 'ok', server: 'main_api', time: Date.now() });
+  return json(404, { error: 'not found' });
+}
+
+function havenConfig(apiPort, staticPort) {
+  return `[global]
+workers = 1
+[log]
+access = "stdout"
+events = "stderr"
+[maintenance]
+retry_after = "2s"
+poll_interval = "1s"
+[frontends.web]
+bind = "127.0.0.1:0"
+default_backend = "static"
+routes = [ { path_prefix = "/api", backend = "api" } ]
+maintenance_requires = ["static", "api"]
+[backends.api]
+check = { path = "/api/healthz", interval = "300ms", timeout = "250ms", rise = 2, fall = 2 }
+servers = [ { name = "main_api", address = "127.0.0.1:${apiPort}" } ]
+[backends.static]
+check = { path = "/healthz", interval = "300ms", timeout = "250ms", rise = 2, fall = 2 }
+servers = [ { name = "main_static", address = "127.0.0.1:${staticPort}" } ]
+`;
+}
+
+// haven as a child process; keeps its stderr (events) and the tail of its stdout (access log).
+class Haven {
+  constructor(bin, configFile) {
+    this.stderr = [];
+    this.stdout = [];
+    this.exit = null;
+    this.proc = spawn(bin, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => {
+      this.exit = { code, signal };
+      resolve();
+    }));
+    const lines = (stream, into, keep) => {
+      let partial = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop();
+        into.push(...parts);
+        if (keep && into.length > keep) into.splice(0, into.length - keep);
+      });
+    };
+    lines(this.proc.stderr, this.stderr, 0);
+    lines(this.proc.stdout, this.stdout, 200);
+  }
+
+  async port() {
+    return waitFor('haven to print "listening on 127.0.0.1:PORT" on stderr', () => {
+      if (this.exit) throw new Error(`haven exited early (${JSON.stringify(this.exit)}):\n${this.stderr.join('\n')}`);
+      for (const line of this.stderr) {
+        const m = /listening on 127\.0\.0\.1:(\d+)/.exec(line);
+        if (m) return Number(m[1]);
+      }
+      return 0;
+    }, { timeout: 10_000, interval: 50 });
+  }
+
+  events(pattern) {
+    return this.stderr.filter((line) => pattern.test(line));
+  }
+
+  async stop() {
+    if (this.exit) return;
+    this.proc.kill('SIGTERM');
+    const done = await Promise.race([this.exited.then(() => true), sleep(12_000).then(() => false)]);
+    if (!done) {
+      this.proc.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+
+  tail() {
+    return `--- haven stderr (last 40 lines) ---\n${this.stderr.slice(-40).join('\n')}\n` +
+      `--- haven access log (last 20 lines) ---\n${this.stdout.slice(-20).join('\n')}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures shared by the tests
+
+const staticUp = new Upstream('static', staticHandler);
+const apiUp = new Upstream('api', apiHandler);
+let haven;
+let port;
+let base;
+let browser;
+let tmp;
+
+before(async () => {
+  assert.ok(HAVEN_BIN, 'HAVEN_BIN (the haven binary) must be set');
+  assert.ok(fs.existsSync(HAVEN_BIN), `no haven binary at ${HAVEN_BIN}`);
+  assert.ok(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}`);
+  await staticUp.start();
+  await apiUp.start();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'haven-browser-'));
+  const configFile = path.join(tmp, 'haven.toml');
+  fs.writeFileSync(configFile, havenConfig(apiUp.port, staticUp.port));
+  haven = new Haven(HAVEN_BIN, configFile);
+  port = await haven.port();
+  base = `http://127.0.0.1:${port}`;
+  await bothHealthy();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (haven) await haven.stop();
+  await staticUp.stop();
+  await apiUp.stop();
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function healthStatus(target) {
+  try {
+    return (await request(port, target)).status;
+  } catch {
+    return 0;
+  }
+}
+
+async function bothHealthy() {
+  await waitFor('/api/healthz and /healthz to answer 200 through haven', async () =>
+    (await healthStatus('/api/healthz')) === 200 && (await healthStatus('/healthz')) === 200, { timeout: 15_000 });
+}
+
+async function stopAndWaitDown(upstream, healthPath, serverName) {
+  await upstream.stop();
+  await waitFor(`${healthPath} through haven to answer 503 once ${upstream.name} is stopped`,
+    async () => (await healthStatus(healthPath)) === 503, { timeout: 10_000 });
+  const down = new RegExp(`\\b${upstream.name}/${serverName}\\b.*\\bDOWN\\b`);
+  await waitFor(`haven's event log to say ${upstream.name}/${serverName} is DOWN`,
+    () => haven.events(down).length > 0, { timeout: 3000 });
+}
+
+// A browser context whose page records console errors, page errors and every request.
+async function openPage({ locale = 'en-US', viewport = PHONE, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ locale, viewport, colorScheme });
+  const page = await context.newPage();
+  const problems = [];
+  const requests = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (msg) => {
+    // Chromium logs every non-2xx fetch and navigation ("Failed to load resource: ... 503"); on
+    // this page those answers are expected, so only other errors count.
+    if (msg.type() === 'error' && !/^Failed to load resource/.test(msg.text())) {
+      problems.push(`console error: ${msg.text()}`);
+    }
+  });
+  page.on('request', (req) => requests.push(req.url()));
+  return { context, page, problems, requests };
+}
+
+function row(page, url) {
+  return page.locator(`li[data-url="${url}"]`);
+}
+
+async function rowState(page, url) {
+  return row(page, url).getAttribute('data-state', { timeout: 1000 });
+}
+
+// The maintenance page is on screen: heading, and a row per polled URL showing a result.
+async function expectMaintenance(page, heading, downUrl, downText) {
+  await page.locator('h1#title', { hasText: heading }).waitFor({ state: 'visible', timeout: 5000 });
+  for (const url of POLL) {
+    await row(page, url).waitFor({ state: 'visible', timeout: 2000 });
+  }
+  await waitFor(`the row of ${downUrl} to show it as unavailable`, async () =>
+    (await rowState(page, downUrl)) === 'down', { timeout: 5000 });
+  const text = await row(page, downUrl).locator('.state').textContent();
+  assert.match(text, downText);
+  for (const url of POLL.filter((u) => u !== downUrl)) {
+    await waitFor(`the row of ${url} to show it as OK`, async () => (await rowState(page, url)) === 'ok',
+      { timeout: 5000 });
+  }
+}
+
+// Without any help from the test, the open page goes back to `pathname` (keeping `keep` query
+// parameters and adding v=) and shows the app.
+async function expectsReturn(page, pathname, keep = {}) {
+  const startedAt = Date.now();
+  await waitFor(`the page to return by itself to ${pathname} with v= and the app visible`, async () => {
+    const url = new URL(page.url());
+    if (url.pathname !== pathname || !url.searchParams.has('v')) return false;
+    for (const [k, v] of Object.entries(keep)) if (url.searchParams.get(k) !== v) return false;
+    return page.locator('#app').isVisible();
+  }, { timeout: 20_000, interval: 100 });
+  const url = new URL(page.url());
+  const v = Number(url.searchParams.get('v'));
+  assert.ok(v >= startedAt - 30_000 && v <= Date.now(), `v=${url.searchParams.get('v')} is a recent timestamp`);
+  assert.equal(url.searchParams.getAll('v').length, 1);
+  assert.equal(await page.locator('#target').textContent(), url.pathname + url.search);
+}
+
+async function withDiagnostics(body) {
+  try {
+    await body();
+  } catch (error) {
+    error.message += `\n${haven ? haven.tail() : ''}`;
+    throw error;
+  }
+}
+
+async function screenshot(page, file, viewport) {
+  await page.setViewportSize(viewport);
+  await page.screenshot({ path: file, fullPage: true });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests (in order; each one leaves both upstreams running and healthy)
+
+test('a) API down: a navigation gets the maintenance page, which returns by itself', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    const { context, page, problems } = await openPage();
+    try {
+      const first = await page.goto(`${base}/some/page?x=1`);
+      assert.equal(first.status(), 200);
+      await page.locator('#app').waitFor({ state: 'visible', timeout: 5000 });
+
+      await stopAndWaitDown(apiUp, '/api/healthz', 'main_api');
+      const reloaded = await page.reload();
+      assert.equal(reloaded.status(), 503);
+      assert.equal(reloaded.headers()['cache-control'], 'no-store');
+      assert.equal(reloaded.headers()['retry-after'], '2');
+      await expectMaintenance(page, EN_HEADING, '/api/healthz', /^Unavailable \(HTTP 503\)$/);
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+      assert.match(await row(page, '/api/healthz').locator('.time').textContent(), /^Last check at \S/);
+      assert.equal(await page.locator('#target').textContent(), '/some/page?x=1');
+      // haven filled in the page's configuration from [maintenance].
+      assert.deepEqual(await page.evaluate(() => HAVEN.poll), POLL);
+      assert.equal(await page.evaluate(() => HAVEN.interval_ms), 1000);
+      await screenshot(page, '/tmp/haven-maintenance-en.png', PHONE);
+      await screenshot(page, '/tmp/haven-maintenance-en-wall.png', WALL);
+
+      await apiUp.start();
+      await expectsReturn(page, '/some/page', { x: '1' });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await apiUp.start().catch(() => {});
+    }
+    await bothHealthy();
+  }));
+
+test('b) static down: navigations get the maintenance page, the API still answers', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    const { context, page, problems } = await openPage();
+    try {
+      await stopAndWaitDown(staticUp, '/healthz', 'main_static');
+      const nav = await page.goto(`${base}/`);
+      assert.equal(nav.status(), 503);
+      await expectMaintenance(page, EN_HEADING, '/healthz', /^Unavailable \(HTTP 503\)$/);
+
+      // The API backend is up: a JSON request to it is proxied as usual...
+      const json = await request(port, '/api/status', { Accept: 'application/json' });
+      assert.equal(json.status, 200, `GET /api/status (Accept: application/json) -> ${json.status} ${json.body}`);
+      assert.equal(JSON.parse(json.body).server, 'main_api');
+      // ...while a navigation to it gets the maintenance page, because static is required.
+      const htmlNav = await request(port, '/api/status', { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' });
+      assert.equal(htmlNav.status, 503, `GET /api/status (Accept: text/html) -> ${htmlNav.status}`);
+      assert.match(htmlNav.headers['content-type'], /^text\/html/);
+      assert.ok(htmlNav.body.includes(EN_HEADING));
+      // A non-HTML request to the static backend gets the JSON answer.
+      const asset = await request(port, '/app.css', { Accept: 'text/css,*/*;q=0.1' });
+      assert.equal(asset.status, 503);
+      assert.equal(asset.headers['retry-after'], '2');
+      assert.equal(asset.headers['cache-control'], 'no-store');
+      assert.deepEqual(JSON.parse(asset.body), { status: 'maintenance', backend: 'static', retry_after: 2 });
+
+      await staticUp.start();
+      await expectsReturn(page, '/');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await staticUp.start().catch(() => {});
+    }
+    await bothHealthy();
+  }));
+
+test('c) the maintenance page requests nothing but itself and the poll URLs', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    const { context, page, problems, requests } = await openPage();
+    try {
+      await stopAndWaitDown(apiUp, '/api/healthz', 'main_api');
+      const target = `${base}/dash/board?view=all#top`;
+      const nav = await page.goto(target);
+      assert.equal(nav.status(), 503);
+      await expectMaintenance(page, EN_HEADING, '/api/healthz', /^Unavailable/);
+      // Two complete rounds at least, including one started by "Check now".
+      const count = (p) => requests.filter((u) => new URL(u).pathname === p).length;
+      await waitFor('two poll rounds', () => POLL.every((p) => count(p) >= 2), { timeout: 5000 });
+      await page.getByRole('button', { name: 'Check now' }).click();
+      await waitFor('a round started by "Check now"', () => POLL.every((p) => count(p) >= 3), { timeout: 3000 });
+
+      const allowed = new Set(['/dash/board', ...POLL]);
+      const unexpected = requests.filter((u) => {
+        if (u.startsWith('data:')) return false;
+        const url = new URL(u);
+        return url.origin !== base || !allowed.has(url.pathname);
+      });
+      assert.deepEqual(unexpected, [], `requests besides the page and its poll URLs: ${unexpected.join(', ')}`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await apiUp.start();
+    }
+    await bothHealthy();
+  }));
+
+test('d) Korean: a ko-KR browser reads the page in Korean', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    const { context, page, problems } = await openPage({ locale: 'ko-KR' });
+    try {
+      await stopAndWaitDown(apiUp, '/api/healthz', 'main_api');
+      const nav = await page.goto(`${base}/some/page?x=1&v=1`);
+      assert.equal(nav.status(), 503);
+      await expectMaintenance(page, KO_HEADING, '/api/healthz', /^사용 불가 \(HTTP 503\)$/);
+      assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
+      assert.equal(await row(page, '/healthz').locator('.state').textContent(), '정상');
+      await page.getByRole('button', { name: '지금 확인' }).waitFor({ state: 'visible' });
+      assert.match(await page.title(), /점검/);
+      await screenshot(page, '/tmp/haven-maintenance-ko.png', PHONE);
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await screenshot(page, '/tmp/haven-maintenance-ko-wall-dark.png', WALL);
+
+      await apiUp.start();
+      await expectsReturn(page, '/some/page', { x: '1' });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await apiUp.start().catch(() => {});
+    }
+    await bothHealthy();
+  }));
+
+// ---------------------------------------------------------------------------------------------
+// The page on its own, served by a small server of the test's (the same configuration filling as
+// haven's), with health URLs whose answers the test sets: the details haven cannot show quickly.
+
+test('e) the page alone: reload URL, timeouts, "no answer", paused while hidden', { timeout: 60_000 }, async () => {
+  const source = fs.readFileSync(PAGE_FILE, 'utf8');
+  assert.equal(source.split('/*haven:config*/').length, 2, 'exactly one configuration start marker');
+  assert.equal(source.split('/*haven:end*/').length, 2, 'exactly one configuration end marker');
+  assert.ok(Buffer.byteLength(source) < 20 * 1024, 'the page is under 20 KiB');
+  const page = source.replace(/\/\*haven:config\*\/.*?\/\*haven:end\*\//,
+    '/*haven:config*/{"poll":["/h/a","/h/b?deep=1"],"interval_ms":1000,"timeout_ms":300}/*haven:end*/');
+  const answers = { '/h/a': 503, '/h/b': 200 };
+  const hits = { '/h/a': 0, '/h/b': 0 };
+  const server = new Upstream('page', (req, res) => {
+    const url = new URL(req.url, 'http://page');
+    if (url.pathname in answers) {
+      hits[url.pathname]++;
+      const status = answers[url.pathname];
+      if (status === 'hang') return; // never answers: the page must time out
+      res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end('{}');
+      return;
+    }
+    if (url.searchParams.has('v')) {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+      res.end(appPage(req.url));
+      return;
+    }
+    res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(page);
+  });
+  await server.start();
+  const origin = `http://127.0.0.1:${server.port}`;
+  const { context, page: tab, problems } = await openPage({ locale: 'fr-FR' });
+  try {
+    await tab.goto(`${origin}/w/x%20y?a=1&v=42&b=%2F+c&vv=2#frag`);
+    assert.equal(await tab.evaluate(() => document.documentElement.lang), 'en');
+    await waitFor('/h/a shown as HTTP 503', async () =>
+      (await row(tab, '/h/a').locator('.state').textContent()) === 'Unavailable (HTTP 503)', { timeout: 3000 });
+    assert.equal(await rowState(tab, '/h/b?deep=1'), 'ok');
+
+    answers['/h/a'] = 'hang';
+    await waitFor('/h/a shown as "no answer" after its timeout', async () =>
+      (await row(tab, '/h/a').locator('.state').textContent()) === 'Unavailable (no answer)', { timeout: 4000 });
+
+    // Hidden tab: no polling; visible again: polls at once.
+    await tab.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await sleep(400); // a round in flight when hidden may still finish
+    const frozen = { ...hits };
+    await sleep(2500);
+    assert.deepEqual(hits, frozen, 'no polls while hidden');
+    assert.match(await tab.locator('#next').textContent(), /paused/i);
+
+    answers['/h/a'] = 204;
+    await tab.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await waitFor('the page to reload the visitor\'s URL', () => new URL(tab.url()).searchParams.has('v') &&
+      tab.url().includes('a=1&b=%2F+c&vv=2&v='), { timeout: 2000 });
+    const url = new URL(tab.url());
+    assert.equal(url.pathname, '/w/x%20y');
+    assert.match(url.search, /^\?a=1&b=%2F\+c&vv=2&v=\d{13}$/);
+    assert.equal(url.hash, '#frag');
+    await tab.locator('#app').waitFor({ state: 'visible', timeout: 5000 });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
