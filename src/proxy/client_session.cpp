@@ -176,6 +176,7 @@ void ClientSession::on_read(std::size_t length) {
   if (state_ == State::ReadingHead && !request_started_) {
     // The head timer runs from the first byte of a request (slowloris), not from the last one.
     request_started_ = true;
+    request_started_ms_ = worker_.loop().now_ms();
     arm_client_timer(frontend_.timeouts.http_request);
   } else if (state_ == State::Forwarding) {
     arm_client_timer(frontend_.timeouts.client);
@@ -265,8 +266,8 @@ void ClientSession::on_request_head_parsed() {
   if (!replay) {
     exchange_ = std::make_unique<Exchange>(request_events_->response);
     exchange_->request = std::move(request_events_->pending_head);
-    exchange_->started_ms = worker_.loop().now_ms();
-    exchange_->head_ms = exchange_->started_ms;
+    exchange_->started_ms = request_started_ms_;
+    exchange_->head_ms = worker_.loop().now_ms();
     const auto target = exchange_->request.target.view(in_->data);
     exchange_->backend = snapshot_->backends[snapshot_->routes[frontend_index_].backend_for(target)].get();
   }
@@ -849,6 +850,7 @@ void ClientSession::next_request() {
   release_client_buffer_if_empty();
   state_ = State::ReadingHead;
   request_started_ = in_ != nullptr;
+  request_started_ms_ = worker_.loop().now_ms();
   request_parser_.resume();
   arm_client_timer(request_started_ ? frontend_.timeouts.http_request : frontend_.timeouts.keep_alive);
   if (client_.read_start() != 0) {
@@ -877,7 +879,7 @@ void ClientSession::respond_error(int status, const char* termination) {
     // The request never became an exchange (bad head): log it all the same.
     exchange_ = std::make_unique<Exchange>(request_events_->response);
     exchange_->request = std::move(request_events_->pending_head);
-    exchange_->started_ms = worker_.loop().now_ms();
+    exchange_->started_ms = request_started_ ? request_started_ms_ : worker_.loop().now_ms();
   }
   Exchange& ex = *exchange_;
   ex.status = status;
@@ -967,8 +969,9 @@ void ClientSession::log_exchange() {
   const auto since_start = [&](std::uint64_t at) -> std::int64_t {
     return at == 0 ? -1 : static_cast<std::int64_t>(at - ex.started_ms);
   };
-  record.head_ms = ex.head_ms == 0 ? -1 : 0;
-  record.connect_ms = since_start(ex.connected_ms);
+  record.head_ms = since_start(ex.head_ms);
+  // Waiting for a server connection: from the parsed head to a connection ready for it.
+  record.connect_ms = ex.connected_ms == 0 || ex.head_ms == 0 ? -1 : static_cast<std::int64_t>(ex.connected_ms - ex.head_ms);
   record.response_ms = ex.first_response_ms == 0 || ex.connected_ms == 0
                            ? -1
                            : static_cast<std::int64_t>(ex.first_response_ms - ex.connected_ms);

@@ -293,6 +293,10 @@ async function rowState(page, url) {
   return row(page, url).getAttribute('data-state', { timeout: 1000 });
 }
 
+async function rowText(page, url) {
+  return row(page, url).locator('.state').textContent({ timeout: 1000 });
+}
+
 // The maintenance page is on screen: heading, and a row per polled URL showing a result.
 async function expectMaintenance(page, heading, downUrl, downText) {
   await page.locator('h1#title', { hasText: heading }).waitFor({ state: 'visible', timeout: 5000 });
@@ -301,8 +305,7 @@ async function expectMaintenance(page, heading, downUrl, downText) {
   }
   await waitFor(`the row of ${downUrl} to show it as unavailable`, async () =>
     (await rowState(page, downUrl)) === 'down', { timeout: 5000 });
-  const text = await row(page, downUrl).locator('.state').textContent();
-  assert.match(text, downText);
+  assert.match(await rowText(page, downUrl), downText);
   for (const url of POLL.filter((u) => u !== downUrl)) {
     await waitFor(`the row of ${url} to show it as OK`, async () => (await rowState(page, url)) === 'ok',
       { timeout: 5000 });
@@ -450,7 +453,7 @@ test('d) Korean: a ko-KR browser reads the page in Korean', { timeout: 60_000 },
       assert.equal(nav.status(), 503);
       await expectMaintenance(page, KO_HEADING, '/api/healthz', /^사용 불가 \(HTTP 503\)$/);
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
-      assert.equal(await row(page, '/healthz').locator('.state').textContent(), '정상');
+      assert.equal(await rowText(page, '/healthz'), '정상');
       await page.getByRole('button', { name: '지금 확인' }).waitFor({ state: 'visible' });
       assert.match(await page.title(), /점검/);
       await screenshot(page, '/tmp/haven-maintenance-ko.png', PHONE);
@@ -490,7 +493,7 @@ test('e) the page alone: reload URL, timeouts, "no answer", paused while hidden'
       res.end('{}');
       return;
     }
-    if (url.searchParams.has('v')) {
+    if (/^\d{13}$/.test(url.searchParams.get('v') || '')) { // the page's own reload
       res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
       res.end(appPage(req.url));
       return;
@@ -505,12 +508,12 @@ test('e) the page alone: reload URL, timeouts, "no answer", paused while hidden'
     await tab.goto(`${origin}/w/x%20y?a=1&v=42&b=%2F+c&vv=2#frag`);
     assert.equal(await tab.evaluate(() => document.documentElement.lang), 'en');
     await waitFor('/h/a shown as HTTP 503', async () =>
-      (await row(tab, '/h/a').locator('.state').textContent()) === 'Unavailable (HTTP 503)', { timeout: 3000 });
+      (await rowText(tab, '/h/a')) === 'Unavailable (HTTP 503)', { timeout: 3000 });
     assert.equal(await rowState(tab, '/h/b?deep=1'), 'ok');
 
     answers['/h/a'] = 'hang';
     await waitFor('/h/a shown as "no answer" after its timeout', async () =>
-      (await row(tab, '/h/a').locator('.state').textContent()) === 'Unavailable (no answer)', { timeout: 4000 });
+      (await rowText(tab, '/h/a')) === 'Unavailable (no answer)', { timeout: 4000 });
 
     // Hidden tab: no polling; visible again: polls at once.
     await tab.evaluate(() => {

@@ -490,8 +490,12 @@ class UpstreamConn:
         self.sock = sock
         self.conn_id = conn_id
         self.rfile = sock.makefile("rb", buffering=65536)
+        self.aborted = threading.Event()   # set when the upstream is stopped or killed
+        self.killed = False                # set by Upstream.kill(): nothing more may be sent
 
     def send(self, data: bytes) -> None:
+        if self.killed:
+            raise ConnectionResetError("upstream killed")
         self.sock.sendall(data)
 
     def iter_body(self, req: Request) -> Iterator[bytes]:
@@ -532,8 +536,8 @@ class UpstreamConn:
             pass
 
     def wait_stop(self, seconds: float) -> bool:
-        """Sleeps up to `seconds`; True if the upstream is being stopped."""
-        return self.upstream._stopping.wait(seconds)
+        """Sleeps up to `seconds`; True if the upstream is being stopped (or was killed)."""
+        return self.aborted.wait(seconds)
 
 
 REASONS = {100: "Continue", 101: "Switching Protocols", 200: "OK", 204: "No Content",
@@ -586,6 +590,8 @@ class Upstream:
     handler: a custom function handler(req, conn) -> keep_alive; when read_body is True (default)
       the request body is in req.body before the call, otherwise the handler reads it
       (conn.iter_body / conn.read_body).
+    kill() simulates a crash (listening socket closed, every connection reset); restart() listens
+    again on the same port (the recorded requests are kept).
     """
 
     def __init__(self, behaviour: str = "ok", handler: Handler | None = None, *, name: str = "",
@@ -606,9 +612,12 @@ class Upstream:
         self.errors: list[str] = []   # protocol errors seen while reading requests
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._conns: set[socket.socket] = set()
+        self._conns: dict[socket.socket, UpstreamConn] = {}
         self._threads: list[threading.Thread] = []
         self._listener: socket.socket | None = None
+        self._accept_stop: threading.Event | None = None     # stops the current accept loop
+        self._accept_thread: threading.Thread | None = None
+        self.kills = 0                # kill() calls
         sock = socket.socket(self.family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, 0))
@@ -616,11 +625,7 @@ class Upstream:
         if self.behaviour == "refuse":
             sock.close()
         else:
-            sock.listen(1024)
-            self._listener = sock
-            t = threading.Thread(target=self._accept_loop, name=f"upstream-{self.port}", daemon=True)
-            t.start()
-            self._threads.append(t)
+            self._listen(sock)
         with _REGISTRY_LOCK:
             _LIVE_UPSTREAMS.append(self)
 
@@ -648,26 +653,117 @@ class Upstream:
         if self._stopping.is_set():
             return
         self._stopping.set()
-        if self._listener is not None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            conns = list(self._conns.items())
+            for _, conn in conns:
+                conn.aborted.set()
+        if listener is not None:
             try:
-                self._listener.close()
+                listener.close()
             except OSError:
                 pass
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
+        for c, _ in conns:
             try:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-        for t in self._threads:
+        with self._lock:
+            threads = list(self._threads)
+        for t in threads:
             if t is not threading.current_thread():
                 t.join(timeout=2)
 
-    def _accept_loop(self) -> None:
-        listener = self._listener
-        assert listener is not None
-        while not self._stopping.is_set():
+    def listening(self) -> bool:
+        with self._lock:
+            return self._listener is not None
+
+    def open_connections(self) -> int:
+        with self._lock:
+            return len(self._conns)
+
+    def kill(self, timeout: float = 3.0) -> None:
+        """Simulates a crash: the listening socket is closed (connection attempts are refused, and
+        connections waiting in the accept queue are reset) and every accepted connection is reset
+        (RST, no FIN, no further response byte). Handlers see wait_stop() return True and
+        conn.send() raise. Returns once every connection is gone."""
+        check(not self._stopping.is_set(), "kill() on a stopped upstream")
+        with self._lock:
+            listener, self._listener = self._listener, None
+            stop_event, thread = self._accept_stop, self._accept_thread
+            self._accept_stop = self._accept_thread = None
+            self.kills += 1
+        if stop_event is not None:
+            stop_event.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=2)
+        if listener is not None:
+            try:
+                listener.close()
+            except OSError:
+                pass
+        with self._lock:
+            conns = list(self._conns.items())
+        for sock, conn in conns:
+            conn.killed = True
+            conn.aborted.set()
+            try:
+                # close() after SO_LINGER 0 sends a RST. SHUT_RD wakes the thread blocked in recv
+                # without sending anything; that thread then closes the socket.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                left = [s for s, _ in conns if s in self._conns]
+            if not left:
+                return
+            if time.monotonic() >= deadline:
+                # A thread blocked in sendall (peer not reading): a full shutdown wakes it.
+                for sock in left:
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                wait_until(lambda: not any(s in self._conns for s in left), 2.0,
+                           f"the connections of upstream {self.address} to close after kill()")
+                return
+            time.sleep(0.01)
+
+    def restart(self, timeout: float = 5.0) -> None:
+        """Listens again on the same port after kill() (or on a "refuse" upstream's port)."""
+        check(not self._stopping.is_set(), "restart() on a stopped upstream")
+        check(not self.listening(), f"upstream {self.address} is already listening")
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(self.family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, self.port))
+                break
+            except OSError as e:
+                sock.close()
+                if time.monotonic() >= deadline:
+                    raise TestFailure(f"cannot listen on {self.address} again: {e}") from None
+                time.sleep(0.05)
+        self._listen(sock)
+
+    def _listen(self, sock: socket.socket) -> None:
+        sock.listen(1024)
+        stop_event = threading.Event()
+        t = threading.Thread(target=self._accept_loop, args=(sock, stop_event), name=f"upstream-{self.port}",
+                             daemon=True)
+        with self._lock:
+            self._listener = sock
+            self._accept_stop = stop_event
+            self._accept_thread = t
+            self._threads.append(t)
+        t.start()
+
+    def _accept_loop(self, listener: socket.socket, stop_event: threading.Event) -> None:
+        while not self._stopping.is_set() and not stop_event.is_set():
             try:
                 r, _, _ = select.select([listener], [], [], 0.1)
             except (OSError, ValueError):
@@ -682,25 +778,28 @@ class Upstream:
             with self._lock:
                 self.connections += 1
                 conn_id = self.connections
-                self._conns.add(sock)
-            t = threading.Thread(target=self._serve, args=(sock, conn_id), daemon=True,
+                conn = UpstreamConn(self, sock, conn_id)
+                self._conns[sock] = conn
+                if self._stopping.is_set() or stop_event.is_set():
+                    conn.aborted.set()
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True,
                                  name=f"upstream-{self.port}-conn{conn_id}")
             t.start()
             with self._lock:
                 self._threads = [x for x in self._threads if x.is_alive()] + [t]
 
-    def _serve(self, sock: socket.socket, conn_id: int) -> None:
+    def _serve(self, conn: UpstreamConn) -> None:
+        sock, conn_id = conn.sock, conn.conn_id
         sock.settimeout(120)
-        conn = UpstreamConn(self, sock, conn_id)
         try:
             if self.behaviour == "hang":
-                while not self._stopping.is_set():
+                while not self._stopping.is_set() and not conn.killed:
                     if not sock.recv(65536):
                         break
                 return
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and not conn.killed:
                 head = read_head(conn.rfile)
-                if head is None:
+                if head is None or conn.killed:
                     return
                 parts = head[0].decode("latin-1").split(" ")
                 if len(parts) != 3:
@@ -721,6 +820,8 @@ class Upstream:
                 if self.behaviour == "slow":
                     if conn.wait_stop(self.delay):
                         return
+                if conn.killed:
+                    return
                 if self.behaviour == "reset":
                     conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n" + b"r" * self.reset_after)
                     # Let haven read the partial body before the RST discards it.
@@ -739,20 +840,22 @@ class Upstream:
                 if close:
                     return
         except (OSError, ValueError) as e:  # connection closed under us, or stopped
-            if not self._stopping.is_set() and not isinstance(e, (ConnectionError, TimeoutError)):
+            if (not self._stopping.is_set() and not conn.killed
+                    and not isinstance(e, (ConnectionError, TimeoutError))):
                 with self._lock:
                     self.errors.append(f"conn {conn_id}: {e!r}")
         except ProtocolError as e:
-            with self._lock:
-                self.errors.append(f"conn {conn_id}: {e}")
+            if not conn.killed:
+                with self._lock:
+                    self.errors.append(f"conn {conn_id}: {e}")
         except Exception as e:  # noqa: BLE001 - a handler bug must be visible in the test
             with self._lock:
                 self.errors.append(f"conn {conn_id}: handler raised {e!r}\n{traceback.format_exc()}")
         finally:
+            conn.close()   # after kill(): SO_LINGER 0 makes this a RST
             with self._lock:
-                self._conns.discard(sock)
+                self._conns.pop(sock, None)
                 self.closed_connections += 1
-            conn.close()
 
 
 # ---------------------------------------------------------------------------------------------
