@@ -15,7 +15,8 @@ Writes to stdout, one line each, flushed: `ready PORT PID` once listening, and f
 `healthz MONOTONIC live|stale`, MONOTONIC being time.monotonic() (CLOCK_MONOTONIC, the same clock
 in every process of the machine) when the answer was written. A check is `stale` when its client
 had already closed the connection before it was read: that happens to checks queued in the
-backlog while the process was stopped, which the checker gave up on long ago.
+backlog while the process was stopped, which the checker gave up on long ago (a check whose client
+reset the connection is neither answered nor logged).
 Python 3 standard library only.
 """
 from __future__ import annotations
@@ -82,7 +83,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 1024
+    request_queue_size = 4096  # capped by net.core.somaxconn
 
 
 def main() -> int:

@@ -14,15 +14,52 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool has_connection_header(const MessageHead& head) { return head.find(HeaderKind::Connection) != nullptr; }
-
-// Headers named by Connection are hop-by-hop too (RFC 9110 7.6.1).
-bool named_by_connection(const MessageHead& head, const char* base, std::string_view name) {
-  for (const auto& header : head.headers) {
-    if (header.kind == HeaderKind::Connection && list_contains_token(header.value.view(base), name)) return true;
+// The header names a message's Connection headers list (RFC 9110 7.6.1), gathered once; the
+// usual "keep-alive", "close" and "upgrade" name no header and are left out.
+class ConnectionTokens {
+ public:
+  ConnectionTokens(const MessageHead& head, const char* base) {
+    for (const auto& header : head.headers) {
+      if (header.kind != HeaderKind::Connection) continue;
+      std::string_view list = header.value.view(base);
+      while (!list.empty()) {
+        const auto comma = list.find(',');
+        const auto token = trim(list.substr(0, comma));
+        if (!token.empty() && !iequals(token, "keep-alive") && !iequals(token, "close") && !iequals(token, "upgrade")) {
+          if (count_ < kMax) {
+            tokens_[count_++] = token;
+          } else {
+            overflow_ = true;
+          }
+        }
+        if (comma == std::string_view::npos) break;
+        list.remove_prefix(comma + 1);
+      }
+    }
+    if (overflow_) overflow_list_ = &head;
+    base_ = base;
   }
-  return false;
-}
+
+  [[nodiscard]] bool names(std::string_view name) const {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (iequals(tokens_[i], name)) return true;
+    }
+    if (overflow_list_ == nullptr) return false;
+    // More tokens than kept: fall back to scanning the lists (never in real traffic).
+    for (const auto& header : overflow_list_->headers) {
+      if (header.kind == HeaderKind::Connection && list_contains_token(header.value.view(base_), name)) return true;
+    }
+    return false;
+  }
+
+ private:
+  static constexpr std::size_t kMax = 8;
+  std::string_view tokens_[kMax];
+  std::size_t count_ = 0;
+  bool overflow_ = false;
+  const MessageHead* overflow_list_ = nullptr;
+  const char* base_ = nullptr;
+};
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
@@ -37,14 +74,14 @@ void append_number(std::string& out, std::uint64_t value) {
   out.append(digits, result.ptr);
 }
 
-// Copies every end-to-end header except those `skip_kind` names; returns nothing.
+// Copies every end-to-end header except those `skip_kind` names.
 template <typename SkipKind>
 void copy_end_to_end_headers(std::string& out, const MessageHead& head, const char* base, SkipKind skip_kind) {
-  const bool check_connection_tokens = has_connection_header(head);
+  const ConnectionTokens connection_tokens(head, base);
   for (const auto& header : head.headers) {
     if (skip_kind(header.kind) || is_hop_by_hop_or_framing(header.kind)) continue;
     const auto name = header.name.view(base);
-    if (check_connection_tokens && named_by_connection(head, base, name)) continue;
+    if (connection_tokens.names(name)) continue;
     append_header(out, name, header.value.view(base));
   }
 }

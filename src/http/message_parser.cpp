@@ -1,45 +1,56 @@
 #include "haven/http/message_parser.hpp"
 
+#include <array>
+#include <cstdint>
+
 namespace haven::http {
 
 namespace {
 
 MessageParser& self(llhttp_t* parser) { return *static_cast<MessageParser*>(parser->data); }
 
-// RFC 9110 field-value: visible characters, SP, HTAB and obs-text. Everything else is a control
-// byte that some peer somewhere would interpret differently.
-bool has_control_byte(std::string_view value) {
-  for (const char c : value) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && byte != '\t') || byte == 0x7f) return true;
+// Character classes as one table, so checking a header is a load per byte, not a chain of
+// comparisons.
+enum CharClass : std::uint8_t {
+  kToken = 1,       // RFC 9110 tchar: what a field name is made of
+  kFieldValue = 2,  // VCHAR, SP, HTAB, obs-text: anything else in a value is a control byte
+  kHostChar = 4,    // reg-name, IP literal brackets, port
+};
+
+constexpr std::array<std::uint8_t, 256> make_char_classes() {
+  std::array<std::uint8_t, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    std::uint8_t classes = 0;
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (alnum || c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' ||
+        c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~') {
+      classes |= kToken;
+    }
+    if ((c >= 0x20 && c != 0x7f) || c == '\t') classes |= kFieldValue;
+    if (alnum || c == '-' || c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']' || c == '%' ||
+        c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' || c == ',' ||
+        c == ';' || c == '=') {
+      classes |= kHostChar;
+    }
+    table[static_cast<std::size_t>(c)] = classes;
   }
-  return false;
+  return table;
 }
 
-// RFC 9110 token characters: anything else in a field name (a space before the colon above
-// all) is how request smuggling starts.
-bool is_token(std::string_view name) {
-  for (const char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '!' ||
-                    c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' || c == '-' ||
-                    c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~';
-    if (!ok) return false;
-  }
-  return true;
+constexpr auto kCharClasses = make_char_classes();
+
+bool all_of_class(std::string_view text, std::uint8_t char_class) {
+  std::uint8_t all = char_class;
+  for (const char c : text) all &= kCharClasses[static_cast<unsigned char>(c)];
+  return all != 0;
 }
 
-// Host = uri-host [ ":" port ]: reg-name, IPv4 or a bracketed IPv6 literal. Anything else
-// (spaces, '@', '/', ...) could make two parsers see two different authorities.
-bool is_valid_host(std::string_view host) {
-  for (const char c : host) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '.' || c == '_' || c == '~' || c == ':' || c == '[' || c == ']' || c == '%' || c == '!' ||
-                    c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' || c == '+' || c == ',' ||
-                    c == ';' || c == '=';
-    if (!ok) return false;
-  }
-  return true;
-}
+// A control byte in a value is read differently by different peers; a non-token byte in a name
+// (a space before the colon above all) is how request smuggling starts; a Host outside the
+// authority grammar could make two parsers see two different hosts.
+bool has_control_byte(std::string_view value) { return !all_of_class(value, kFieldValue); }
+bool is_token(std::string_view name) { return all_of_class(name, kToken); }
+bool is_valid_host(std::string_view host) { return all_of_class(host, kHostChar); }
 
 // The authority of an absolute-form target ("http://host:port/path"), or empty.
 std::string_view absolute_form_authority(std::string_view target) {
@@ -72,7 +83,7 @@ const llhttp_settings_t& MessageParser::settings() {
   return instance;
 }
 
-MessageParser::MessageParser(MessageKind kind, MessageSink& sink) : sink_(sink), kind_(kind) { reset(); }
+MessageParser::MessageParser(MessageKind kind, MessageSink& sink) : sink_(&sink), kind_(kind) { reset(); }
 
 void MessageParser::reset() {
   llhttp_init(&parser_, kind_ == MessageKind::Request ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
@@ -124,7 +135,7 @@ ExecuteResult MessageParser::finish() {
 
 int MessageParser::on_message_begin_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
-  p.head_ = &p.sink_.on_message_begin();
+  p.head_ = &p.sink_->on_message_begin();
   p.head_->clear();
   p.in_message_ = true;
   p.head_complete_ = false;
@@ -264,7 +275,7 @@ int MessageParser::on_headers_complete_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
   if (p.validate_head() != 0) return -1;
   p.head_complete_ = true;
-  const int rc = p.sink_.on_head(*p.head_);
+  const int rc = p.sink_->on_head(*p.head_);
   if (rc != 0) return rc;
   // Responses to HEAD, 1xx, 204 and 304 may announce a length but carry no body; llhttp only
   // knows that when told.
@@ -277,14 +288,14 @@ int MessageParser::on_body_cb(llhttp_t* parser, const char* at, std::size_t leng
   if (length == 0) return 0;
   auto& p = self(parser);
   p.body_started_ = true;
-  p.sink_.on_body(at, length);
+  p.sink_->on_body(at, length);
   return 0;
 }
 
 int MessageParser::on_message_complete_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
   p.in_message_ = false;
-  return p.sink_.on_message_complete();
+  return p.sink_->on_message_complete();
 }
 
 int MessageParser::on_chunk_extension_cb(llhttp_t* parser, const char* /*at*/, std::size_t length) noexcept {

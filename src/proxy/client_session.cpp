@@ -12,6 +12,7 @@
 #include "haven/fallback/maintenance.hpp"
 #include "haven/health/checker.hpp"
 #include "haven/proxy/buffer_pool.hpp"
+#include "haven/proxy/exchange.hpp"
 #include "haven/proxy/out_queue.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/upstream/balancer.hpp"
@@ -24,48 +25,6 @@ constexpr core::Duration kLingerTime{1000};  // after an error response: time fo
 char discard_scratch[4096];                  // bytes read while lingering go nowhere
 
 }  // namespace
-
-// The state of one request/response on a client connection. Lives from the end of the request
-// head to the end of the response.
-struct Exchange {
-  explicit Exchange(http::MessageSink& response_sink) : response_parser(http::MessageKind::Response, response_sink) {}
-
-  http::MessageHead request;
-  http::MessageHead response;
-  http::MessageParser response_parser;
-  OutQueue to_upstream;
-  OutQueue to_client;
-  upstream::Backend* backend = nullptr;
-  upstream::Server* server = nullptr;
-  upstream::Connection* upstream = nullptr;
-  Buffer* upstream_in = nullptr;
-  std::size_t upstream_parsed = 0;
-  http::ResponsePlan plan;
-  upstream::TriedSet tried;
-  std::string target_copy;  // the target, once the client buffer no longer holds the head
-  const char* termination = "ok";
-  int retries = 0;
-  int status = 0;
-  std::uint64_t bytes_in = 0;
-  std::uint64_t bytes_out = 0;
-  std::uint64_t started_ms = 0;
-  std::uint64_t head_ms = 0;
-  std::uint64_t connected_ms = 0;
-  std::uint64_t first_response_ms = 0;
-  bool connecting = false;
-  bool request_complete = false;
-  bool request_written = false;     // some request byte reached the current connection
-  bool response_byte_seen = false;  // some byte arrived from the current connection
-  bool response_started = false;    // some response byte was sent to the client
-  bool response_complete = false;
-  bool upstream_reusable = false;
-  bool replayable = true;           // the client buffer still holds the whole request so far
-  bool upgrade_response = false;
-  bool fresh_connection_only = false;
-  bool counted_active = false;
-  bool wants_html = false;          // Accept lists text/html: errors come as pages
-  bool upstream_eof = false;
-};
 
 struct ClientSession::UpstreamEvents final : net::StreamHandler {
   explicit UpstreamEvents(ClientSession& s) : session(s) {}
@@ -97,7 +56,6 @@ struct ClientSession::RequestEvents final : http::MessageSink {
   ClientSession& session;
   UpstreamEvents upstream;
   Response response;
-  http::MessageHead pending_head;  // filled before the exchange exists
 };
 
 http::MessageHead& ClientSession::RequestEvents::Response::on_message_begin() { return session.exchange_->response; }
@@ -119,7 +77,12 @@ ClientSession::ClientSession(Worker& worker, std::shared_ptr<const Snapshot> sna
 
 ClientSession::~ClientSession() {
   worker_.buffers().release(in_);
-  if (exchange_) worker_.buffers().release(exchange_->upstream_in);
+  if (exchange_ != nullptr) worker_.release_exchange(exchange_);
+}
+
+void ClientSession::release_exchange() {
+  worker_.release_exchange(exchange_);
+  exchange_ = nullptr;
 }
 
 void ClientSession::start(int fd) {
@@ -256,16 +219,15 @@ void ClientSession::process_client_input() {
 }
 
 http::MessageHead& ClientSession::on_request_begin() {
-  if (exchange_) return exchange_->request;  // a replay re-parses into the same exchange
-  return request_events_->pending_head;
+  // A replay re-parses into the exchange it already has.
+  if (exchange_ == nullptr) exchange_ = worker_.acquire_exchange(request_events_->response);
+  return exchange_->request;
 }
 
 void ClientSession::on_request_head_parsed() {
   timer_.stop();
-  const bool replay = exchange_ != nullptr;
-  if (!replay) {
-    exchange_ = std::make_unique<Exchange>(request_events_->response);
-    exchange_->request = std::move(request_events_->pending_head);
+  if (!exchange_->routed) {
+    exchange_->routed = true;
     exchange_->started_ms = request_started_ms_;
     exchange_->head_ms = worker_.loop().now_ms();
     const auto target = exchange_->request.target.view(in_->data);
@@ -832,7 +794,7 @@ void ClientSession::finish_exchange() {
   worker_.buffers().release(ex.upstream_in);
   ex.upstream_in = nullptr;
   if (!keep_client) {
-    exchange_.reset();
+    release_exchange();
     linger_close();
     return;
   }
@@ -840,7 +802,7 @@ void ClientSession::finish_exchange() {
 }
 
 void ClientSession::next_request() {
-  exchange_.reset();
+  release_exchange();
   // The next request (pipelined bytes, if any) moves to the front of the buffer.
   if (in_ != nullptr) {
     std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
@@ -875,10 +837,8 @@ void ClientSession::respond_error(int status, const char* termination) {
   const bool head_request = exchange_ && exchange_->request.method == HTTP_HEAD;
   const std::string_view response =
       head_request ? fallback::error_response_head_only(status) : fallback::error_response(status);
-  if (!exchange_) {
-    // The request never became an exchange (bad head): log it all the same.
-    exchange_ = std::make_unique<Exchange>(request_events_->response);
-    exchange_->request = std::move(request_events_->pending_head);
+  if (exchange_ == nullptr) exchange_ = worker_.acquire_exchange(request_events_->response);
+  if (exchange_->started_ms == 0) {
     exchange_->started_ms = request_started_ ? request_started_ms_ : worker_.loop().now_ms();
   }
   Exchange& ex = *exchange_;
@@ -887,7 +847,7 @@ void ClientSession::respond_error(int status, const char* termination) {
   ex.bytes_out = response.size();
   release_upstream(false);
   log_exchange();
-  exchange_.reset();
+  release_exchange();
   state_ = State::Lingering;
   const net::IoSlice slice{response.data(), response.size()};
   switch (client_.write({&slice, 1})) {

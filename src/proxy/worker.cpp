@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "haven/proxy/client_session.hpp"
+#include "haven/proxy/exchange.hpp"
 
 namespace haven::proxy {
 
@@ -51,7 +52,33 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
   balancer_states_.resize(snapshot_->backends.size());
 }
 
-Worker::~Worker() = default;
+namespace {
+// Enough for the requests in flight at a busy moment; beyond that they are freed, so a burst does
+// not pin memory.
+constexpr std::size_t kMaxFreeExchanges = 256;
+}  // namespace
+
+Worker::~Worker() {
+  for (Exchange* exchange : free_exchanges_) delete exchange;
+}
+
+Exchange* Worker::acquire_exchange(http::MessageSink& response_sink) {
+  if (free_exchanges_.empty()) return new Exchange(response_sink);
+  Exchange* exchange = free_exchanges_.back();
+  free_exchanges_.pop_back();
+  exchange->reset(response_sink);
+  return exchange;
+}
+
+void Worker::release_exchange(Exchange* exchange) {
+  buffers_.release(exchange->upstream_in);
+  exchange->upstream_in = nullptr;
+  if (free_exchanges_.size() >= kMaxFreeExchanges) {
+    delete exchange;
+    return;
+  }
+  free_exchanges_.push_back(exchange);
+}
 
 std::string Worker::listen(std::vector<std::uint16_t>& ports) {
   const auto& frontends = snapshot_->config->frontends;

@@ -192,7 +192,10 @@ class Haven {
   async stop() {
     if (this.exit) return;
     this.proc.kill('SIGTERM');
-    const done = await Promise.race([this.exited.then(() => true), sleep(12_000).then(() => false)]);
+    let timer;
+    const done = await Promise.race([this.exited.then(() => true),
+      new Promise((resolve) => { timer = setTimeout(resolve, 12_000, false); })]);
+    clearTimeout(timer);
     if (!done) {
       this.proc.kill('SIGKILL');
       await this.exited;
@@ -474,7 +477,7 @@ test('d) Korean: a ko-KR browser reads the page in Korean', { timeout: 60_000 },
 // The page on its own, served by a small server of the test's (the same configuration filling as
 // haven's), with health URLs whose answers the test sets: the details haven cannot show quickly.
 
-test('e) the page alone: reload URL, timeouts, "no answer", paused while hidden', { timeout: 60_000 }, async () => {
+test('e) the page alone: first poll, "Check now", timeouts, paused while hidden, reload URL', { timeout: 60_000 }, async () => {
   const source = fs.readFileSync(PAGE_FILE, 'utf8');
   assert.equal(source.split('/*haven:config*/').length, 2, 'exactly one configuration start marker');
   assert.equal(source.split('/*haven:end*/').length, 2, 'exactly one configuration end marker');
@@ -483,10 +486,12 @@ test('e) the page alone: reload URL, timeouts, "no answer", paused while hidden'
     '/*haven:config*/{"poll":["/h/a","/h/b?deep=1"],"interval_ms":1000,"timeout_ms":300}/*haven:end*/');
   const answers = { '/h/a': 503, '/h/b': 200 };
   const hits = { '/h/a': 0, '/h/b': 0 };
+  let firstHit = 0;
   const server = new Upstream('page', (req, res) => {
     const url = new URL(req.url, 'http://page');
     if (url.pathname in answers) {
       hits[url.pathname]++;
+      firstHit ||= Date.now();
       const status = answers[url.pathname];
       if (status === 'hang') return; // never answers: the page must time out
       res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
@@ -505,11 +510,25 @@ test('e) the page alone: reload URL, timeouts, "no answer", paused while hidden'
   const origin = `http://127.0.0.1:${server.port}`;
   const { context, page: tab, problems } = await openPage({ locale: 'fr-FR' });
   try {
+    const navigated = Date.now();
     await tab.goto(`${origin}/w/x%20y?a=1&v=42&b=%2F+c&vv=2#frag`);
     assert.equal(await tab.evaluate(() => document.documentElement.lang), 'en');
     await waitFor('/h/a shown as HTTP 503', async () =>
       (await rowText(tab, '/h/a')) === 'Unavailable (HTTP 503)', { timeout: 3000 });
+    assert.ok(firstHit - navigated < 1500, `first poll ${firstHit - navigated} ms after the navigation began`);
     assert.equal(await rowState(tab, '/h/b?deep=1'), 'ok');
+    assert.equal(await tab.locator('#target').textContent(), '/w/x%20y?a=1&b=%2F+c&vv=2#frag');
+
+    // "Check now" polls at once: click just after a round, long before the next one is due.
+    const seen = hits['/h/a'];
+    await waitFor('a new round', () => hits['/h/a'] > seen, { timeout: 3000 });
+    await waitFor('the round to finish', async () => (await tab.locator('#checks').getAttribute('aria-busy')) === null,
+      { timeout: 2000, interval: 20 });
+    const clicked = hits['/h/a'];
+    const clickedAt = Date.now();
+    await tab.getByRole('button', { name: 'Check now' }).click();
+    await waitFor('"Check now" to poll', () => hits['/h/a'] > clicked, { timeout: 2000, interval: 20 });
+    assert.ok(Date.now() - clickedAt < 600, `"Check now" polled after ${Date.now() - clickedAt} ms`);
 
     answers['/h/a'] = 'hang';
     await waitFor('/h/a shown as "no answer" after its timeout', async () =>

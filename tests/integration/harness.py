@@ -482,6 +482,10 @@ class Request:
         return self.target.split("?", 1)[0]
 
 
+def is_health_check(req: Request) -> bool:
+    return req.headers.get("user-agent") == "haven-check"
+
+
 class UpstreamConn:
     """One accepted connection, handed to custom handlers."""
 
@@ -634,6 +638,15 @@ class Upstream:
         return f"[{self.host}]:{self.port}" if self.family == socket.AF_INET6 else f"{self.host}:{self.port}"
 
     # -- observations -------------------------------------------------------------------------
+    def traffic(self) -> list[Request]:
+        """The requests received, without haven's health checks (User-Agent: haven-check)."""
+        with self._lock:
+            return [r for r in self.requests if not is_health_check(r)]
+
+    def health_checks(self) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if is_health_check(r)]
+
     def request_count(self) -> int:
         with self._lock:
             return len(self.requests)
@@ -1046,9 +1059,18 @@ class Haven:
         wait_until(lambda: len(self.access_lines()) >= n, timeout, f"{n} access log line(s)")
         return self.access_lines()
 
-    def wait_event(self, pattern: str, timeout: float = 5.0) -> re.Match:
+    def wait_event(self, pattern: str, timeout: float = 5.0, since: int = 0) -> re.Match:
+        """Waits for `pattern` in the event log, from character offset `since` (see event_mark)."""
         rx = re.compile(pattern)
-        return wait_until(lambda: rx.search(self.events()), timeout, f"event log line matching {pattern!r}")  # type: ignore[return-value]
+        return wait_until(lambda: rx.search(self.events(), since), timeout,  # type: ignore[return-value]
+                          f"event log line matching {pattern!r}")
+
+    def event_mark(self) -> int:
+        """The current end of the event log, for wait_event(since=...)."""
+        return len(self.events())
+
+    def event_lines(self, since: int = 0) -> list[str]:
+        return [line for line in self.events()[since:].splitlines() if line.strip()]
 
     # -- process -------------------------------------------------------------------------------
     def vmhwm_kib(self) -> int:

@@ -63,6 +63,8 @@ class MessageParser {
   MessageParser& operator=(const MessageParser&) = delete;
 
   void set_limits(const ParseLimits& limits) { limits_ = limits; }
+  // Events go to another sink from now on (a pooled parser changes hands).
+  void set_sink(MessageSink& sink) { sink_ = &sink; }
   // Must be called before the bytes of a new message arrive on a fresh stream, or after an
   // error (llhttp keeps returning its error until re-initialised).
   void reset();
@@ -103,7 +105,7 @@ class MessageParser {
   int validate_request_head();
 
   llhttp_t parser_{};
-  MessageSink& sink_;
+  MessageSink* sink_;
   MessageHead* head_ = nullptr;
   const char* base_ = nullptr;
   ParseLimits limits_;

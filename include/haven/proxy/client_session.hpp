@@ -105,6 +105,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void log_exchange();
   void make_room_in_client_buffer();
   void release_client_buffer_if_empty();
+  void release_exchange();
 
   static void on_client_timer(void* self) noexcept;
   static void on_upstream_timer(void* self) noexcept;
@@ -118,7 +119,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   net::Timer timer_;
   std::unique_ptr<RequestEvents> request_events_;
   http::MessageParser request_parser_;
-  std::unique_ptr<Exchange> exchange_;
+  Exchange* exchange_ = nullptr;  // from the worker's pool while a request is in progress
   Buffer* in_ = nullptr;       // client bytes; a request head always starts at offset 0
   std::size_t parsed_ = 0;     // bytes of in_ given to the request parser
   std::string client_ip_;

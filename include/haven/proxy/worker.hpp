@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "haven/health/checker.hpp"
+#include "haven/http/message_parser.hpp"
 #include "haven/log/access_log.hpp"
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
@@ -22,6 +23,7 @@
 namespace haven::proxy {
 
 class ClientSession;
+struct Exchange;
 
 // Process-wide limits and counters every worker shares.
 struct SharedCounters {
@@ -56,6 +58,9 @@ class Worker final : private net::HandleOwner {
   log::AccessLog& access_log() { return access_log_; }
   log::EventLog& events() { return *events_; }
   upstream::BalancerState& balancer_state(std::size_t backend_index);
+  // Per-request state, recycled: a request costs no allocation once the pool is warm.
+  Exchange* acquire_exchange(http::MessageSink& response_sink);
+  void release_exchange(Exchange* exchange);
   [[nodiscard]] bool draining() const { return draining_; }
   health::Checker* checker() { return checker_; }
   void on_session_closed(ClientSession* session);
@@ -80,6 +85,7 @@ class Worker final : private net::HandleOwner {
   BufferPool buffers_;
   upstream::ConnectionPool connections_;
   std::vector<upstream::BalancerState> balancer_states_;
+  std::vector<Exchange*> free_exchanges_;
   std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
   net::Async shutdown_signal_;
   net::Async server_down_signal_;

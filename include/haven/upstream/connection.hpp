@@ -56,7 +56,8 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
 // connection is least likely to have been closed by the server.
 class ConnectionPool {
  public:
-  static constexpr std::size_t kMaxIdlePerServer = 256;
+  // High enough that a burst never has to reconnect; idle connections expire after keep_alive.
+  static constexpr std::size_t kMaxIdlePerServer = 16384;
 
   explicit ConnectionPool(net::Loop& loop) : loop_(loop) {}
   ConnectionPool(const ConnectionPool&) = delete;
