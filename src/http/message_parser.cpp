@@ -201,6 +201,8 @@ int MessageParser::on_header_value_complete_cb(llhttp_t* parser) noexcept {
     if (last != ' ' && last != '\t') break;
     --header.value.length;
   }
+  // llhttp refuses most control bytes in values but lets an obs-fold through with its CR LF
+  // inside the value: every control byte is refused here.
   const auto value = header.value.view(p.base_);
   if (has_control_byte(value)) return p.fail(ParseFailure::Malformed, "control character in a header value");
   header.kind = classify_header(header.name.view(p.base_));

@@ -109,7 +109,7 @@ void ClientSession::abort_now() {
   }
 }
 
-void ClientSession::arm_client_timer(core::Duration timeout) { timer_.start(timeout); }
+void ClientSession::arm_client_timer(core::Duration timeout) { timer_.set(timeout); }
 
 // ---------------------------------------------------------------------------------------------
 // Client side
@@ -225,7 +225,7 @@ http::MessageHead& ClientSession::on_request_begin() {
 }
 
 void ClientSession::on_request_head_parsed() {
-  timer_.stop();
+  timer_.clear();
   if (!exchange_->routed) {
     exchange_->routed = true;
     exchange_->started_ms = request_started_ms_;
@@ -302,13 +302,13 @@ void ClientSession::dispatch() {
     upstream_failed(UpstreamFailure::ConnectFailed, rc);
     return;
   }
-  connection->timer().start(ex.backend->config.timeouts.connect);
+  connection->timer().set(ex.backend->config.timeouts.connect);
 }
 
 void ClientSession::on_upstream_connected(int status) {
   Exchange& ex = *exchange_;
   ex.connecting = false;
-  ex.upstream->timer().stop();
+  ex.upstream->timer().clear();
   if (status != 0) {
     upstream_failed(UpstreamFailure::ConnectFailed, status);
     return;
@@ -333,7 +333,7 @@ void ClientSession::on_upstream_ready() {
     upstream_failed(UpstreamFailure::ClosedEarly, 0);
     return;
   }
-  ex.upstream->timer().start(ex.backend->config.timeouts.server);
+  ex.upstream->timer().set(ex.backend->config.timeouts.server);
   pump_request_body();
   flush_to_upstream();
 }
@@ -467,11 +467,11 @@ void ClientSession::on_upstream_read(std::size_t length) {
     ex.first_response_ms = worker_.loop().now_ms();
   }
   if (state_ == State::Tunnel) {
-    ex.upstream->timer().start(frontend_.timeouts.tunnel);
+    ex.upstream->timer().set(frontend_.timeouts.tunnel);
     pump_tunnel();
     return;
   }
-  ex.upstream->timer().start(ex.backend->config.timeouts.server);
+  ex.upstream->timer().set(ex.backend->config.timeouts.server);
   parse_response();
 }
 
@@ -623,7 +623,7 @@ void ClientSession::after_client_write() {
     buffer->end = ex.upstream_parsed = 0;
   }
   if (ex.upstream != nullptr && !ex.upstream_eof) {
-    if (ex.response_started) timer_.stop();
+    if (ex.response_started) timer_.clear();
     ex.upstream->stream().read_start();
   }
 }
@@ -735,7 +735,7 @@ void ClientSession::release_upstream(bool reusable) {
   upstream::Connection* connection = ex.upstream;
   ex.upstream = nullptr;
   if (connection == nullptr) return;
-  connection->timer().stop();
+  connection->timer().clear();
   if (reusable) {
     connection->mark_reused();
     worker_.connections().put(connection, ex.backend->config.timeouts.keep_alive);
@@ -990,8 +990,8 @@ void ClientSession::start_tunnel() {
   Exchange& ex = *exchange_;
   log_exchange();
   state_ = State::Tunnel;
-  timer_.start(frontend_.timeouts.tunnel);
-  ex.upstream->timer().start(frontend_.timeouts.tunnel);
+  timer_.set(frontend_.timeouts.tunnel);
+  ex.upstream->timer().set(frontend_.timeouts.tunnel);
   // Bytes that arrived behind the heads belong to the new protocol.
   if (ex.upstream_in != nullptr) {
     Buffer& up = *ex.upstream_in;

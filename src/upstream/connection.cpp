@@ -48,7 +48,7 @@ Connection* ConnectionPool::take(Server& server) {
   Connection* connection = list.head;
   if (connection == nullptr) return nullptr;
   unlink(connection);
-  connection->timer_.stop();
+  connection->timer_.clear();
   connection->stream_.read_stop();
   return connection;
 }
@@ -63,7 +63,7 @@ void ConnectionPool::put(Connection* connection, core::Duration idle_timeout) {
   }
   connection->stream_.set_handler(*connection);
   connection->timer_.set_callback(&Connection::on_idle_timeout, connection);
-  connection->timer_.start(idle_timeout);
+  connection->timer_.set(idle_timeout);
   if (connection->stream_.read_start() != 0) {
     connection->close();
     return;

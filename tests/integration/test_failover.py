@@ -271,6 +271,7 @@ def get_on_reused_connection_closed_before_response_is_retried() -> None:
     resp = haven.get("/api/second")
     check_eq(resp.status, 200, f"GET on the stale pooled connection (body {resp.body[:200]!r})")
     check_eq(a1.connections, 1 if served_by(resp) == "a2" else 2, f"connections at a1 (answered by {served_by(resp)})")
+    note(f"a1 saw {[(r.target, r.conn_id) for r in a1.traffic()]}, a2 saw {[r.target for r in a2.traffic()]}")
 
 
 @test

@@ -9,7 +9,7 @@
 #include "haven/http/head_writer.hpp"
 #include "haven/http/message_parser.hpp"
 #include "haven/net/tcp_stream.hpp"
-#include "haven/net/timer.hpp"
+#include "haven/net/deadline.hpp"
 #include "haven/proxy/retry_policy.hpp"
 #include "haven/proxy/snapshot.hpp"
 
@@ -116,7 +116,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   const config::Frontend& frontend_;
   const std::size_t frontend_index_;
   net::TcpStream client_;
-  net::Timer timer_;
+  net::Deadline timer_;
   std::unique_ptr<RequestEvents> request_events_;
   http::MessageParser request_parser_;
   Exchange* exchange_ = nullptr;  // from the worker's pool while a request is in progress

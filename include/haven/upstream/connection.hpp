@@ -5,7 +5,7 @@
 #include <cstddef>
 
 #include "haven/net/tcp_stream.hpp"
-#include "haven/net/timer.hpp"
+#include "haven/net/deadline.hpp"
 #include "haven/upstream/server.hpp"
 
 namespace haven::upstream {
@@ -19,7 +19,7 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
   Connection& operator=(const Connection&) = delete;
 
   net::TcpStream& stream() { return stream_; }
-  net::Timer& timer() { return timer_; }
+  net::Deadline& timer() { return timer_; }
   Server& server() { return server_; }
   // Served at least one complete exchange already (a failure before any response byte may then
   // be the server closing an idle connection, and is safe to retry).
@@ -42,7 +42,7 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
   static void on_idle_timeout(void* self) noexcept;
 
   net::TcpStream stream_;
-  net::Timer timer_;
+  net::Deadline timer_;
   Server& server_;
   ConnectionPool& pool_;
   Connection* idle_prev_ = nullptr;  // intrusive idle list of the pool
