@@ -153,8 +153,8 @@ void Checker::apply_change(upstream::Server& server, bool up, const std::string&
                  {"backend", backend.config.name},
                  {"state", up ? "UP" : "DOWN"},
                  {"reason", why},
-                 {"main_up", std::to_string(counts.main_up)},
-                 {"backup_up", std::to_string(counts.backup_up)}});
+                 {"main_up", static_cast<long>(counts.main_up)},
+                 {"backup_up", static_cast<long>(counts.backup_up)}});
 
   const bool available = counts.main_up + counts.backup_up > 0;
   if (available != backend_available_[backend.index]) {

@@ -5,8 +5,7 @@ namespace haven::log {
 EventLog::EventLog(std::shared_ptr<Output> output, config::LogFormat format)
     : output_(std::move(output)), format_(format) {}
 
-void EventLog::write(std::string_view kind, std::string_view message,
-                     const std::vector<std::pair<std::string_view, std::string>>& fields) {
+void EventLog::write(std::string_view kind, std::string_view message, const std::vector<EventField>& fields) {
   if (!output_ || !output_->enabled()) return;
   std::string line;
   line.reserve(160);
@@ -18,12 +17,17 @@ void EventLog::write(std::string_view kind, std::string_view message,
     line.append("\",\"message\":\"");
     append_json_escaped(line, message);
     line.push_back('"');
-    for (const auto& [key, value] : fields) {
+    for (const auto& field : fields) {
       line.append(",\"");
-      append_json_escaped(line, key);
-      line.append("\":\"");
-      append_json_escaped(line, value);
-      line.push_back('"');
+      append_json_escaped(line, field.key);
+      line.append("\":");
+      if (field.is_number) {
+        line.append(std::to_string(field.number));
+      } else {
+        line.push_back('"');
+        append_json_escaped(line, field.text);
+        line.push_back('"');
+      }
     }
     line.append("}\n");
   } else {

@@ -256,6 +256,14 @@ void ClientSession::on_request_head_parsed() {
   dispatch();
 }
 
+bool ClientSession::untried_server_left() const {
+  const Exchange& ex = *exchange_;
+  for (const auto& server : ex.backend->servers) {
+    if (server->up() && server->config.weight > 0 && !ex.tried.contains(server->index)) return true;
+  }
+  return false;
+}
+
 bool ClientSession::required_backend_down() const {
   for (const std::size_t index : frontend_.maintenance_requires_indexes) {
     if (!snapshot_->backends[index]->usable()) return true;
@@ -663,8 +671,10 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int /*uv_status*/) 
       return;
     case UpstreamFailure::ConnectFailed:
     case UpstreamFailure::ConnectTimeout:
-      // With no server left the client gets the maintenance answer, which says when to retry.
-      if (!ex.backend->usable()) {
+      // With no server left to try, the client gets the maintenance answer, which says when to
+      // come back; a 502 would say something is broken that retrying elsewhere could avoid.
+      ex.tried.add(ex.server->index);
+      if (!untried_server_left()) {
         respond_maintenance(*ex.backend);
       } else {
         respond_error(502, "connect_failed");
@@ -947,9 +957,9 @@ void ClientSession::note_traffic_failure(const char* reason) {
   const int failures = ex.server->passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   // Reported once, when the count reaches `fall`; the checker resets it when it acts.
   if (failures == ex.backend->config.check->fall && worker_.checker() != nullptr) {
-    worker_.checker()->report_traffic_failure(*ex.server,
-                                              std::string(reason) + ", " + std::to_string(failures) +
-                                                  " consecutive failures");
+    worker_.checker()->report_traffic_failure(
+        *ex.server, std::string(reason) + ", " + std::to_string(failures) +
+                        (failures == 1 ? " consecutive failure" : " consecutive failures"));
   }
 }
 

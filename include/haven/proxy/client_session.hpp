@@ -97,6 +97,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void respond_local(std::string_view response, int status, const char* termination);
   void respond_maintenance(const upstream::Backend& backend);
   bool required_backend_down() const;
+  bool untried_server_left() const;
   void note_traffic_failure(const char* reason);
   void linger_close();
   void abort_exchange(const char* termination);
