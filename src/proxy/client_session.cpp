@@ -128,9 +128,12 @@ char* ClientSession::on_alloc(std::size_t& capacity) {
   return in_->data + in_->end;
 }
 
+// Reading stays on for the whole connection: stopping and restarting it costs epoll_ctl calls on
+// every request. Only a full buffer (backpressure) stops it, until room is made.
 void ClientSession::on_read(std::size_t length) {
   if (state_ == State::Lingering || state_ == State::Closed) return;
   in_->end += length;
+  if (in_->space() == 0) client_.read_stop();
   if (state_ == State::Tunnel) {
     arm_client_timer(frontend_.timeouts.tunnel);
     pump_tunnel();
@@ -211,8 +214,8 @@ void ClientSession::process_client_input() {
                   "bad_request");
     return;
   }
-  if (state_ == State::Forwarding && exchange_ && !exchange_->to_upstream.empty()) return;  // wait for the write
-  if (state_ == State::Forwarding) {
+  // While dispatching, or while a write upstream is pending, bytes wait in the buffer.
+  if (state_ == State::Forwarding && exchange_->upstream != nullptr && !exchange_->upstream->stream().write_pending()) {
     pump_request_body();
     flush_to_upstream();
   }
@@ -234,7 +237,6 @@ void ClientSession::on_request_head_parsed() {
     exchange_->backend = snapshot_->backends[snapshot_->routes[frontend_index_].backend_for(target)].get();
   }
   state_ = State::Dispatching;
-  client_.read_stop();  // further body bytes wait in the kernel until a server is ready for them
   // Body bytes that came with the head are checked before any server sees the request: a bad
   // chunk there is a 400, not a half-forwarded request.
   pump_request_body();
@@ -404,7 +406,7 @@ void ClientSession::flush_to_upstream() {
       after_upstream_write();
       return;
     case net::WriteOutcome::Pending:
-      client_.read_stop();  // backpressure: no more client bytes until these are out
+      // Client bytes keep arriving into the buffer (it does not move) until it is full.
       return;
     case net::WriteOutcome::Failed:
       upstream_failed(UpstreamFailure::WriteFailed, ex.upstream->stream().last_error());
@@ -431,14 +433,11 @@ void ClientSession::after_upstream_write() {
   Exchange& ex = *exchange_;
   if (!ex.to_upstream.empty()) ex.request_written = true;
   ex.to_upstream.clear();
-  if (ex.request_complete || ex.response_complete) {
-    client_.read_stop();
-    return;
-  }
+  // Pipelined bytes behind a complete request wait in the buffer.
+  if (ex.request_complete || ex.response_complete) return;
   make_room_in_client_buffer();
-  if (in_->space() == 0) return;
   arm_client_timer(frontend_.timeouts.client);
-  if (!client_eof_) client_.read_start();
+  if (!client_eof_ && in_->space() > 0) client_.read_start();
 }
 
 // Body bytes already sent are dropped once the buffer is full. From then on the request can no
@@ -1026,6 +1025,7 @@ void ClientSession::pump_tunnel() {
     switch (ex.upstream->stream().write({&slice, 1})) {
       case net::WriteOutcome::Done:
         in_->end = 0;
+        if (!client_eof_) client_.read_start();  // a full buffer had stopped it
         break;
       case net::WriteOutcome::Pending:
         ex.to_upstream.add_external(in_->data, in_->end);  // marks the write as ours

@@ -48,8 +48,8 @@ Connection* ConnectionPool::take(Server& server) {
   Connection* connection = list.head;
   if (connection == nullptr) return nullptr;
   unlink(connection);
+  // It keeps reading: the caller becomes the handler of what arrives.
   connection->timer_.clear();
-  connection->stream_.read_stop();
   return connection;
 }
 
