@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <new>
 
 namespace haven::proxy {
@@ -21,20 +22,33 @@ BufferPool::~BufferPool() {
 }
 
 Buffer* BufferPool::acquire() {
-  if (free_.empty()) return map_buffer();
-  Buffer* buffer = free_.back();
-  free_.pop_back();
-  buffer->end = 0;
+  Buffer* buffer = nullptr;
+  if (free_.empty()) {
+    buffer = map_buffer();
+    if (buffer == nullptr) return nullptr;
+  } else {
+    buffer = free_.back();
+    free_.pop_back();
+    buffer->end = 0;
+  }
+  peak_in_use_ = std::max(peak_in_use_, ++in_use_);
   return buffer;
 }
 
 void BufferPool::release(Buffer* buffer) {
   if (buffer == nullptr) return;
-  if (free_.size() >= kMaxFree) {
-    unmap_buffer(buffer);
-    return;
-  }
+  --in_use_;
   free_.push_back(buffer);
+}
+
+void BufferPool::trim() {
+  // Enough free buffers that the recent peak could be reached again without mapping any.
+  const std::size_t keep = std::max(kMinFree, peak_in_use_ > in_use_ ? peak_in_use_ - in_use_ : 0);
+  while (free_.size() > keep) {
+    unmap_buffer(free_.back());
+    free_.pop_back();
+  }
+  peak_in_use_ = in_use_;
 }
 
 }  // namespace haven::proxy

@@ -2,12 +2,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "haven/proxy/client_session.hpp"
 #include "haven/proxy/exchange.hpp"
 
 namespace haven::proxy {
+
+namespace {
+constexpr std::size_t kMinFreeExchanges = 16;
+// How often pools give back what the load since the last time did not need: short enough that a
+// burst's memory returns within a second, long enough that steady load never allocates.
+constexpr core::Duration kTrimInterval{500};
+}  // namespace
 
 // Accepts for one frontend and hands sockets to new sessions.
 class Worker::FrontendAcceptor final : public net::AcceptHandler {
@@ -48,21 +57,19 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
       server_down_signal_(loop_, &Worker::on_server_down, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
-      grace_timer_(loop_, &Worker::on_grace_expired, this) {
+      grace_timer_(loop_, &Worker::on_grace_expired, this),
+      trim_timer_(loop_, &Worker::on_trim, this) {
   balancer_states_.resize(snapshot_->backends.size());
+  trim_timer_.start(kTrimInterval, kTrimInterval);
 }
 
-namespace {
-// Enough for the requests in flight at a busy moment; beyond that they are freed, so a burst does
-// not pin memory.
-constexpr std::size_t kMaxFreeExchanges = 256;
-}  // namespace
 
 Worker::~Worker() {
   for (Exchange* exchange : free_exchanges_) delete exchange;
 }
 
 Exchange* Worker::acquire_exchange(http::MessageSink& response_sink) {
+  peak_exchanges_in_use_ = std::max(peak_exchanges_in_use_, ++exchanges_in_use_);
   if (free_exchanges_.empty()) return new Exchange(response_sink);
   Exchange* exchange = free_exchanges_.back();
   free_exchanges_.pop_back();
@@ -73,11 +80,21 @@ Exchange* Worker::acquire_exchange(http::MessageSink& response_sink) {
 void Worker::release_exchange(Exchange* exchange) {
   buffers_.release(exchange->upstream_in);
   exchange->upstream_in = nullptr;
-  if (free_exchanges_.size() >= kMaxFreeExchanges) {
-    delete exchange;
-    return;
-  }
+  --exchanges_in_use_;
   free_exchanges_.push_back(exchange);
+}
+
+void Worker::on_trim(void* self) noexcept {
+  auto& worker = *static_cast<Worker*>(self);
+  worker.buffers_.trim();
+  const std::size_t in_use = worker.exchanges_in_use_;
+  const std::size_t keep = std::max(kMinFreeExchanges,
+                                    worker.peak_exchanges_in_use_ > in_use ? worker.peak_exchanges_in_use_ - in_use : 0);
+  while (worker.free_exchanges_.size() > keep) {
+    delete worker.free_exchanges_.back();
+    worker.free_exchanges_.pop_back();
+  }
+  worker.peak_exchanges_in_use_ = in_use;
 }
 
 std::string Worker::listen(std::vector<std::uint16_t>& ports) {
@@ -172,6 +189,7 @@ void Worker::finish_shutdown() {
   server_down_signal_.close(this);
   flush_logs_.close(this);
   grace_timer_.close(this);
+  trim_timer_.close(this);
 }
 
 void Worker::on_handle_closed() {}

@@ -16,10 +16,12 @@ struct Buffer {
 };
 
 // Buffers are mapped pages rather than heap memory, so that after a burst the memory goes back to
-// the system instead of staying in the allocator; the pool keeps a few for the steady state.
+// the system instead of staying in the allocator. Under steady load the pool keeps as many as the
+// load needs (mapping and unmapping per request would cost far more than the copy it saves);
+// trim() gives back what recent demand did not use.
 class BufferPool {
  public:
-  static constexpr std::size_t kMaxFree = 64;
+  static constexpr std::size_t kMinFree = 16;
 
   BufferPool() = default;
   BufferPool(const BufferPool&) = delete;
@@ -29,11 +31,16 @@ class BufferPool {
   // nullptr when the system has no memory left: the caller ends that one connection.
   Buffer* acquire();
   void release(Buffer* buffer);
+  // Called periodically: keeps free buffers for the peak use seen since the last call.
+  void trim();
+  [[nodiscard]] std::size_t free_count() const { return free_.size(); }
 
  private:
   static Buffer* map_buffer();
   static void unmap_buffer(Buffer* buffer);
   std::vector<Buffer*> free_;
+  std::size_t in_use_ = 0;
+  std::size_t peak_in_use_ = 0;  // since the last trim
 };
 
 }  // namespace haven::proxy

@@ -75,6 +75,7 @@ class Worker final : private net::HandleOwner {
   static void on_server_down(void* self) noexcept;
   static void on_before_poll(void* self) noexcept;
   static void on_grace_expired(void* self) noexcept;
+  static void on_trim(void* self) noexcept;
 
   const int id_;
   net::Loop loop_;
@@ -86,12 +87,15 @@ class Worker final : private net::HandleOwner {
   upstream::ConnectionPool connections_;
   std::vector<upstream::BalancerState> balancer_states_;
   std::vector<Exchange*> free_exchanges_;
+  std::size_t exchanges_in_use_ = 0;
+  std::size_t peak_exchanges_in_use_ = 0;  // since the last trim
   std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
   net::Async shutdown_signal_;
   net::Async server_down_signal_;
   health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;
   net::Timer grace_timer_;
+  net::Timer trim_timer_;  // gives back pooled memory that recent load did not need
   ClientSession* sessions_ = nullptr;  // intrusive list of live sessions
   bool draining_ = false;
   bool finished_ = false;
