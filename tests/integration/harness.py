@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -991,7 +992,7 @@ class Haven:
     """A running haven: `haven -c DIR/haven.toml`, stdout -> DIR/access.log, stderr -> DIR/events.log."""
 
     def __init__(self, config_text: str, *, wait_ready: bool = True, ready_timeout: float = 10.0,
-                 extra_args: Iterable[str] = ()):
+                 extra_args: Iterable[str] = (), open_file_limit: int | None = None):
         path = haven_path()
         check(os.path.isfile(path) and os.access(path, os.X_OK), f"haven binary not found or not executable: {path}")
         self.dir = new_temp_dir("haven-")
@@ -1003,8 +1004,13 @@ class Haven:
         self.config_text = config_text
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
+        def limit_open_files() -> None:
+            if open_file_limit is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (open_file_limit, open_file_limit))
+
         self.proc = subprocess.Popen([path, "-c", self.config_path, *extra_args], stdin=subprocess.DEVNULL,
-                                     stdout=self._out, stderr=self._err, cwd=self.dir)
+                                     stdout=self._out, stderr=self._err, cwd=self.dir,
+                                     preexec_fn=limit_open_files if open_file_limit is not None else None)
         self.pid = self.proc.pid
         self.host = "127.0.0.1"
         self.port = 0
