@@ -369,16 +369,8 @@ void ClientSession::pump_request_body() {
 void ClientSession::on_request_body(const char* data, std::size_t length) {
   Exchange& ex = *exchange_;
   ex.bytes_in += length;
-  if (ex.request.framing == http::BodyFraming::Chunked) {
-    std::string& arena = ex.to_upstream.arena();
-    const std::size_t start = arena.size();
-    http::append_chunk_header(arena, length);
-    ex.to_upstream.add_arena_since(start);
-    ex.to_upstream.add_external(data, length);
-    ex.to_upstream.add_external("\r\n", 2);
-  } else {
-    ex.to_upstream.add_external(data, length);
-  }
+  // Chunked requests are re-chunked: chunk extensions never reach the server.
+  ex.to_upstream.add_body(data, length, ex.request.framing == http::BodyFraming::Chunked);
 }
 
 int ClientSession::on_request_complete() {
@@ -543,16 +535,7 @@ int ClientSession::on_response_head(http::MessageHead& head) {
 
 void ClientSession::on_response_body(const char* data, std::size_t length) {
   Exchange& ex = *exchange_;
-  if (ex.plan.framing == http::ClientFraming::Chunked) {
-    std::string& arena = ex.to_client.arena();
-    const std::size_t start = arena.size();
-    http::append_chunk_header(arena, length);
-    ex.to_client.add_arena_since(start);
-    ex.to_client.add_external(data, length);
-    ex.to_client.add_external("\r\n", 2);
-  } else {
-    ex.to_client.add_external(data, length);
-  }
+  ex.to_client.add_body(data, length, ex.plan.framing == http::ClientFraming::Chunked);
 }
 
 int ClientSession::on_response_complete() {
@@ -780,13 +763,22 @@ void ClientSession::on_client_timer(void* self) noexcept {
     case State::Tunnel:
       session.abort_exchange("tunnel_timeout");
       return;
-    default:
-      if (session.exchange_ && !session.exchange_->response_started && !session.exchange_->request_complete) {
-        session.respond_error(408, "client_timeout");
-      } else {
+    default: {
+      // Only waiting on the client counts: its request body, or its reading of the response.
+      // Waiting on the server is the server timeout's business.
+      if (session.exchange_ == nullptr) return;
+      const Exchange& ex = *session.exchange_;
+      if (!ex.request_complete) {
+        if (ex.response_started) {
+          session.abort_exchange("client_timeout");
+        } else {
+          session.respond_error(408, "client_timeout");
+        }
+      } else if (session.client_.write_pending()) {
         session.abort_exchange("client_timeout");
       }
       return;
+    }
   }
 }
 
@@ -798,7 +790,6 @@ void ClientSession::finish_exchange() {
   log_exchange();
   const bool upstream_ok = ex.upstream_reusable && ex.request_complete && !ex.upstream_eof;
   release_upstream(upstream_ok);
-  ++requests_served_;
   const bool keep_client = ex.plan.keep_client_alive && ex.request_complete && !worker_.draining() && !client_eof_;
   worker_.buffers().release(ex.upstream_in);
   ex.upstream_in = nullptr;
@@ -891,7 +882,6 @@ void ClientSession::linger_close() {
 void ClientSession::abort_exchange(const char* termination) {
   if (exchange_) {
     exchange_->termination = termination;
-    if (exchange_->status == 0) exchange_->status = exchange_->response_started ? exchange_->status : 0;
     log_exchange();
     release_upstream(false);
   }

@@ -1,5 +1,7 @@
 #include "haven/proxy/out_queue.hpp"
 
+#include "haven/http/head_writer.hpp"
+
 namespace haven::proxy {
 
 void OutQueue::add_arena_since(std::size_t arena_offset) {
@@ -29,6 +31,16 @@ void OutQueue::add_copy(std::string_view text) {
   const std::size_t offset = arena_.size();
   arena_.append(text);
   add_arena_since(offset);
+}
+
+void OutQueue::add_body(const char* data, std::size_t length, bool chunked) {
+  if (chunked) {
+    const std::size_t start = arena_.size();
+    http::append_chunk_header(arena_, length);
+    add_arena_since(start);
+  }
+  add_external(data, length);
+  if (chunked) add_external("\r\n", 2);
 }
 
 std::span<const net::IoSlice> OutQueue::slices() {

@@ -988,6 +988,32 @@ def run_haven(args: list[str], timeout: float = 10.0, cwd: str | None = None) ->
                           stdin=subprocess.DEVNULL, text=True, errors="replace")
 
 
+# Fast active checks for failover tests: interval 300ms, timeout 200ms, fall 3, rise 2.
+FAST_CHECK = {"path": "/healthz", "interval": "300ms", "timeout": "200ms", "rise": 2, "fall": 3}
+
+
+def fast_check(**overrides) -> dict:
+    out = dict(FAST_CHECK)
+    out.update(overrides)
+    return out
+
+
+def server_entry(upstream: "Upstream", backup: bool = False) -> dict:
+    entry = {"name": upstream.name, "address": upstream}
+    if backup:
+        entry["backup"] = True
+    return entry
+
+
+def api_config(servers: list, check: dict | None = None, timeouts: dict | None = None, log: dict | None = None,
+               **backend_keys) -> str:
+    """An "api" backend with the given servers (and check), plus a plain "static" backend."""
+    api = {"servers": servers}
+    if check is not None:
+        api["check"] = check
+    api.update(backend_keys)
+    return make_config({"api": api, "static": [Upstream(name="main_static")]}, timeouts=timeouts, log=log)
+
 class Haven:
     """A running haven: `haven -c DIR/haven.toml`, stdout -> DIR/access.log, stderr -> DIR/events.log."""
 

@@ -5,31 +5,8 @@ import re
 import threading
 import time
 
-from harness import (Haven, TestFailure, Upstream, check, check_eq, echo_body, is_health_check, make_config, note, run,
-                     test, wait_until)
-
-FAST = {"path": "/healthz", "interval": "300ms", "timeout": "200ms", "rise": 2, "fall": 3}
-
-
-def fast_check(**overrides) -> dict:
-    out = dict(FAST)
-    out.update(overrides)
-    return out
-
-
-def server(upstream: Upstream, backup: bool = False) -> dict:
-    entry = {"name": upstream.name, "address": upstream}
-    if backup:
-        entry["backup"] = True
-    return entry
-
-
-def api_config(servers: list, check: dict | None = None, log: dict | None = None, **backend_keys) -> str:
-    api = {"servers": servers}
-    if check is not None:
-        api["check"] = check
-    api.update(backend_keys)
-    return make_config({"api": api, "static": [Upstream(name="main_static")]}, log=log)
+from harness import (FAST_CHECK, Haven, TestFailure, Upstream, api_config, check, check_eq, echo_body,
+                     fast_check, is_health_check, make_config, note, run, server_entry, test, wait_until)
 
 
 class Health:
@@ -74,8 +51,8 @@ def check_request_is_get_path_host_user_agent_connection_close() -> None:
     a1 = Upstream(name="a1")
     s1 = Upstream(name="s1")
     haven = Haven(make_config({
-        "api": {"check": fast_check(path="/api/healthz?deep=1"), "servers": [server(a1)]},
-        "static": {"check": fast_check(host="status.example", interval="1s"), "servers": [server(s1)]},
+        "api": {"check": fast_check(path="/api/healthz?deep=1"), "servers": [server_entry(a1)]},
+        "static": {"check": fast_check(host="status.example", interval="1s"), "servers": [server_entry(s1)]},
     }))
     req = a1.wait_requests(1, timeout=3)[0]
     check_eq((req.method, req.target, req.version), ("GET", "/api/healthz?deep=1", "HTTP/1.1"), "check request line")
@@ -95,7 +72,7 @@ def check_request_is_get_path_host_user_agent_connection_close() -> None:
 @test
 def head_check_method() -> None:
     a1 = Upstream(name="a1")
-    haven = Haven(api_config([server(a1)], check=fast_check(method="HEAD")))
+    haven = Haven(api_config([server_entry(a1)], check=fast_check(method="HEAD")))
     req = a1.wait_requests(1, timeout=3)[0]
     check_eq((req.method, req.target), ("HEAD", "/healthz"), "check request line")
     wait_until(lambda: len(a1.health_checks()) >= 4, 3, "four checks")
@@ -109,7 +86,7 @@ def servers_are_checked_at_once_at_start_up() -> None:
     dead = Upstream("refuse", name="a1")
     alive = Upstream(name="a2")
     start = time.monotonic()
-    haven = Haven(api_config([server(dead), server(alive)], check=fast_check(interval="10s", fall=1)))
+    haven = Haven(api_config([server_entry(dead), server_entry(alive)], check=fast_check(interval="10s", fall=1)))
     haven.wait_event(down_line("api/a1", r"check: connection refused, \d+ms") + r"; 1 main and 0 backup up",
                      timeout=1.5)
     alive.wait_requests(1, timeout=max(0.1, 1.5 - (time.monotonic() - start)))
@@ -122,7 +99,7 @@ def servers_start_up_before_any_check() -> None:
     """Servers start UP: the first request is answered even if the checks never succeed yet."""
     h = Health("a1")
     h.delay = 5.0                       # checks take longer than the 2s timeout
-    haven = Haven(api_config([server(h.upstream)], check=fast_check(interval="10s", timeout="2s")))
+    haven = Haven(api_config([server_entry(h.upstream)], check=fast_check(interval="10s", timeout="2s")))
     resp = haven.get("/api/first")
     check_eq((resp.status, resp.json()["server"]), (200, "a1"), "first request")
 
@@ -130,7 +107,7 @@ def servers_start_up_before_any_check() -> None:
 @test
 def first_checks_are_spread_in_time() -> None:
     ups = [Upstream(name=f"a{i}") for i in range(1, 5)]
-    haven = Haven(api_config([server(u) for u in ups], check=fast_check(interval="2s")))
+    haven = Haven(api_config([server_entry(u) for u in ups], check=fast_check(interval="2s")))
     for u in ups:
         wait_until(lambda u=u: u.health_checks(), 3, f"first check of {u.name}")
     firsts = sorted(u.health_checks()[0].received_at for u in ups)
@@ -148,7 +125,7 @@ def first_checks_are_spread_in_time() -> None:
 def wrong_status_takes_server_down_and_good_status_brings_it_back() -> None:
     h = Health("main_api")
     backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server(h.upstream), server(backup, backup=True)], check=fast_check()))
+    haven = Haven(api_config([server_entry(h.upstream), server_entry(backup, backup=True)], check=fast_check()))
     wait_until(lambda: h.count >= 1, 3, "a first check")
     mark = haven.event_mark()
     h.status = 503
@@ -173,7 +150,7 @@ def wrong_status_takes_server_down_and_good_status_brings_it_back() -> None:
 def slow_check_times_out_and_takes_server_down() -> None:
     h = Health("main_api")
     backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server(h.upstream), server(backup, backup=True)], check=fast_check(fall=2)))
+    haven = Haven(api_config([server_entry(h.upstream), server_entry(backup, backup=True)], check=fast_check(fall=2)))
     wait_until(lambda: h.count >= 1, 3, "a first check")
     mark = haven.event_mark()
     h.delay = 0.6                       # slower than the 200ms timeout, answers 200 in the end
@@ -196,7 +173,7 @@ def status_line_within_timeout_is_enough() -> None:
         return True
 
     a1 = Upstream(handler=handler, name="a1")
-    haven = Haven(api_config([server(a1)], check=fast_check(fall=1)))
+    haven = Haven(api_config([server_entry(a1)], check=fast_check(fall=1)))
     wait_until(lambda: len(a1.health_checks()) >= 4, 3, "4 checks")
     check("server api/a1 is DOWN" not in haven.events(), f"DOWN:\n{haven.events()[-1000:]}")
 
@@ -204,7 +181,7 @@ def status_line_within_timeout_is_enough() -> None:
 @test
 def backup_down_while_main_up_line() -> None:
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)], check=fast_check(fall=2)))
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)], check=fast_check(fall=2)))
     wait_until(lambda: backup.health_checks(), 3, "a check of the backup")
     backup.kill()
     m = haven.wait_event(down_line("api/fallback_api", r"check: connection refused, \d+ms") + r"; 1 main and 0 backup up(.*)\n",
@@ -218,7 +195,7 @@ def single_failures_below_fall_do_not_take_server_down() -> None:
     """Every other check fails: never `fall` (2) consecutive failures, so the server stays UP."""
     h = Health("a1")
     h.alternate = True
-    haven = Haven(api_config([server(h.upstream)], check=fast_check(fall=2, interval="100ms")))
+    haven = Haven(api_config([server_entry(h.upstream)], check=fast_check(fall=2, interval="100ms")))
     wait_until(lambda: h.count >= 10, 5, "10 checks")
     check(" is DOWN " not in haven.events(), f"DOWN with alternating checks:\n{haven.events()[-1500:]}")
 
@@ -229,8 +206,8 @@ def expect_status_list_accepts_204_and_rejects_206() -> None:
     ok204 = Health("a1", status=204)
     bad206 = Health("s1", status=206)
     haven = Haven(make_config({
-        "api": {"check": fast_check(expect_status="200,204"), "servers": [server(ok204.upstream)]},
-        "static": {"check": fast_check(expect_status="200,204"), "servers": [server(bad206.upstream)]},
+        "api": {"check": fast_check(expect_status="200,204"), "servers": [server_entry(ok204.upstream)]},
+        "static": {"check": fast_check(expect_status="200,204"), "servers": [server_entry(bad206.upstream)]},
     }))
     haven.wait_event(down_line("static/s1", r"check: status 206, \d+ms") + r"; 0 main and 0 backup up", timeout=3)
     wait_until(lambda: ok204.count >= 5, 3, "5 checks answered 204")
@@ -244,8 +221,8 @@ def expect_status_range_default_accepts_3xx_rejects_4xx() -> None:
     ok302 = Health("a1", status=302)
     bad404 = Health("s1", status=404)
     haven = Haven(make_config({
-        "api": {"check": fast_check(), "servers": [server(ok302.upstream)]},
-        "static": {"check": fast_check(), "servers": [server(bad404.upstream)]},
+        "api": {"check": fast_check(), "servers": [server_entry(ok302.upstream)]},
+        "static": {"check": fast_check(), "servers": [server_entry(bad404.upstream)]},
     }))
     haven.wait_event(down_line("static/s1", r"check: status 404, \d+ms"), timeout=3)
     wait_until(lambda: ok302.count >= 4, 3, "4 checks answered 302")
@@ -255,7 +232,7 @@ def expect_status_range_default_accepts_3xx_rejects_4xx() -> None:
 @test
 def down_interval_slows_checks_of_a_down_server() -> None:
     h = Health("a1", status=503)
-    Haven(api_config([server(h.upstream)], check=fast_check(interval="200ms", down_interval="1500ms", fall=1)))
+    Haven(api_config([server_entry(h.upstream)], check=fast_check(interval="200ms", down_interval="1500ms", fall=1)))
     wait_until(lambda: len(h.upstream.health_checks()) >= 3, 5, "3 checks")
     times = [r.received_at for r in h.upstream.health_checks()[:3]]
     gaps = [round(b - a, 2) for a, b in zip(times, times[1:])]
@@ -286,7 +263,7 @@ def run_down_up_sequence(haven: Haven, main: Upstream, backup: Upstream) -> None
 @test
 def event_lines_text() -> None:
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)], check=fast_check()))
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)], check=fast_check()))
     run_down_up_sequence(haven, main, backup)
     expected = [
         r"server api/main_api is DOWN \(check: connection refused, \d+ms\); 0 main and 1 backup up; "
@@ -307,7 +284,7 @@ def event_lines_text() -> None:
 @test
 def event_lines_json() -> None:
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)], check=fast_check(), log={"format": "json"}))
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)], check=fast_check(), log={"format": "json"}))
     run_down_up_sequence(haven, main, backup)
     records = []
     for line in haven.event_lines():

@@ -7,32 +7,8 @@ import re
 import threading
 import time
 
-from harness import (Haven, Upstream, check, check_eq, echo_body, is_health_check, make_config, note, run,
-                     test, wait_until)
-
-# Fast active checks: interval 300ms, timeout 200ms, fall 3, rise 2.
-FAST = {"path": "/healthz", "interval": "300ms", "timeout": "200ms", "rise": 2, "fall": 3}
-
-
-def fast_check(**overrides) -> dict:
-    out = dict(FAST)
-    out.update(overrides)
-    return out
-
-
-def server(upstream: Upstream, backup: bool = False) -> dict:
-    entry = {"name": upstream.name, "address": upstream}
-    if backup:
-        entry["backup"] = True
-    return entry
-
-
-def api_config(servers: list, check: dict | None = None, timeouts: dict | None = None, **backend_keys) -> str:
-    api = {"servers": servers}
-    if check is not None:
-        api["check"] = check
-    api.update(backend_keys)
-    return make_config({"api": api, "static": [Upstream(name="main_static")]}, timeouts=timeouts)
+from harness import (FAST_CHECK, Haven, Upstream, api_config, check, check_eq, echo_body, fast_check,
+                     is_health_check, make_config, note, run, server_entry, test, wait_until)
 
 
 def served_by(resp) -> str:
@@ -60,7 +36,7 @@ def main_killed_under_load_loses_no_request() -> None:
     """4 clients loop keep-alive GETs; the main is killed (listener closed, connections reset),
     later restarted. Every request gets a 2xx: first from the main, then the backup, then the main."""
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)], check=fast_check()))
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)], check=fast_check()))
     stop = threading.Event()
     lock = threading.Lock()
     statuses: collections.Counter = collections.Counter()
@@ -161,7 +137,7 @@ def down_detected_within_interval_times_fall_plus_timeout() -> None:
     """interval 300ms, timeout 200ms, fall 3, no traffic: the DOWN line comes within
     0.3*3 + 0.2 + 1 = 2.1 s of the kill."""
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)], check=fast_check()))
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)], check=fast_check()))
     wait_until(lambda: len(main.health_checks()) >= 2, 3, "two checks of the main")
     mark = haven.event_mark()
     main.kill()
@@ -175,7 +151,7 @@ def down_detected_within_interval_times_fall_plus_timeout() -> None:
 @test
 def main_recovers_after_rise_checks_and_takes_traffic_again() -> None:
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)], check=fast_check(rise=3)))
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)], check=fast_check(rise=3)))
     check_eq(served_by(haven.get("/api/one")), "main_api", "server before the kill")
     mark = haven.event_mark()
     main.kill()
@@ -217,7 +193,7 @@ def closing_handler(mode: str):
 def post_closed_before_response_gets_502_and_is_not_replayed() -> None:
     a1 = Upstream(handler=closing_handler("close"), name="a1")
     a2 = Upstream(name="a2")
-    haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
     body = b'{"order": 1}'
     with haven.client() as c:
         resp = c.request("POST", "/api/orders", headers=[("Content-Type", "application/json")], body=body)
@@ -233,7 +209,7 @@ def get_closed_before_response_is_answered_by_the_other_server() -> None:
     for mode in ("close", "reset"):
         a1 = Upstream(handler=closing_handler(mode), name="a1")
         a2 = Upstream(name="a2")
-        haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=2))
+        haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
         resp = haven.get(f"/api/idempotent-{mode}")
         check_eq(resp.status, 200, f"status of the GET when a1 does {mode} (body {resp.body[:200]!r})")
         check_eq(served_by(resp), "a2", f"server answering after a1 did {mode}")
@@ -266,7 +242,7 @@ def reused_connection_pair() -> tuple[Upstream, Upstream]:
 @test
 def get_on_reused_connection_closed_before_response_is_retried() -> None:
     a1, a2 = reused_connection_pair()
-    haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
     check_eq(served_by(haven.get("/api/first")), "a1", "first request")
     resp = haven.get("/api/second")
     check_eq(resp.status, 200, f"GET on the stale pooled connection (body {resp.body[:200]!r})")
@@ -277,7 +253,7 @@ def get_on_reused_connection_closed_before_response_is_retried() -> None:
 @test
 def post_on_reused_connection_closed_before_response_is_not_replayed() -> None:
     a1, a2 = reused_connection_pair()
-    haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
     check_eq(served_by(haven.get("/api/first")), "a1", "first request")
     resp = haven.get("/api/orders", method="POST", body=b"order-2")
     check_eq(resp.status, 502, f"POST on the stale pooled connection (body {resp.body[:200]!r})")
@@ -289,7 +265,7 @@ def post_on_reused_connection_closed_before_response_is_not_replayed() -> None:
 @test
 def retry_tries_the_same_tier_before_the_backups() -> None:
     a1, a2, b1 = Upstream("refuse", name="a1"), Upstream(name="a2"), Upstream(name="b1")
-    haven = Haven(api_config([server(a1), server(a2), server(b1, backup=True)], balance="first", retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2), server_entry(b1, backup=True)], balance="first", retries=2))
     for i in range(4):
         resp = haven.get(f"/api/tier/{i}")
         check_eq((resp.status, served_by(resp) if resp.status == 200 else resp.body[:200]), (200, "a2"),
@@ -301,7 +277,7 @@ def retry_tries_the_same_tier_before_the_backups() -> None:
 def retries_limit_the_number_of_servers_tried() -> None:
     for retries, expect_ok in ((1, False), (2, True)):
         a1, a2, a3 = Upstream("refuse", name="a1"), Upstream("refuse", name="a2"), Upstream(name="a3")
-        haven = Haven(api_config([server(a1), server(a2), server(a3)], balance="first", retries=retries))
+        haven = Haven(api_config([server_entry(a1), server_entry(a2), server_entry(a3)], balance="first", retries=retries))
         resp = haven.get("/api/limit")
         if expect_ok:
             check_eq((resp.status, served_by(resp) if resp.status == 200 else resp.body[:200]), (200, "a3"),
@@ -316,7 +292,7 @@ def retries_limit_the_number_of_servers_tried() -> None:
 def get_closed_before_response_goes_to_the_backup_tier() -> None:
     a1 = Upstream(handler=closing_handler("close"), name="a1")
     b1 = Upstream(name="b1")
-    haven = Haven(api_config([server(a1), server(b1, backup=True)], retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(b1, backup=True)], retries=2))
     resp = haven.get("/api/to-backup")
     check_eq((resp.status, served_by(resp) if resp.status == 200 else resp.body[:200]), (200, "b1"),
              "answer when the only main closes without a response")
@@ -327,7 +303,7 @@ def post_to_refused_server_goes_to_the_other_main() -> None:
     """Connecting failed: the request was never written, so even a POST goes elsewhere."""
     a1 = Upstream("refuse", name="a1")
     a2 = Upstream(name="a2")
-    haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
     body = b"p" * 5000
     for i in range(3):
         resp = haven.get(f"/api/post/{i}", method="POST", body=body)
@@ -340,7 +316,7 @@ def connection_refused_on_one_main_answered_by_the_other() -> None:
     """Both mains healthy at first; a1 is killed. Active checks are slow (10s), so requests still
     go to a1 for a while: each is answered by a2, none sees an error."""
     a1, a2 = Upstream(name="a1"), Upstream(name="a2")
-    haven = Haven(api_config([server(a1), server(a2)], check=fast_check(interval="10s", fall=5), retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], check=fast_check(interval="10s", fall=5), retries=2))
     counts = collections.Counter(served_by(haven.get(f"/api/warm/{i}")) for i in range(4))
     check_eq(dict(counts), {"a1": 2, "a2": 2}, "round robin before the kill")
     a1.kill()
@@ -356,7 +332,7 @@ def no_retry_once_response_bytes_reached_the_client() -> None:
     aborted (the body stays short) and a2 never sees the request."""
     a1 = Upstream("reset", name="a1", reset_after=1000)
     a2 = Upstream(name="a2")
-    haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
     with haven.client(timeout=5) as c:
         c.send(c.build_request("GET", "/api/partial"))
         head = c.read_head()
@@ -371,7 +347,7 @@ def no_retry_once_response_bytes_reached_the_client() -> None:
 def retries_zero_means_no_second_server() -> None:
     a1 = Upstream(handler=closing_handler("close"), name="a1")
     a2 = Upstream(name="a2")
-    haven = Haven(api_config([server(a1), server(a2)], balance="first", retries=0))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=0))
     resp = haven.get("/api/once")
     check_eq(resp.status, 502, f"status with retries = 0 (body {resp.body[:200]!r})")
     check_eq(a2.traffic(), [], "requests at a2")
@@ -398,7 +374,7 @@ def hung_main_request_resent_to_backup_when_main_goes_down() -> None:
     hang = threading.Event()
     main = Upstream(handler=hanging_handler(hang), name="main_api")
     backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)],
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
                              check=fast_check(fall=2), timeouts={"server": "10s"}))
     check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
     wait_until(lambda: len(main.health_checks()) >= 1, 3, "a check of the main")
@@ -437,7 +413,7 @@ def hung_main_post_is_not_resent() -> None:
     hang = threading.Event()
     main = Upstream(handler=hanging_handler(hang), name="main_api")
     backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)],
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
                              check=fast_check(fall=2), timeouts={"server": "3s"}))
     check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
     hang.set()
@@ -457,7 +433,7 @@ def hung_main_post_is_not_resent() -> None:
 @test
 def passive_checks_take_killed_main_down_before_the_next_active_check() -> None:
     main, backup = Upstream(name="main_api"), Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)],
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
                              check=fast_check(interval="10s", fall=2), retries=2))
     wait_until(lambda: len(main.health_checks()) >= 1, 3, "the start-up check of the main")
     check_eq(served_by(haven.get("/api/warm")), "main_api", "server before the kill")
@@ -482,7 +458,7 @@ def passive_checks_take_killed_main_down_before_the_next_active_check() -> None:
 def passive_checks_count_fresh_connections_closed_before_a_response() -> None:
     main = Upstream(handler=closing_handler("close"), name="main_api")
     backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)],
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
                              check=fast_check(interval="10s", fall=2), retries=2))
     wait_until(lambda: len(main.health_checks()) >= 1, 3, "the start-up check of the main")
     rx = re.compile(down_line("api/main_api", r"traffic: [^)]*"))
@@ -501,7 +477,7 @@ def passive_checks_count_fresh_connections_closed_before_a_response() -> None:
 def passive_checks_count_response_timeouts() -> None:
     main = Upstream("slow", name="main_api", delay=3)
     backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server(main), server(backup, backup=True)],
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
                              check=fast_check(interval="10s", timeout="5s", fall=1), retries=2,
                              timeouts={"server": "500ms"}))
     start = time.monotonic()
@@ -521,7 +497,7 @@ def no_passive_down_without_a_check_table() -> None:
     """Passive checks only apply to backends with active checks (nothing else would bring the
     server back): a killed server is skipped by retries but never logged DOWN."""
     a1, a2 = Upstream(name="a1"), Upstream(name="a2")
-    haven = Haven(api_config([server(a1), server(a2)], retries=2))
+    haven = Haven(api_config([server_entry(a1), server_entry(a2)], retries=2))
     a1.kill()
     for i in range(8):
         resp = haven.get(f"/api/nocheck/{i}")
@@ -538,7 +514,7 @@ def backups_config(all_backups: bool | None) -> tuple[str, Upstream, Upstream]:
     a1 = Upstream("refuse", name="a1")
     b1, b2 = Upstream(name="b1"), Upstream(name="b2")
     keys = {} if all_backups is None else {"all_backups": all_backups}
-    text = api_config([server(a1), server(b1, backup=True), server(b2, backup=True)],
+    text = api_config([server_entry(a1), server_entry(b1, backup=True), server_entry(b2, backup=True)],
                       check=fast_check(fall=1), **keys)
     return text, b1, b2
 

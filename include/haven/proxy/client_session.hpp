@@ -127,7 +127,6 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   std::uint16_t client_port_ = 0;
   State state_ = State::ReadingHead;
   int open_handles_ = 2;
-  std::uint32_t requests_served_ = 0;
   std::uint64_t request_started_ms_ = 0;  // first byte of the current request (loop clock)
   bool request_started_ = false;  // a byte of the current request head has arrived
   bool client_eof_ = false;

@@ -26,6 +26,8 @@ class OutQueue {
   // Bytes that stay valid until the write completes (read buffer or static text).
   void add_external(const char* data, std::size_t length);
   void add_copy(std::string_view text);
+  // Body bytes as one chunk of the chunked coding (size line, bytes, CRLF), or as they are.
+  void add_body(const char* data, std::size_t length, bool chunked);
 
   [[nodiscard]] bool empty() const { return pieces_.empty() && head_.empty(); }
   [[nodiscard]] std::uint64_t bytes() const { return bytes_ + head_.size(); }
