@@ -89,9 +89,11 @@ void Listener::on_readable() {
       retry_timer_.start(kEmfileRetry);
       return;
     }
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer{};
+    socklen_t peer_length = sizeof peer;
+    const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      handler_.on_accept(fd);
+      handler_.on_accept(fd, reinterpret_cast<const sockaddr*>(&peer));
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

@@ -29,4 +29,21 @@ bool SocketAddress::assign(std::string_view host, std::uint16_t port) {
   return false;
 }
 
+bool SocketAddress::describe(const sockaddr* address, std::string& host, std::uint16_t& port) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    if (inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text) == nullptr) return false;
+    port = ntohs(v4->sin_port);
+  } else if (address->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text) == nullptr) return false;
+    port = ntohs(v6->sin6_port);
+  } else {
+    return false;
+  }
+  host = text;
+  return true;
+}
+
 }  // namespace haven::net

@@ -129,6 +129,13 @@ WriteOutcome TcpStream::write(std::span<const IoSlice> slices) {
 
 void TcpStream::shutdown() {
   if (closing_) return;
+  // Nothing queued: shut down now. uv_shutdown would arm and disarm write polling (two epoll_ctl
+  // calls and a loop turn) only to find nothing to flush.
+  uv_os_fd_t fd = -1;
+  if (write_request_ == nullptr && uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) == 0) {
+    ::shutdown(fd, SHUT_WR);
+    return;
+  }
   auto* request = new uv_shutdown_t;
   if (uv_shutdown(request, StreamAccess::stream(*this), &StreamAccess::on_shutdown) != 0) delete request;
 }
@@ -143,32 +150,6 @@ void TcpStream::close(HandleOwner* closed_owner, bool reset) {
 }
 
 void TcpStream::set_nodelay() { uv_tcp_nodelay(StreamAccess::tcp(*this), 1); }
-
-bool TcpStream::peer(std::string& ip, std::uint16_t& port) const {
-  sockaddr_storage address{};
-  int length = sizeof address;
-  if (uv_tcp_getpeername(StreamAccess::tcp(*this), reinterpret_cast<sockaddr*>(&address), &length) != 0) return false;
-  char text[INET6_ADDRSTRLEN] = {};
-  if (address.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address);
-    uv_ip4_name(v4, text, sizeof text);
-    port = ntohs(v4->sin_port);
-  } else {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address);
-    uv_ip6_name(v6, text, sizeof text);
-    port = ntohs(v6->sin6_port);
-  }
-  ip = text;
-  return true;
-}
-
-std::uint16_t TcpStream::local_port() const {
-  sockaddr_storage address{};
-  int length = sizeof address;
-  if (uv_tcp_getsockname(StreamAccess::tcp(*this), reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
-  if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
-  return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
-}
 
 const char* TcpStream::error_name(int status) { return status == 0 ? "ok" : uv_strerror(status); }
 

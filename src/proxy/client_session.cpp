@@ -10,9 +10,11 @@
 
 #include "haven/fallback/error_responses.hpp"
 #include "haven/fallback/maintenance.hpp"
+#include "haven/net/socket_address.hpp"
 #include "haven/health/checker.hpp"
 #include "haven/proxy/buffer_pool.hpp"
 #include "haven/proxy/exchange.hpp"
+#include "haven/proxy/maintenance_policy.hpp"
 #include "haven/proxy/out_queue.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/upstream/balancer.hpp"
@@ -85,14 +87,14 @@ void ClientSession::release_exchange() {
   exchange_ = nullptr;
 }
 
-void ClientSession::start(int fd) {
+void ClientSession::start(int fd, const sockaddr* peer) {
   if (client_.adopt(fd) != 0) {
     ::close(fd);
     close_now();
     return;
   }
   client_.set_nodelay();
-  client_.peer(client_ip_, client_port_);
+  net::SocketAddress::describe(peer, client_ip_, client_port_);
   arm_client_timer(frontend_.timeouts.http_request);
   if (client_.read_start() != 0) close_now();
 }
@@ -248,12 +250,15 @@ void ClientSession::on_request_head_parsed() {
   if (const auto* accept = ex.request.find(http::HeaderKind::Accept)) {
     ex.wants_html = fallback::accepts_html(accept->value.view(in_->data));
   }
-  if (ex.wants_html && (ex.request.method == HTTP_GET || ex.request.method == HTTP_HEAD)) {
-    if (!snapshot_->maintenance.is_poll_path(routing::origin_path(ex.request.target.view(in_->data))) &&
-        required_backend_down()) {
-      respond_local(snapshot_->maintenance.html(exchange_->request.method == HTTP_HEAD), 503, "maintenance");
-      return;
-    }
+  NavigationFacts facts;
+  facts.method = ex.request.method;
+  facts.wants_html = ex.wants_html;
+  facts.poll_path =
+      ex.wants_html && snapshot_->maintenance.is_poll_path(routing::origin_path(ex.request.target.view(in_->data)));
+  if (navigation_needs_maintenance(facts, frontend_.maintenance_requires_indexes,
+                                   [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
+    respond_local(snapshot_->maintenance.html(ex.request.method == HTTP_HEAD), 503, "maintenance");
+    return;
   }
   dispatch();
 }
@@ -266,12 +271,6 @@ bool ClientSession::untried_server_left() const {
   return false;
 }
 
-bool ClientSession::required_backend_down() const {
-  for (const std::size_t index : frontend_.maintenance_requires_indexes) {
-    if (!snapshot_->backends[index]->usable()) return true;
-  }
-  return false;
-}
 
 void ClientSession::dispatch() {
   Exchange& ex = *exchange_;
@@ -794,8 +793,15 @@ void ClientSession::finish_exchange() {
   worker_.buffers().release(ex.upstream_in);
   ex.upstream_in = nullptr;
   if (!keep_client) {
+    // The client asked to close and sent nothing more: nothing can arrive that would turn our
+    // close into a reset, so there is nothing to linger for.
+    const bool client_done = !ex.request.keep_alive && ex.request_complete && (in_ == nullptr || parsed_ == in_->end);
     release_exchange();
-    linger_close();
+    if (client_done) {
+      close_now();
+    } else {
+      linger_close();
+    }
     return;
   }
   next_request();

@@ -24,13 +24,13 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler {
   FrontendAcceptor(Worker& worker, std::size_t frontend_index)
       : worker_(worker), frontend_index_(frontend_index), listener_(worker.loop_, *this) {}
 
-  void on_accept(int fd) override {
+  void on_accept(int fd, const sockaddr* peer) override {
     worker_.shared_.connections.fetch_add(1, std::memory_order_relaxed);
     auto* session = new ClientSession(worker_, worker_.snapshot_, frontend_index_);
     session->next_ = worker_.sessions_;
     if (worker_.sessions_ != nullptr) worker_.sessions_->prev_ = session;
     worker_.sessions_ = session;
-    session->start(fd);
+    session->start(fd, peer);
   }
 
   bool can_accept() override {

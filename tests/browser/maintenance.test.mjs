@@ -262,12 +262,14 @@ async function bothHealthy() {
 }
 
 async function stopAndWaitDown(upstream, healthPath, serverName) {
+  // Earlier cases left DOWN lines for this server too: wait for one more than there were.
+  const down = new RegExp(`\\b${upstream.name}/${serverName}\\b.*\\bDOWN\\b`);
+  const downBefore = haven.events(down).length;
   await upstream.stop();
   await waitFor(`${healthPath} through haven to answer 503 once ${upstream.name} is stopped`,
     async () => (await healthStatus(healthPath)) === 503, { timeout: 10_000 });
-  const down = new RegExp(`\\b${upstream.name}/${serverName}\\b.*\\bDOWN\\b`);
   await waitFor(`haven's event log to say ${upstream.name}/${serverName} is DOWN`,
-    () => haven.events(down).length > 0, { timeout: 3000 });
+    () => haven.events(down).length > downBefore, { timeout: 5000 });
 }
 
 // A browser context whose page records console errors, page errors and every request.

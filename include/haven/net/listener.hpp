@@ -13,8 +13,8 @@ namespace haven::net {
 
 class AcceptHandler {
  public:
-  // A new connected, non-blocking socket; the handler owns `fd` from here on.
-  virtual void on_accept(int fd) = 0;
+  // A new connected, non-blocking socket from `peer`; the handler owns `fd` from here on.
+  virtual void on_accept(int fd, const sockaddr* peer) = 0;
   // Whether the handler can take another connection now (max_connections).
   virtual bool can_accept() = 0;
 

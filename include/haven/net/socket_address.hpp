@@ -19,6 +19,9 @@ class SocketAddress {
   [[nodiscard]] socklen_t length() const { return length_; }
   [[nodiscard]] int family() const { return storage_.ss_family; }
 
+  // The numeric host and the port of `address` (IPv4 or IPv6), without a system call.
+  static bool describe(const sockaddr* address, std::string& host, std::uint16_t& port);
+
  private:
   sockaddr_storage storage_{};
   socklen_t length_ = 0;

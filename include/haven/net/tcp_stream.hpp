@@ -73,9 +73,6 @@ class TcpStream {
   [[nodiscard]] bool closing() const { return closing_; }
 
   void set_nodelay();
-  // The peer's numeric address; false when unknown (the socket is already gone).
-  bool peer(std::string& ip, std::uint16_t& port) const;
-  std::uint16_t local_port() const;
 
   static const char* error_name(int status);
 

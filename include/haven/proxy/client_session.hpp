@@ -26,8 +26,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  // Takes the accepted socket. On failure the session closes itself.
-  void start(int fd);
+  // Takes the accepted socket from `peer`. On failure the session closes itself.
+  void start(int fd, const sockaddr* peer);
   // Shutdown: a session between requests closes now; one in a request closes after it.
   void close_if_idle();
   // The shutdown grace time is over.
@@ -96,7 +96,6 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   // Answers with a pre-built response (maintenance) and keeps the connection when possible.
   void respond_local(std::string_view response, int status, const char* termination);
   void respond_maintenance(const upstream::Backend& backend);
-  bool required_backend_down() const;
   bool untried_server_left() const;
   void note_traffic_failure(const char* reason);
   void linger_close();
