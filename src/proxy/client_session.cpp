@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
+
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -275,14 +278,17 @@ bool ClientSession::untried_server_left() const {
 void ClientSession::dispatch() {
   Exchange& ex = *exchange_;
   const auto& servers = ex.backend->servers;
-  std::vector<upstream::Candidate> candidates;
-  candidates.reserve(servers.size());
-  for (const auto& server : servers) {
-    candidates.push_back({server->up(), server->config.backup, server->config.weight,
-                          server->active.load(std::memory_order_relaxed)});
+  // On the stack: config caps a backend at kMaxServersPerBackend servers.
+  std::array<upstream::Candidate, config::kMaxServersPerBackend> candidates;
+  const std::size_t count = std::min(servers.size(), candidates.size());
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& server = *servers[i];
+    candidates[i] = {server.up(), server.config.backup, server.config.weight,
+                     server.active.load(std::memory_order_relaxed)};
   }
-  const auto chosen = upstream::choose_server(ex.backend->config.balance, ex.backend->config.all_backups, candidates,
-                                              ex.tried, worker_.balancer_state(ex.backend->index));
+  const auto chosen =
+      upstream::choose_server(ex.backend->config.balance, ex.backend->config.all_backups,
+                              std::span(candidates.data(), count), ex.tried, worker_.balancer_state(ex.backend->index));
   if (!chosen) {
     respond_maintenance(*ex.backend);
     return;
