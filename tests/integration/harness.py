@@ -998,6 +998,14 @@ def fast_check(**overrides) -> dict:
     return out
 
 
+def down_line(server_id: str, reason: str = r"[^)]*") -> str:
+    return rf"server {re.escape(server_id)} is DOWN \({reason}\)"
+
+
+def up_line(server_id: str, reason: str = r"[^)]*") -> str:
+    return rf"server {re.escape(server_id)} is UP \({reason}\)"
+
+
 def server_entry(upstream: "Upstream", backup: bool = False) -> dict:
     entry = {"name": upstream.name, "address": upstream}
     if backup:

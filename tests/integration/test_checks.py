@@ -5,8 +5,9 @@ import re
 import threading
 import time
 
-from harness import (FAST_CHECK, Haven, TestFailure, Upstream, api_config, check, check_eq, echo_body,
-                     fast_check, is_health_check, make_config, note, run, server_entry, test, wait_until)
+from harness import (FAST_CHECK, Haven, TestFailure, Upstream, api_config, check, check_eq, down_line,
+                     echo_body, fast_check, is_health_check, make_config, note, run, server_entry, test,
+                     up_line, wait_until)
 
 
 class Health:
@@ -32,14 +33,6 @@ class Health:
             return False
         conn.respond(status, b"" if status in (204, 304) else b"health\n", content_length=status not in (204, 304))
         return False
-
-
-def down_line(server_id: str, reason: str = r"[^)]*") -> str:
-    return rf"server {re.escape(server_id)} is DOWN \({reason}\)"
-
-
-def up_line(server_id: str, reason: str = r"[^)]*") -> str:
-    return rf"server {re.escape(server_id)} is UP \({reason}\)"
 
 
 # ---------------------------------------------------------------------------------------------

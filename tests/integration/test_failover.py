@@ -7,8 +7,9 @@ import re
 import threading
 import time
 
-from harness import (FAST_CHECK, Haven, Upstream, api_config, check, check_eq, echo_body, fast_check,
-                     is_health_check, make_config, note, run, server_entry, test, wait_until)
+from harness import (FAST_CHECK, Haven, Upstream, api_config, check, check_eq, down_line, echo_body,
+                     fast_check, is_health_check, make_config, note, run, server_entry, test, up_line,
+                     wait_until)
 
 
 def served_by(resp) -> str:
@@ -17,14 +18,6 @@ def served_by(resp) -> str:
 
 def answer(req, conn, status: int = 200) -> None:
     conn.respond(status, echo_body(conn.upstream, req, conn), [("Content-Type", "application/json")])
-
-
-def down_line(server_id: str, reason: str = r"[^)]*") -> str:
-    return rf"server {re.escape(server_id)} is DOWN \({reason}\)"
-
-
-def up_line(server_id: str, reason: str = r"[^)]*") -> str:
-    return rf"server {re.escape(server_id)} is UP \({reason}\)"
 
 
 # ---------------------------------------------------------------------------------------------
