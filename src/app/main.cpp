@@ -1,5 +1,6 @@
 #include "haven/app/main.hpp"
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -36,10 +37,17 @@ class Supervisor final : private net::HandleOwner {
                    for (auto& worker : workers_) worker->notify_server_down();
                  }),
         terminate_(loop_, &Supervisor::on_signal, this),
-        interrupt_(loop_, &Supervisor::on_signal, this) {
+        interrupt_(loop_, &Supervisor::on_signal, this),
+        workers_stopped_signal_(loop_, &Supervisor::on_worker_stopped, this) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
     for (auto& worker : workers_) worker->set_checker(&checker_);
+  }
+
+  // For worker threads: tell the supervisor this worker has finished.
+  void worker_stopped() {
+    stopped_workers_.fetch_add(1);
+    workers_stopped_signal_.send();
   }
 
   // Runs until a signal asked for shutdown and every handle of this loop is closed.
@@ -52,13 +60,26 @@ class Supervisor final : private net::HandleOwner {
  private:
   static void on_signal(void* self, int signal_number) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
+    const char* name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
+    // The watchers stay until the workers are done: closing them would give the signals back their
+    // default action, and a second Ctrl-C or SIGTERM would kill the drain half-way.
+    if (supervisor.shutting_down_) {
+      supervisor.events_.write("shutdown", fmt::format("received {} again: still finishing in-flight requests", name));
+      return;
+    }
+    supervisor.shutting_down_ = true;
     supervisor.events_.write("shutdown",
-                             fmt::format("received {}: no new connections; finishing in-flight requests",
-                                         signal_number == SIGTERM ? "SIGTERM" : "SIGINT"));
+                             fmt::format("received {}: no new connections; finishing in-flight requests", name));
     for (auto& worker : supervisor.workers_) worker->request_shutdown();
     supervisor.checker_.stop();
+  }
+
+  static void on_worker_stopped(void* self) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    if (supervisor.stopped_workers_.load() < static_cast<int>(supervisor.workers_.size())) return;
     supervisor.terminate_.close(&supervisor);
     supervisor.interrupt_.close(&supervisor);
+    supervisor.workers_stopped_signal_.close(&supervisor);
   }
   void on_handle_closed() override {}
 
@@ -68,6 +89,9 @@ class Supervisor final : private net::HandleOwner {
   health::Checker checker_;
   net::Signal terminate_;
   net::Signal interrupt_;
+  net::Async workers_stopped_signal_;
+  std::atomic<int> stopped_workers_{0};
+  bool shutting_down_ = false;
 };
 
 int serve(std::shared_ptr<const config::Config> config) {
@@ -121,7 +145,9 @@ int serve(std::shared_ptr<const config::Config> config) {
   Supervisor supervisor(workers, *snapshot, *events);
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
-  for (auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
+  for (auto& worker : workers) {
+    threads.emplace_back([&worker, &supervisor] { worker->run([&supervisor] { supervisor.worker_stopped(); }); });
+  }
   supervisor.run();
   for (auto& thread : threads) thread.join();
   events->write("stopped", "all requests finished; exiting");

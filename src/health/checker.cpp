@@ -74,6 +74,11 @@ void Checker::start() {
 void Checker::stop() {
   if (stopped_) return;
   stopped_ = true;
+  {
+    // Workers still draining must not send to the async once it is closed.
+    const std::lock_guard lock(reports_mutex_);
+    reports_closed_ = true;
+  }
   for (auto& check : checks_) {
     if (check->probe != nullptr) {
       check->probe->cancel();
@@ -100,11 +105,12 @@ void Checker::run_check(ServerCheck& check) {
   check.probe->start(check.server.address, check.check.timeout);
 }
 
-void Checker::on_probe_result(std::size_t check_index, bool ok, const std::string& reason, std::int64_t elapsed_ms) {
+void Checker::on_probe_result(std::size_t check_index, bool ok, const std::string& reason, std::int64_t elapsed_ms,
+                              bool no_verdict) {
   auto& check = *checks_[check_index];
   check.probe = nullptr;
   if (stopped_) return;
-  if (check.state.observe(ok)) {
+  if (!no_verdict && check.state.observe(ok)) {
     apply_change(check.server, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
   }
   // Jitter of +-10% keeps the checks of many servers from falling into step.
@@ -115,15 +121,15 @@ void Checker::on_probe_result(std::size_t check_index, bool ok, const std::strin
 }
 
 void Checker::report_traffic_failure(upstream::Server& server, std::string reason) {
-  {
-    const std::lock_guard lock(reports_mutex_);
-    reports_.emplace_back(&server, std::move(reason));
-  }
+  const std::lock_guard lock(reports_mutex_);
+  if (reports_closed_) return;
+  reports_.emplace_back(&server, std::move(reason));
   reports_signal_.send();
 }
 
 void Checker::on_reports(void* self) noexcept {
   auto& checker = *static_cast<Checker*>(self);
+  if (checker.stopped_) return;
   std::vector<std::pair<upstream::Server*, std::string>> reports;
   {
     const std::lock_guard lock(checker.reports_mutex_);
@@ -156,7 +162,7 @@ void Checker::apply_change(upstream::Server& server, bool up, const std::string&
                  {"main_up", static_cast<long>(counts.main_up)},
                  {"backup_up", static_cast<long>(counts.backup_up)}});
 
-  const bool available = counts.main_up + counts.backup_up > 0;
+  const bool available = backend.usable();
   if (available != backend_available_[backend.index]) {
     backend_available_[backend.index] = available;
     if (available) {

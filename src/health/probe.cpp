@@ -33,7 +33,7 @@ void Probe::start(const net::SocketAddress& address, core::Duration timeout) {
   started_ = std::chrono::steady_clock::now();
   timer_.start(timeout);
   const int rc = stream_.connect(address.get());
-  if (rc != 0) finish(false, net::TcpStream::error_name(rc));
+  if (rc != 0) finish(false, net::TcpStream::error_name(rc), net::TcpStream::is_local_resource_error(rc));
 }
 
 void Probe::cancel() {
@@ -85,7 +85,7 @@ void Probe::on_write_done(int status) {
 
 void Probe::on_timeout(void* self) noexcept { static_cast<Probe*>(self)->finish(false, "timeout"); }
 
-void Probe::finish(bool ok, const std::string& reason) {
+void Probe::finish(bool ok, const std::string& reason, bool no_verdict) {
   if (done_) return;
   done_ = true;
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
@@ -93,7 +93,7 @@ void Probe::finish(bool ok, const std::string& reason) {
   checker_ = nullptr;
   timer_.close(this);
   stream_.close(this);
-  if (checker != nullptr) checker->on_probe_result(check_index_, ok, reason, elapsed.count());
+  if (checker != nullptr) checker->on_probe_result(check_index_, ok, reason, elapsed.count(), no_verdict);
 }
 
 void Probe::on_handle_closed() {

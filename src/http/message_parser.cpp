@@ -261,7 +261,8 @@ int MessageParser::validate_head() {
   if ((parser_.flags & F_CHUNKED) != 0) {
     head.framing = BodyFraming::Chunked;
   } else if ((parser_.flags & F_CONTENT_LENGTH) != 0) {
-    head.framing = parser_.content_length > 0 ? BodyFraming::ContentLength : BodyFraming::None;
+    // Content-Length: 0 stays explicit: a POST without it may get 411 from the server.
+    head.framing = BodyFraming::ContentLength;
     head.content_length = parser_.content_length;
   } else if (kind_ == MessageKind::Response && !skip_body_ && llhttp_message_needs_eof(&parser_) != 0) {
     head.framing = BodyFraming::UntilClose;

@@ -9,6 +9,7 @@ namespace haven::log {
 namespace {
 // Lines up to this size reach a pipe in one atomic write (PIPE_BUF), so workers never interleave.
 constexpr std::size_t kFlushThreshold = 3584;
+constexpr std::size_t kAtomicWrite = 4096;  // PIPE_BUF on Linux
 }
 
 AccessLog::AccessLog(std::shared_ptr<Output> output, config::LogFormat format)
@@ -18,6 +19,7 @@ AccessLog::AccessLog(std::shared_ptr<Output> output, config::LogFormat format)
 
 void AccessLog::record(const AccessRecord& r) {
   if (!enabled()) return;
+  const std::size_t before = buffer_.size();
   auto out = std::back_inserter(buffer_);
   if (format_ == config::LogFormat::Json) {
     buffer_.append("{\"time\":\"");
@@ -56,6 +58,11 @@ void AccessLog::record(const AccessRecord& r) {
     fmt::format_to(out, " HTTP/1.{}\" {} {} {} head={} connect={} response={} total={} retries={} term={}\n",
                    r.version_minor, r.status, r.bytes_in, r.bytes_out, r.head_ms, r.connect_ms, r.response_ms,
                    r.total_ms, r.retries, r.termination);
+  }
+  if (buffer_.size() > kAtomicWrite && before > 0) {
+    // Write what was there on its own, so no single write exceeds what a pipe keeps together.
+    output_->write(std::string_view(buffer_).substr(0, before));
+    buffer_.erase(0, before);
   }
   if (buffer_.size() >= kFlushThreshold) flush();
 }

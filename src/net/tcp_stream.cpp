@@ -151,6 +151,10 @@ void TcpStream::close(HandleOwner* closed_owner, bool reset) {
 
 void TcpStream::set_nodelay() { uv_tcp_nodelay(StreamAccess::tcp(*this), 1); }
 
+bool TcpStream::is_local_resource_error(int status) {
+  return status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM;
+}
+
 const char* TcpStream::error_name(int status) { return status == 0 ? "ok" : uv_strerror(status); }
 
 }  // namespace haven::net

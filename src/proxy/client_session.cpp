@@ -140,7 +140,9 @@ void ClientSession::on_read(std::size_t length) {
   in_->end += length;
   if (in_->space() == 0) client_.read_stop();
   if (state_ == State::Tunnel) {
+    // Traffic either way keeps the tunnel alive.
     arm_client_timer(frontend_.timeouts.tunnel);
+    if (exchange_->upstream != nullptr) exchange_->upstream->timer().set(frontend_.timeouts.tunnel);
     pump_tunnel();
     return;
   }
@@ -188,7 +190,7 @@ void ClientSession::on_write_done(int status) {
     return;
   }
   if (state_ == State::Lingering) {
-    client_.shutdown();
+    linger_close();
     return;
   }
   after_client_write();
@@ -299,6 +301,7 @@ void ClientSession::dispatch() {
   ex.response_byte_seen = false;
   ex.request_written = false;
   ex.upstream_eof = false;
+  ex.connecting = false;
 
   upstream::Connection* connection = ex.fresh_connection_only ? nullptr : worker_.connections().take(*ex.server);
   const bool pooled = connection != nullptr;
@@ -314,6 +317,7 @@ void ClientSession::dispatch() {
   ex.connecting = true;
   const int rc = connection->stream().connect(ex.server->address.get());
   if (rc != 0) {
+    ex.connecting = false;
     upstream_failed(UpstreamFailure::ConnectFailed, rc);
     return;
   }
@@ -398,6 +402,8 @@ void ClientSession::flush_to_upstream() {
     after_upstream_write();
     return;
   }
+  // From here the server may have seen part of the request (a replay must then be idempotent).
+  ex.request_written = true;
   switch (ex.upstream->stream().write(ex.to_upstream.slices())) {
     case net::WriteOutcome::Done:
       after_upstream_write();
@@ -418,9 +424,16 @@ void ClientSession::on_upstream_write_done(int status) {
     return;
   }
   if (state_ == State::Tunnel) {
-    exchange_->to_upstream.clear();
-    in_->end = parsed_ = 0;
+    Exchange& ex = *exchange_;
+    ex.to_upstream.clear();
+    // The write that finished may be the upgrade request itself; only a tunnel write empties the
+    // buffer it was sent from.
+    if (ex.tunnel_write_pending) {
+      ex.tunnel_write_pending = false;
+      in_->end = parsed_ = 0;
+    }
     if (!client_eof_) client_.read_start();
+    pump_tunnel();
     return;
   }
   after_upstream_write();
@@ -428,10 +441,18 @@ void ClientSession::on_upstream_write_done(int status) {
 
 void ClientSession::after_upstream_write() {
   Exchange& ex = *exchange_;
-  if (!ex.to_upstream.empty()) ex.request_written = true;
+  const bool wrote = !ex.to_upstream.empty();
   ex.to_upstream.clear();
+  // The server is taking the request: that is progress, not a server gone silent.
+  if (wrote && !ex.response_byte_seen && ex.upstream != nullptr) ex.upstream->timer().set(ex.backend->config.timeouts.server);
   // Pipelined bytes behind a complete request wait in the buffer.
   if (ex.request_complete || ex.response_complete) return;
+  if (parsed_ < in_->end) {
+    // Body bytes arrived while the write was in flight: they go up now.
+    pump_request_body();
+    if (state_ == State::Forwarding) flush_to_upstream();
+    return;
+  }
   make_room_in_client_buffer();
   arm_client_timer(frontend_.timeouts.client);
   if (!client_eof_ && in_->space() > 0) client_.read_start();
@@ -472,6 +493,7 @@ void ClientSession::on_upstream_read(std::size_t length) {
   }
   if (state_ == State::Tunnel) {
     ex.upstream->timer().set(frontend_.timeouts.tunnel);
+    arm_client_timer(frontend_.timeouts.tunnel);
     pump_tunnel();
     return;
   }
@@ -626,8 +648,13 @@ void ClientSession::after_client_write() {
 // ---------------------------------------------------------------------------------------------
 // Failures and retries
 
-void ClientSession::upstream_failed(UpstreamFailure failure, int /*uv_status*/) {
+void ClientSession::upstream_failed(UpstreamFailure failure, int uv_status) {
   Exchange& ex = *exchange_;
+  if (net::TcpStream::is_local_resource_error(uv_status) && !ex.response_started) {
+    // Out of descriptors here says nothing about the server: no passive failure, no retry storm.
+    respond_error(503, "local_resources");
+    return;
+  }
   if (ex.response_started) {
     // Part of a response reached the client: it must see a broken connection, never a response
     // that looks complete.
@@ -744,12 +771,22 @@ void ClientSession::release_upstream(bool reusable) {
 void ClientSession::on_upstream_timer(void* self) noexcept {
   auto& session = *static_cast<ClientSession*>(self);
   if (!session.exchange_) return;
+  Exchange& ex = *session.exchange_;
   if (session.state_ == State::Tunnel) {
     session.abort_exchange("tunnel_timeout");
     return;
   }
-  session.upstream_failed(session.exchange_->connecting ? UpstreamFailure::ConnectTimeout : UpstreamFailure::Timeout,
-                          net::TcpStream::kTimedOut);
+  if (ex.connecting) {
+    ex.connecting = false;
+    session.upstream_failed(UpstreamFailure::ConnectTimeout, net::TcpStream::kTimedOut);
+    return;
+  }
+  // A slow client holding up the response is the client timeout's business, not the server's.
+  if (session.client_.write_pending() && ex.upstream != nullptr) {
+    ex.upstream->timer().set(ex.backend->config.timeouts.server);
+    return;
+  }
+  session.upstream_failed(UpstreamFailure::Timeout, net::TcpStream::kTimedOut);
 }
 
 void ClientSession::on_client_timer(void* self) noexcept {
@@ -773,6 +810,8 @@ void ClientSession::on_client_timer(void* self) noexcept {
       // Waiting on the server is the server timeout's business.
       if (session.exchange_ == nullptr) return;
       const Exchange& ex = *session.exchange_;
+      // A body stuck behind a server that does not read it is the server timeout's business.
+      if (ex.upstream != nullptr && ex.upstream->stream().write_pending()) return;
       if (!ex.request_complete) {
         if (ex.response_started) {
           session.abort_exchange("client_timeout");
@@ -793,7 +832,10 @@ void ClientSession::on_client_timer(void* self) noexcept {
 void ClientSession::finish_exchange() {
   Exchange& ex = *exchange_;
   log_exchange();
-  const bool upstream_ok = ex.upstream_reusable && ex.request_complete && !ex.upstream_eof;
+  // A connection with part of the request still queued (the server answered early) is closed, not
+  // pooled: those bytes point into buffers this session is about to reuse.
+  const bool upstream_ok = ex.upstream_reusable && ex.request_complete && !ex.upstream_eof &&
+                           ex.upstream != nullptr && !ex.upstream->stream().write_pending();
   release_upstream(upstream_ok);
   const bool keep_client = ex.plan.keep_client_alive && ex.request_complete && !worker_.draining() && !client_eof_;
   worker_.buffers().release(ex.upstream_in);
@@ -867,7 +909,7 @@ void ClientSession::respond_error(int status, const char* termination) {
       linger_close();
       return;
     case net::WriteOutcome::Pending:
-      arm_client_timer(kLingerTime);  // on_write_done shuts down our side
+      arm_client_timer(frontend_.timeouts.client);  // on_write_done lingers once it is out
       return;
     case net::WriteOutcome::Failed:
       close_now(true);
@@ -967,7 +1009,10 @@ void ClientSession::note_traffic_failure(const char* reason) {
 void ClientSession::on_server_down() {
   if (!exchange_ || state_ != State::Forwarding) return;
   Exchange& ex = *exchange_;
-  if (ex.server == nullptr || ex.server->up() || ex.response_byte_seen || !ex.request_complete) return;
+  if (ex.server == nullptr || ex.upstream == nullptr || ex.server->up() || ex.response_byte_seen ||
+      ex.response_started || !ex.request_complete) {
+    return;
+  }
   if (!is_idempotent(ex.request.method)) return;
   try_retry(UpstreamFailure::ServerDown);
 }
@@ -1011,6 +1056,7 @@ void ClientSession::start_tunnel() {
     ex.upstream_parsed = 0;
   }
   if (in_ != nullptr) {
+    if (ex.target_copy.empty()) ex.target_copy.assign(ex.request.target.view(in_->data));
     std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
     in_->end -= parsed_;
     parsed_ = 0;
@@ -1030,7 +1076,7 @@ void ClientSession::pump_tunnel() {
         if (!client_eof_) client_.read_start();  // a full buffer had stopped it
         break;
       case net::WriteOutcome::Pending:
-        ex.to_upstream.add_external(in_->data, in_->end);  // marks the write as ours
+        ex.tunnel_write_pending = true;
         client_.read_stop();
         break;
       case net::WriteOutcome::Failed:

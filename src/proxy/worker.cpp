@@ -65,6 +65,12 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
 
 
 Worker::~Worker() {
+  if (!ran_) {
+    // Never ran (start-up failed): its handles must still be closed, and libuv must let go of
+    // them, before their memory goes.
+    finish_shutdown();
+    loop_.run();
+  }
   for (Exchange* exchange : free_exchanges_) delete exchange;
 }
 
@@ -105,20 +111,23 @@ std::string Worker::listen(std::vector<std::uint16_t>& ports) {
     net::SocketAddress address;
     const std::uint16_t port = ports[i] != 0 ? ports[i] : bind.port;
     if (!address.assign(bind.host, port)) return fmt::format("frontend {}: bad bind address {}", frontends[i].name, bind.text);
-    auto acceptor = std::make_unique<FrontendAcceptor>(*this, i);
+    // Owned before it can fail: its handles are closed with the worker's.
+    acceptors_.push_back(std::make_unique<FrontendAcceptor>(*this, i));
+    net::Listener& listener = acceptors_.back()->listener();
     std::string error;
-    if (acceptor->listener().open(address, error) != 0) {
+    if (listener.open(address, error) != 0) {
       return fmt::format("frontend {}: cannot listen on {}: {}", frontends[i].name, bind.text, error);
     }
-    ports[i] = acceptor->listener().port();
-    acceptors_.push_back(std::move(acceptor));
+    ports[i] = listener.port();
   }
   return {};
 }
 
-void Worker::run() {
+void Worker::run(const std::function<void()>& on_stopped) {
+  ran_ = true;
   loop_.run();
   loop_.close();
+  if (on_stopped) on_stopped();
 }
 
 upstream::BalancerState& Worker::balancer_state(std::size_t backend_index) { return balancer_states_[backend_index]; }
@@ -180,6 +189,7 @@ void Worker::maybe_finish_shutdown() {
 }
 
 void Worker::finish_shutdown() {
+  if (finished_) return;
   finished_ = true;
   access_log_.flush();
   connections_.close_all();

@@ -43,7 +43,8 @@ class Checker final : private net::HandleOwner {
   void report_traffic_failure(upstream::Server& server, std::string reason);
 
   // Called by a probe with its verdict.
-  void on_probe_result(std::size_t check_index, bool ok, const std::string& reason, std::int64_t elapsed_ms);
+  void on_probe_result(std::size_t check_index, bool ok, const std::string& reason, std::int64_t elapsed_ms,
+                       bool no_verdict);
 
  private:
   struct ServerCheck {
@@ -75,6 +76,7 @@ class Checker final : private net::HandleOwner {
   net::Async reports_signal_;
   std::mutex reports_mutex_;
   std::vector<std::pair<upstream::Server*, std::string>> reports_;
+  bool reports_closed_ = false;  // under reports_mutex_
   std::minstd_rand random_;
   bool stopped_ = false;
 };

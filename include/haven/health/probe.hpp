@@ -34,7 +34,8 @@ class Probe final : private net::StreamHandler, private net::HandleOwner {
   void on_connect_done(int status) override;
   void on_handle_closed() override;
   static void on_timeout(void* self) noexcept;
-  void finish(bool ok, const std::string& reason);
+  // `no_verdict`: the check could not run here (out of descriptors); it says nothing of the server.
+  void finish(bool ok, const std::string& reason, bool no_verdict = false);
 
   net::TcpStream stream_;
   net::Timer timer_;

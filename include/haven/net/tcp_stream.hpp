@@ -75,6 +75,8 @@ class TcpStream {
   void set_nodelay();
 
   static const char* error_name(int status);
+  // The failure is this process running out of descriptors or memory, not the peer's doing.
+  static bool is_local_resource_error(int status);
 
  private:
   friend struct StreamAccess;

@@ -46,6 +46,7 @@ struct ExchangeProgress {
   bool wants_html = false;          // Accept lists text/html: errors come as pages
   bool upstream_eof = false;
   bool routed = false;              // backend chosen (a replay keeps it)
+  bool tunnel_write_pending = false;  // a queued upstream write carries tunnel bytes from in_
 };
 
 struct Exchange : ExchangeProgress {

@@ -4,6 +4,7 @@
 // is shared with another worker except the Snapshot (read-only) and the connection counter.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,8 +43,9 @@ class Worker final : private net::HandleOwner {
   // Opens one listener per frontend. `ports[i]` replaces a frontend's port 0 (so every worker
   // shares the port the first one got) and is filled in when it was 0. Returns "" or an error.
   std::string listen(std::vector<std::uint16_t>& ports);
-  // Runs the loop on the calling thread until shutdown completes.
-  void run();
+  // Runs the loop on the calling thread until shutdown completes, then calls `on_stopped` (from
+  // that thread).
+  void run(const std::function<void()>& on_stopped);
   // From any thread: stop accepting, finish in-flight requests within the grace time, then exit.
   void request_shutdown();
   // Where traffic failures are reported (passive checks); set before run().
@@ -99,6 +101,7 @@ class Worker final : private net::HandleOwner {
   ClientSession* sessions_ = nullptr;  // intrusive list of live sessions
   bool draining_ = false;
   bool finished_ = false;
+  bool ran_ = false;
 
   friend class ClientSession;
 };
