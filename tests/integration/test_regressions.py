@@ -1,5 +1,7 @@
 """One test per fixed bug, named after what broke."""
 import hashlib
+import signal
+import socket
 import threading
 import time
 
@@ -115,6 +117,43 @@ def one_way_tunnel_traffic_keeps_the_tunnel_alive() -> None:
             check(received.count(b"tick") >= 6, f"ticks received: {received!r}")
     finally:
         stop.set()
+
+
+@test
+def a_second_sigterm_does_not_cut_the_drain() -> None:
+    # Closing the signal watchers at the first SIGTERM gave the signal its default action back, so a
+    # second one (a supervisor repeating itself, Ctrl-C then TERM) killed haven mid-drain.
+    up = Upstream("slow", name="s1", delay=1.5)
+    haven = Haven(make_config({"static": [up]}))
+    with haven.client(timeout=10) as c:
+        c.send(c.build_request("GET", "/draining"))
+        up.wait_requests(1, timeout=5)
+        haven.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        haven.proc.send_signal(signal.SIGTERM)
+        haven.proc.send_signal(signal.SIGINT)
+        resp = c.read_response()
+        check_eq(resp.status, 200, "status of the request in flight")
+    check_eq(haven.wait(5), 0, "exit code")
+    haven.wait_event(r"received SIGTERM again")
+
+
+@test
+def start_up_failure_on_a_busy_port_exits_cleanly() -> None:
+    # A listener that failed to open was destroyed with its timer still known to libuv: the error
+    # path could corrupt memory instead of exiting 1.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    port = busy.getsockname()[1]
+    try:
+        up = Upstream(name="s1")
+        haven = Haven(make_config({"static": [up]}, frontend={"bind": f"127.0.0.1:{port}"}), wait_ready=False)
+        code = haven.wait(10)
+        check_eq(code, 1, "exit code")
+        haven.wait_event(r"cannot listen on 127\.0\.0\.1:%d" % port)
+    finally:
+        busy.close()
 
 
 if __name__ == "__main__":
