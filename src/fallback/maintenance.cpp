@@ -1,5 +1,7 @@
 #include "haven/fallback/maintenance.hpp"
 
+#include "haven/http/header_kind.hpp"
+
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -42,12 +44,10 @@ std::string response_head(std::string_view content_type, std::size_t length, lon
       content_type, length, retry_after);
 }
 
-std::string_view lower_trim(std::string_view s, std::string& storage) {
+std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  storage.assign(s);
-  for (auto& c : storage) c = static_cast<char>((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
-  return storage;
+  return s;
 }
 
 }  // namespace
@@ -73,23 +73,21 @@ std::string fill_page_config(std::string_view page, const config::Maintenance& m
 }
 
 bool accepts_html(std::string_view accept) {
-  std::string storage;
+  // Runs for every request that has an Accept header: no copies, no allocation.
   while (!accept.empty()) {
     const auto comma = accept.find(',');
-    std::string_view item = accept.substr(0, comma);
+    const std::string_view item = accept.substr(0, comma);
     accept = comma == std::string_view::npos ? std::string_view() : accept.substr(comma + 1);
     const auto semicolon = item.find(';');
-    const std::string_view media = lower_trim(item.substr(0, semicolon), storage);
-    if (media != "text/html" && media != "text/*") continue;
+    const std::string_view media = trim(item.substr(0, semicolon));
+    if (!http::iequals(media, "text/html") && !http::iequals(media, "text/*")) continue;
     if (semicolon == std::string_view::npos) return true;
     // "q=0" (or 0.0, 0.00...) means "not this".
-    std::string params_storage;
-    std::string_view params = lower_trim(item.substr(semicolon + 1), params_storage);
-    const auto q = params.find("q=");
-    if (q == std::string_view::npos) return true;
-    std::string_view value = params.substr(q + 2);
+    std::string_view params = item.substr(semicolon + 1);
+    const auto q = params.find_first_of("qQ");
+    if (q == std::string_view::npos || q + 1 >= params.size() || params[q + 1] != '=') return true;
     bool nonzero = false;
-    for (const char c : value) {
+    for (const char c : params.substr(q + 2)) {
       if (c == ';' || c == ' ') break;
       if (c >= '1' && c <= '9') nonzero = true;
     }
