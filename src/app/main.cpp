@@ -34,7 +34,7 @@ class Supervisor final : private net::HandleOwner {
         events_(events),
         checker_(loop_, snapshot.backends, events,
                  [this] {
-                   for (auto& worker : workers_) worker->notify_server_down();
+                   for (auto& worker : workers_) worker->notify_server_trouble();
                  }),
         terminate_(loop_, &Supervisor::on_signal, this),
         interrupt_(loop_, &Supervisor::on_signal, this),

@@ -43,10 +43,10 @@ Checker::ServerCheck::ServerCheck(net::Loop& loop, Checker& owner, upstream::Ser
       request(check_request(checked_server, server_check)) {}
 
 Checker::Checker(net::Loop& loop, const std::vector<std::unique_ptr<upstream::Backend>>& backends,
-                 log::EventLog& events, DownListener on_down)
+                 log::EventLog& events, TroubleListener on_trouble)
     : loop_(loop),
       events_(events),
-      on_down_(std::move(on_down)),
+      on_trouble_(std::move(on_trouble)),
       reports_signal_(loop, &Checker::on_reports, this),
       random_(std::random_device{}()) {
   for (const auto& backend : backends) {
@@ -110,8 +110,15 @@ void Checker::on_probe_result(std::size_t check_index, bool ok, const std::strin
   auto& check = *checks_[check_index];
   check.probe = nullptr;
   if (stopped_) return;
-  if (!no_verdict && check.state.observe(ok)) {
-    apply_change(check.server, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
+  if (!no_verdict) {
+    check.server.failing_check.store(!ok, std::memory_order_relaxed);
+    if (check.state.observe(ok)) {
+      apply_change(check.server, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
+    } else if (!ok && check.state.up() && on_trouble_) {
+      // Not DOWN yet, but requests that have waited on it as long as this check did are better
+      // off elsewhere now than after `fall` more checks.
+      on_trouble_();
+    }
   }
   // Jitter of +-10% keeps the checks of many servers from falling into step.
   const auto interval = next_check_interval(check.check, check.state);
@@ -174,7 +181,7 @@ void Checker::apply_change(upstream::Server& server, bool up, const std::string&
                     {{"backend", backend.config.name}});
     }
   }
-  if (!up && on_down_) on_down_();
+  if (!up && on_trouble_) on_trouble_();
 }
 
 }  // namespace haven::health

@@ -1006,14 +1006,21 @@ void ClientSession::note_traffic_failure(const char* reason) {
   }
 }
 
-void ClientSession::on_server_down() {
+void ClientSession::on_server_trouble() {
   if (!exchange_ || state_ != State::Forwarding) return;
   Exchange& ex = *exchange_;
-  if (ex.server == nullptr || ex.upstream == nullptr || ex.server->up() || ex.response_byte_seen ||
-      ex.response_started || !ex.request_complete) {
+  if (ex.server == nullptr || ex.upstream == nullptr || ex.response_byte_seen || ex.response_started ||
+      !ex.request_complete || !is_idempotent(ex.request.method)) {
     return;
   }
-  if (!is_idempotent(ex.request.method)) return;
+  if (ex.server->up()) {
+    // Only a failed check, so far: a request that has waited at least as long as the check did
+    // is most likely stuck on the same silent server.
+    const auto& check = ex.backend->config.check;
+    if (!check || !ex.server->failing_check.load(std::memory_order_relaxed)) return;
+    const auto waited = static_cast<std::int64_t>(worker_.loop().now_ms() - ex.connected_ms);
+    if (ex.connected_ms == 0 || waited < check->timeout.count()) return;
+  }
   try_retry(UpstreamFailure::ServerDown);
 }
 

@@ -55,7 +55,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       access_log_(std::move(access_output), snapshot_->config->log.format),
       connections_(loop_),
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
-      server_down_signal_(loop_, &Worker::on_server_down, this),
+      server_trouble_signal_(loop_, &Worker::on_server_trouble, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
       grace_timer_(loop_, &Worker::on_grace_expired, this),
       trim_timer_(loop_, &Worker::on_trim, this) {
@@ -136,11 +136,11 @@ void Worker::request_shutdown() { shutdown_signal_.send(); }
 
 void Worker::on_shutdown_requested(void* self) noexcept { static_cast<Worker*>(self)->begin_shutdown(); }
 
-void Worker::on_server_down(void* self) noexcept {
+void Worker::on_server_trouble(void* self) noexcept {
   auto& worker = *static_cast<Worker*>(self);
   for (ClientSession* session = worker.sessions_; session != nullptr;) {
     ClientSession* next = session->next_;  // a session may end while handling this
-    session->on_server_down();
+    session->on_server_trouble();
     session = next;
   }
 }
@@ -196,7 +196,7 @@ void Worker::finish_shutdown() {
   // With every handle closed the loop has nothing left and run() returns.
   for (auto& acceptor : acceptors_) acceptor->listener().close(this);
   shutdown_signal_.close(this);
-  server_down_signal_.close(this);
+  server_trouble_signal_.close(this);
   flush_logs_.close(this);
   grace_timer_.close(this);
   trim_timer_.close(this);

@@ -400,6 +400,33 @@ def hung_main_request_resent_to_backup_when_main_goes_down() -> None:
 
 
 @test
+def hung_main_request_resent_after_one_failed_check() -> None:
+    """A slow verdict (fall 5: DOWN after about 2.5 s) does not keep requests waiting: once a check
+    of the main has failed, a GET that has waited at least the check timeout goes to the backup."""
+    hang = threading.Event()
+    main = Upstream(handler=hanging_handler(hang), name="main_api")
+    backup = Upstream(name="fallback_api")
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
+                             check=fast_check(fall=5), timeouts={"server": "10s"}))
+    check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    wait_until(lambda: len(main.health_checks()) >= 1, 3, "a check of the main")
+    mark = haven.event_mark()
+    hang.set()
+    start = time.monotonic()
+    with haven.client(timeout=12) as c:
+        resp = c.request("GET", "/api/hung-early")
+        elapsed = time.monotonic() - start
+    check_eq(resp.status, 200, f"status after {elapsed:.2f}s")
+    check_eq(served_by(resp), "fallback_api", "server answering")
+    # interval 300 ms + timeout 200 ms: the first failed check ends within about 0.5 s.
+    check(elapsed < 1.5, f"answered after {elapsed:.2f}s; DOWN needs about 2.5 s")
+    check(not any("DOWN" in line for line in haven.event_lines(since=mark)),
+          "the main was already DOWN: this did not test the early re-send")
+    check("/api/hung-early" in [r.target for r in main.traffic()], "the GET was first sent to the main")
+    note(f"answered by the backup after {elapsed:.2f}s, before the main was DOWN")
+
+
+@test
 def hung_main_post_is_not_resent() -> None:
     """The same hang with a POST: it is not idempotent, so it is not re-sent to the backup; it
     ends with the server timeout (3s) as 502/504."""

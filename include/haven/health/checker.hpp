@@ -24,12 +24,12 @@ class Probe;
 
 class Checker final : private net::HandleOwner {
  public:
-  // Called on the checker's loop after any server went DOWN (workers then re-send requests
-  // waiting on it).
-  using DownListener = std::function<void()>;
+  // Called on the checker's loop after a server went DOWN or failed a check: workers then re-send
+  // the idempotent requests that wait on it in vain.
+  using TroubleListener = std::function<void()>;
 
   Checker(net::Loop& loop, const std::vector<std::unique_ptr<upstream::Backend>>& backends, log::EventLog& events,
-          DownListener on_down);
+          TroubleListener on_trouble);
   ~Checker();
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;
@@ -69,7 +69,7 @@ class Checker final : private net::HandleOwner {
 
   net::Loop& loop_;
   log::EventLog& events_;
-  DownListener on_down_;
+  TroubleListener on_trouble_;
   std::vector<std::unique_ptr<ServerCheck>> checks_;
   std::vector<const upstream::Backend*> backends_;
   std::vector<bool> backend_available_;

@@ -32,8 +32,9 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void close_if_idle();
   // The shutdown grace time is over.
   void abort_now();
-  // A server went DOWN: an idempotent request waiting on it with no answer yet goes elsewhere.
-  void on_server_down();
+  // A server went DOWN, or failed a check: an idempotent request waiting on it with no answer yet
+  // (for a failed check: for at least the check's timeout) goes elsewhere.
+  void on_server_trouble();
 
  private:
   friend class Worker;

@@ -50,8 +50,9 @@ class Worker final : private net::HandleOwner {
   void request_shutdown();
   // Where traffic failures are reported (passive checks); set before run().
   void set_checker(health::Checker* checker) { checker_ = checker; }
-  // From any thread: some server went DOWN; requests waiting on it are re-sent elsewhere.
-  void notify_server_down() { server_down_signal_.send(); }
+  // From any thread: some server went DOWN or failed a check; requests waiting on it in vain are
+  // re-sent elsewhere.
+  void notify_server_trouble() { server_trouble_signal_.send(); }
 
   // For sessions.
   net::Loop& loop() { return loop_; }
@@ -74,7 +75,7 @@ class Worker final : private net::HandleOwner {
   void maybe_finish_shutdown();
   void finish_shutdown();
   static void on_shutdown_requested(void* self) noexcept;
-  static void on_server_down(void* self) noexcept;
+  static void on_server_trouble(void* self) noexcept;
   static void on_before_poll(void* self) noexcept;
   static void on_grace_expired(void* self) noexcept;
   static void on_trim(void* self) noexcept;
@@ -93,7 +94,7 @@ class Worker final : private net::HandleOwner {
   std::size_t peak_exchanges_in_use_ = 0;  // since the last trim
   std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
   net::Async shutdown_signal_;
-  net::Async server_down_signal_;
+  net::Async server_trouble_signal_;
   health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;
   net::Timer grace_timer_;

@@ -27,6 +27,8 @@ struct Server {
   std::atomic<int> active{0};     // requests in flight on this server, all workers (leastconn)
   // Consecutive connection failures seen by traffic since the last success (passive checks).
   std::atomic<int> passive_failures{0};
+  // The last active check failed: the server may be hung, even before `fall` checks say DOWN.
+  std::atomic<bool> failing_check{false};
 
   [[nodiscard]] bool up() const { return state.load(std::memory_order_relaxed) == ServerState::Up; }
 };
