@@ -352,7 +352,7 @@ void ClientSession::on_upstream_ready() {
     upstream_failed(UpstreamFailure::ClosedEarly, 0);
     return;
   }
-  ex.upstream->timer().set(ex.backend->config.timeouts.server);
+  ex.upstream->timer().set(response_wait());
   pump_request_body();
   flush_to_upstream();
 }
@@ -444,7 +444,7 @@ void ClientSession::after_upstream_write() {
   const bool wrote = !ex.to_upstream.empty();
   ex.to_upstream.clear();
   // The server is taking the request: that is progress, not a server gone silent.
-  if (wrote && !ex.response_byte_seen && ex.upstream != nullptr) ex.upstream->timer().set(ex.backend->config.timeouts.server);
+  if (wrote && !ex.response_byte_seen && ex.upstream != nullptr) ex.upstream->timer().set(response_wait());
   // Pipelined bytes behind a complete request wait in the buffer.
   if (ex.request_complete || ex.response_complete) return;
   if (parsed_ < in_->end) {
@@ -497,6 +497,7 @@ void ClientSession::on_upstream_read(std::size_t length) {
     pump_tunnel();
     return;
   }
+  ex.short_leash = false;
   ex.upstream->timer().set(ex.backend->config.timeouts.server);
   parse_response();
 }
@@ -781,6 +782,17 @@ void ClientSession::on_upstream_timer(void* self) noexcept {
     session.upstream_failed(UpstreamFailure::ConnectTimeout, net::TcpStream::kTimedOut);
     return;
   }
+  if (ex.short_leash) {
+    // Its server's last check failed and it has been silent as long as a check may wait: the
+    // request goes elsewhere; if nowhere else will take it, it keeps waiting for the real timeout.
+    ex.short_leash = false;
+    if (!ex.response_byte_seen && ex.request_complete && session.try_retry(UpstreamFailure::ServerDown)) return;
+    if (ex.upstream != nullptr) {
+      const auto& config = ex.backend->config;
+      ex.upstream->timer().set(config.timeouts.server - std::min(config.timeouts.server, config.check->timeout));
+    }
+    return;
+  }
   // A slow client holding up the response is the client timeout's business, not the server's.
   if (session.client_.write_pending() && ex.upstream != nullptr) {
     ex.upstream->timer().set(ex.backend->config.timeouts.server);
@@ -1004,6 +1016,17 @@ void ClientSession::note_traffic_failure(const char* reason) {
         *ex.server, std::string(reason) + ", " + std::to_string(failures) +
                         (failures == 1 ? " consecutive failure" : " consecutive failures"));
   }
+}
+
+// How long the current server may stay silent: the server timeout, or, for an idempotent request
+// to a server whose last check failed, only as long as that check waited (then it goes elsewhere).
+core::Duration ClientSession::response_wait() {
+  Exchange& ex = *exchange_;
+  const auto& config = ex.backend->config;
+  ex.short_leash = config.check && ex.server->failing_check.load(std::memory_order_relaxed) &&
+                   !ex.response_byte_seen && is_idempotent(ex.request.method) &&
+                   config.check->timeout < config.timeouts.server;
+  return ex.short_leash ? config.check->timeout : config.timeouts.server;
 }
 
 void ClientSession::on_server_trouble() {

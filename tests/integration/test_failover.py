@@ -427,6 +427,36 @@ def hung_main_request_resent_after_one_failed_check() -> None:
 
 
 @test
+def request_to_a_server_that_failed_its_last_check_is_resent_after_the_check_timeout() -> None:
+    """After a failed check (but long before fall 5 says DOWN), a new GET still goes to the main
+    (tiers are unchanged) but only waits as long as a check would: 200 ms, then the backup."""
+    hang = threading.Event()
+    main = Upstream(handler=hanging_handler(hang), name="main_api")
+    backup = Upstream(name="fallback_api")
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
+                             check=fast_check(fall=5, interval="600ms"), timeouts={"server": "10s"}))
+    check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    mark = haven.event_mark()
+    checks_before = len(main.health_checks())
+    hang.set()
+    # The second check after the hang has been sent and its 200 ms timeout has passed: it failed,
+    # and the next check (600 ms later) cannot fail for another 750 ms or so. Only the short wait
+    # can answer the GET sooner than that.
+    wait_until(lambda: len(main.health_checks()) > checks_before + 1, 3, "two checks after the hang")
+    time.sleep(0.25)
+    start = time.monotonic()
+    with haven.client(timeout=12) as c:
+        resp = c.request("GET", "/api/after-a-failed-check")
+        elapsed = time.monotonic() - start
+    check_eq(resp.status, 200, "status")
+    check_eq(served_by(resp), "fallback_api", "server answering")
+    check(elapsed < 0.45, f"answered after {elapsed:.2f}s (check timeout 200 ms; the next failed check is 750 ms away)")
+    check(not any("DOWN" in line for line in haven.event_lines(since=mark)),
+          "the main was already DOWN: this did not test the short wait")
+    check("/api/after-a-failed-check" in [r.target for r in main.traffic()], "the GET went to the main first")
+
+
+@test
 def hung_main_post_is_not_resent() -> None:
     """The same hang with a POST: it is not idempotent, so it is not re-sent to the backup; it
     ends with the server timeout (3s) as 502/504."""

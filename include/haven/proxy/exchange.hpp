@@ -47,6 +47,7 @@ struct ExchangeProgress {
   bool upstream_eof = false;
   bool routed = false;              // backend chosen (a replay keeps it)
   bool tunnel_write_pending = false;  // a queued upstream write carries tunnel bytes from in_
+  bool short_leash = false;  // waiting on a server whose last check failed: re-sent after the check timeout
 };
 
 struct Exchange : ExchangeProgress {
