@@ -268,6 +268,16 @@ void ClientSession::on_request_head_parsed() {
   dispatch();
 }
 
+bool ClientSession::other_server_left() const {
+  const Exchange& ex = *exchange_;
+  for (const auto& server : ex.backend->servers) {
+    if (server.get() != ex.server && server->up() && server->config.weight > 0 && !ex.tried.contains(server->index)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 bool ClientSession::untried_server_left() const {
   const Exchange& ex = *exchange_;
   for (const auto& server : ex.backend->servers) {
@@ -786,7 +796,10 @@ void ClientSession::on_upstream_timer(void* self) noexcept {
     // Its server's last check failed and it has been silent as long as a check may wait: the
     // request goes elsewhere; if nowhere else will take it, it keeps waiting for the real timeout.
     ex.short_leash = false;
-    if (!ex.response_byte_seen && ex.request_complete && session.try_retry(UpstreamFailure::ServerDown)) return;
+    if (!ex.response_byte_seen && ex.request_complete && session.other_server_left() &&
+        session.try_retry(UpstreamFailure::ServerDown)) {
+      return;
+    }
     if (ex.upstream != nullptr) {
       const auto& config = ex.backend->config;
       ex.upstream->timer().set(config.timeouts.server - std::min(config.timeouts.server, config.check->timeout));
@@ -1043,6 +1056,8 @@ void ClientSession::on_server_trouble() {
     if (!check || !ex.server->failing_check.load(std::memory_order_relaxed)) return;
     const auto waited = static_cast<std::int64_t>(worker_.loop().now_ms() - ex.connected_ms);
     if (ex.connected_ms == 0 || waited < check->timeout.count()) return;
+    // With nowhere else to go, a new connection to the same silent server would only add load.
+    if (!other_server_left()) return;
   }
   try_retry(UpstreamFailure::ServerDown);
 }

@@ -457,6 +457,22 @@ def request_to_a_server_that_failed_its_last_check_is_resent_after_the_check_tim
 
 
 @test
+def hung_lone_server_is_not_sent_the_same_request_again() -> None:
+    """With no other server, a failed check is no reason to re-send: a new connection to the same
+    silent server would only add load. The request waits for the server timeout (504)."""
+    hang = threading.Event()
+    main = Upstream(handler=hanging_handler(hang), name="main_api")
+    haven = Haven(api_config([server_entry(main)], check=fast_check(fall=5), timeouts={"server": "2s"}))
+    check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    hang.set()
+    with haven.client(timeout=8) as c:
+        resp = c.request("GET", "/api/lone")
+    check(resp.status in (503, 504), f"status {resp.status}")
+    sent = [r.target for r in main.traffic()].count("/api/lone")
+    check_eq(sent, 1, "times the GET reached the lone server")
+
+
+@test
 def hung_main_post_is_not_resent() -> None:
     """The same hang with a POST: it is not idempotent, so it is not re-sent to the backup; it
     ends with the server timeout (3s) as 502/504."""

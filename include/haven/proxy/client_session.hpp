@@ -98,6 +98,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void respond_local(std::string_view response, int status, const char* termination);
   void respond_maintenance(const upstream::Backend& backend);
   bool untried_server_left() const;
+  // A usable server other than the current one that this request has not tried.
+  bool other_server_left() const;
   core::Duration response_wait();
   void note_traffic_failure(const char* reason);
   void linger_close();
