@@ -41,7 +41,7 @@ struct ClientSession::UpstreamEvents final : net::StreamHandler {
   ClientSession& session;
 };
 
-// Parser sinks plus the upstream handler, allocated once per session on first use.
+// Parser sinks plus the upstream handler, allocated with the session (the header only names them).
 struct ClientSession::RequestEvents final : http::MessageSink {
   explicit RequestEvents(ClientSession& s) : session(s), upstream(s), response(s) {}
   http::MessageHead& on_message_begin() override { return session.on_request_begin(); }

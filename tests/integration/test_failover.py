@@ -362,14 +362,21 @@ def hanging_handler(hang: threading.Event):
     return handler
 
 
-@test
-def hung_main_request_resent_to_backup_when_main_goes_down() -> None:
+def start_hung_pair(check: dict, server_timeout: str):
+    """A main server that stops answering once `hang` is set, a healthy backup, and haven in front
+    with `check`; the main has answered one request before the test begins."""
     hang = threading.Event()
     main = Upstream(handler=hanging_handler(hang), name="main_api")
     backup = Upstream(name="fallback_api")
     haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
-                             check=fast_check(fall=2), timeouts={"server": "10s"}))
+                             check=check, timeouts={"server": server_timeout}))
     check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    return hang, main, backup, haven
+
+
+@test
+def hung_main_request_resent_to_backup_when_main_goes_down() -> None:
+    hang, main, backup, haven = start_hung_pair(fast_check(fall=2), server_timeout="10s")
     wait_until(lambda: len(main.health_checks()) >= 1, 3, "a check of the main")
     mark = haven.event_mark()
     hang.set()
@@ -403,12 +410,7 @@ def hung_main_request_resent_to_backup_when_main_goes_down() -> None:
 def hung_main_request_resent_after_one_failed_check() -> None:
     """A slow verdict (fall 5: DOWN after about 2.5 s) does not keep requests waiting: once a check
     of the main has failed, a GET that has waited at least the check timeout goes to the backup."""
-    hang = threading.Event()
-    main = Upstream(handler=hanging_handler(hang), name="main_api")
-    backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
-                             check=fast_check(fall=5), timeouts={"server": "10s"}))
-    check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    hang, main, backup, haven = start_hung_pair(fast_check(fall=5), server_timeout="10s")
     wait_until(lambda: len(main.health_checks()) >= 1, 3, "a check of the main")
     mark = haven.event_mark()
     hang.set()
@@ -430,12 +432,7 @@ def hung_main_request_resent_after_one_failed_check() -> None:
 def request_to_a_server_that_failed_its_last_check_is_resent_after_the_check_timeout() -> None:
     """After a failed check (but long before fall 5 says DOWN), a new GET still goes to the main
     (tiers are unchanged) but only waits as long as a check would: 200 ms, then the backup."""
-    hang = threading.Event()
-    main = Upstream(handler=hanging_handler(hang), name="main_api")
-    backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
-                             check=fast_check(fall=5, interval="600ms"), timeouts={"server": "10s"}))
-    check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    hang, main, backup, haven = start_hung_pair(fast_check(fall=5, interval="600ms"), server_timeout="10s")
     mark = haven.event_mark()
     checks_before = len(main.health_checks())
     hang.set()
@@ -476,12 +473,7 @@ def hung_lone_server_is_not_sent_the_same_request_again() -> None:
 def hung_main_post_is_not_resent() -> None:
     """The same hang with a POST: it is not idempotent, so it is not re-sent to the backup; it
     ends with the server timeout (3s) as 502/504."""
-    hang = threading.Event()
-    main = Upstream(handler=hanging_handler(hang), name="main_api")
-    backup = Upstream(name="fallback_api")
-    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
-                             check=fast_check(fall=2), timeouts={"server": "3s"}))
-    check_eq(served_by(haven.get("/api/before")), "main_api", "server before the hang")
+    hang, main, backup, haven = start_hung_pair(fast_check(fall=2), server_timeout="3s")
     hang.set()
     start = time.monotonic()
     resp = haven.get("/api/hung-post", method="POST", body=b"once", timeout=10)
