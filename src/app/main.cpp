@@ -38,9 +38,11 @@ class Supervisor final : private net::HandleOwner {
                  }),
         terminate_(loop_, &Supervisor::on_signal, this),
         interrupt_(loop_, &Supervisor::on_signal, this),
+        hangup_(loop_, &Supervisor::on_hangup, this),
         workers_stopped_signal_(loop_, &Supervisor::on_worker_stopped, this) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
+    hangup_.start(SIGHUP);
     for (auto& worker : workers_) worker->set_checker(&checker_);
   }
 
@@ -74,11 +76,21 @@ class Supervisor final : private net::HandleOwner {
     supervisor.checker_.stop();
   }
 
+  // Operators used to nginx or HAProxy send SIGHUP to reload; its default action would end the
+  // process and take the page down with it.
+  static void on_hangup(void* self, int /*signal_number*/) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    supervisor.events_.write("warning",
+                             "received SIGHUP: configuration reload is not supported; still running with the "
+                             "configuration loaded at start-up (restart haven to apply changes)");
+  }
+
   static void on_worker_stopped(void* self) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
     if (supervisor.stopped_workers_.load() < static_cast<int>(supervisor.workers_.size())) return;
     supervisor.terminate_.close(&supervisor);
     supervisor.interrupt_.close(&supervisor);
+    supervisor.hangup_.close(&supervisor);
     supervisor.workers_stopped_signal_.close(&supervisor);
   }
   void on_handle_closed() override {}
@@ -89,6 +101,7 @@ class Supervisor final : private net::HandleOwner {
   health::Checker checker_;
   net::Signal terminate_;
   net::Signal interrupt_;
+  net::Signal hangup_;
   net::Async workers_stopped_signal_;
   std::atomic<int> stopped_workers_{0};
   bool shutting_down_ = false;
@@ -183,6 +196,8 @@ int run(int argc, char** argv, const char* version) {
   }
   // A client or server that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Until the supervisor watches SIGHUP (and after it stops), a hang-up is ignored, never fatal.
+  std::signal(SIGHUP, SIG_IGN);
   return serve(std::move(config));
 }
 

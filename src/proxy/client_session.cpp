@@ -806,8 +806,13 @@ void ClientSession::on_upstream_timer(void* self) noexcept {
     }
     return;
   }
-  // A slow client holding up the response is the client timeout's business, not the server's.
-  if (session.client_.write_pending() && ex.upstream != nullptr) {
+  // A slow client holding up the response, or a request body the client has stopped sending
+  // (everything it sent has been written up), is the client timeout's business, not the
+  // server's: the server is waiting too, and blaming it would let any client take it DOWN.
+  const bool waiting_on_client = session.client_.write_pending() ||
+                                 (!ex.request_complete && !ex.response_byte_seen && ex.upstream != nullptr &&
+                                  !ex.upstream->stream().write_pending());
+  if (waiting_on_client && ex.upstream != nullptr) {
     ex.upstream->timer().set(ex.backend->config.timeouts.server);
     return;
   }
