@@ -78,8 +78,9 @@ Balance to_balance(std::string_view name) {
 }
 
 bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& out) {
-  static constexpr std::array<std::string_view, 6> kKeys{"balance", "retries", "all_backups",
-                                                         "check",   "timeouts", "servers"};
+  static constexpr std::array<std::string_view, 8> kKeys{
+      "balance",  "retries", "all_backups", "check", "timeouts", "servers", "max_response_header_bytes",
+      "max_response_headers"};
   static constexpr std::array<std::string_view, 3> kBalances{"roundrobin", "leastconn", "first"};
   std::string balance = "roundrobin";
   out.timeouts = defaults;
@@ -87,7 +88,8 @@ bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& o
       !block.read_int("retries", 0, 10, out.retries) || !block.read_bool("all_backups", out.all_backups) ||
       !read_check(block, out.name, out.check) ||
       !read_timeout_overrides(block, fmt::format("backend \"{}\"", out.name), out.timeouts) ||
-      !read_servers(block, out)) {
+      !block.read_int("max_response_header_bytes", 1024, kMaxHeadBytes, out.max_response_header_bytes) ||
+      !block.read_int("max_response_headers", 1, 1000, out.max_response_headers) || !read_servers(block, out)) {
     return false;
   }
   out.balance = to_balance(balance);

@@ -88,17 +88,26 @@ bool read_bind(const TableReader& block, Frontend& out) {
 
 bool read_frontend(const TableReader& block, const Timeouts& defaults, const std::vector<Backend>& backends,
                    Frontend& out) {
-  static constexpr std::array<std::string_view, 7> kKeys{
-      "bind", "default_backend", "routes", "maintenance_requires", "timeouts", "max_header_bytes", "max_headers"};
+  static constexpr std::array<std::string_view, 8> kKeys{
+      "bind",     "default_backend",  "routes",      "maintenance_requires",
+      "timeouts", "max_header_bytes", "max_headers", "underscores_in_headers"};
+  static constexpr std::array<std::string_view, 3> kUnderscores{"drop", "reject", "allow"};
+  std::string underscores = "drop";
   out.timeouts = defaults;
-  return block.allow_only(kKeys) && read_bind(block, out) &&
+  if (!block.allow_only(kKeys) || !block.read_choice("underscores_in_headers", kUnderscores, underscores)) {
+    return false;
+  }
+  out.underscores_in_headers = underscores == "reject"  ? HeaderUnderscores::Reject
+                               : underscores == "allow" ? HeaderUnderscores::Allow
+                                                        : HeaderUnderscores::Drop;
+  return read_bind(block, out) &&
          block.require("default_backend", fmt::format("frontend \"{}\" needs a \"default_backend\"", out.name)) &&
          block.read_string("default_backend", out.default_backend) &&
          find_backend(block.errors(), *block.find("default_backend"), "default_backend", out.default_backend,
                       backends, out.default_backend_index) &&
          read_routes(block, backends, out) && read_maintenance_requires(block, backends, out) &&
          read_timeout_overrides(block, fmt::format("frontend \"{}\"", out.name), out.timeouts) &&
-         block.read_int("max_header_bytes", 1024, 1048576, out.max_header_bytes) &&
+         block.read_int("max_header_bytes", 1024, kMaxHeadBytes, out.max_header_bytes) &&
          block.read_int("max_headers", 1, 1000, out.max_headers);
 }
 

@@ -4,62 +4,11 @@
 
 #include <llhttp.h>
 
+#include "haven/http/field_chars.hpp"
+
 namespace haven::http {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// The header names a message's Connection headers list (RFC 9110 7.6.1), gathered once; the
-// usual "keep-alive", "close" and "upgrade" name no header and are left out.
-class ConnectionTokens {
- public:
-  ConnectionTokens(const MessageHead& head, const char* base) {
-    for (const auto& header : head.headers) {
-      if (header.kind != HeaderKind::Connection) continue;
-      std::string_view list = header.value.view(base);
-      while (!list.empty()) {
-        const auto comma = list.find(',');
-        const auto token = trim(list.substr(0, comma));
-        if (!token.empty() && !iequals(token, "keep-alive") && !iequals(token, "close") && !iequals(token, "upgrade")) {
-          if (count_ < kMax) {
-            tokens_[count_++] = token;
-          } else {
-            overflow_ = true;
-          }
-        }
-        if (comma == std::string_view::npos) break;
-        list.remove_prefix(comma + 1);
-      }
-    }
-    if (overflow_) overflow_list_ = &head;
-    base_ = base;
-  }
-
-  [[nodiscard]] bool names(std::string_view name) const {
-    for (std::size_t i = 0; i < count_; ++i) {
-      if (iequals(tokens_[i], name)) return true;
-    }
-    if (overflow_list_ == nullptr) return false;
-    // More tokens than kept: fall back to scanning the lists (never in real traffic).
-    for (const auto& header : overflow_list_->headers) {
-      if (header.kind == HeaderKind::Connection && list_contains_token(header.value.view(base_), name)) return true;
-    }
-    return false;
-  }
-
- private:
-  static constexpr std::size_t kMax = 8;
-  std::string_view tokens_[kMax];
-  std::size_t count_ = 0;
-  bool overflow_ = false;
-  const MessageHead* overflow_list_ = nullptr;
-  const char* base_ = nullptr;
-};
 
 void append_header(std::string& out, std::string_view name, std::string_view value) {
   out.append(name);
@@ -77,13 +26,26 @@ void append_number(std::string& out, std::uint64_t value) {
 // Copies every end-to-end header except those `skip_kind` names.
 template <typename SkipKind>
 void copy_end_to_end_headers(std::string& out, const MessageHead& head, const char* base, SkipKind skip_kind) {
-  const ConnectionTokens connection_tokens(head, base);
   for (const auto& header : head.headers) {
     if (skip_kind(header.kind) || is_hop_by_hop_or_framing(header.kind)) continue;
     const auto name = header.name.view(base);
-    if (connection_tokens.names(name)) continue;
+    if (head.connection.count != 0 && head.connection.names_field(name, base)) continue;
     append_header(out, name, header.value.view(base));
   }
+}
+
+// The server's own Transfer-Encoding list, every field joined: codings haven does not decode
+// travel as they came.
+void append_transfer_codings(std::string& out, const MessageHead& head, const char* base) {
+  out.append("Transfer-Encoding: ");
+  bool first = true;
+  for (const auto& header : head.headers) {
+    if (header.kind != HeaderKind::TransferEncoding || header.value.empty()) continue;
+    if (!first) out.append(", ");
+    out.append(header.value.view(base));
+    first = false;
+  }
+  out.append("\r\n");
 }
 
 }  // namespace
@@ -91,7 +53,7 @@ void copy_end_to_end_headers(std::string& out, const MessageHead& head, const ch
 bool list_contains_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     const auto comma = list.find(',');
-    if (iequals(trim(list.substr(0, comma)), token)) return true;
+    if (iequals(trim_whitespace(list.substr(0, comma)), token)) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
@@ -142,12 +104,8 @@ void write_request_head(std::string& out, const MessageHead& request, const char
   out.append(rewrite.proto);
   out.append("\r\n");
 
-  if (request.upgrade) {
-    if (const Header* upgrade = request.find(HeaderKind::Upgrade)) {
-      append_header(out, "Upgrade", upgrade->value.view(base));
-      out.append("Connection: upgrade\r\n");
-    }
-  }
+  // The parser lets only WebSocket upgrades through; the server gets exactly that token.
+  if (request.upgrade) out.append("Upgrade: websocket\r\nConnection: upgrade\r\n");
   out.append("\r\n");
 }
 
@@ -163,6 +121,16 @@ ResponsePlan plan_response(const MessageHead& response, bool client_http10, bool
       break;
     case BodyFraming::Chunked:
     case BodyFraming::UntilClose:
+      if (response.transfer_codings) {
+        // Codings haven does not decode cannot be sent to an HTTP/1.0 client at all (RFC 9112
+        // 6.1); a final coding other than chunked is relayed close-delimited, as it came.
+        plan.relayable = !client_http10;
+        if (response.framing == BodyFraming::UntilClose) {
+          plan.framing = ClientFraming::UntilClose;
+          plan.keep_client_alive = false;
+          break;
+        }
+      }
       // An HTTP/1.0 client cannot read chunks: its body ends when haven closes.
       if (client_http10) {
         plan.framing = ClientFraming::UntilClose;
@@ -198,8 +166,9 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
   }
   switch (plan.framing) {
     case ClientFraming::None:
-      // HEAD and 304 announce the length of a body they do not carry; it is copied as is.
-      if (const Header* length = response.find(HeaderKind::ContentLength)) {
+      // HEAD and 304 announce the length of a body they do not carry; it is copied as is. A 204
+      // has no length at all (RFC 9110 8.6).
+      if (const Header* length = response.find(HeaderKind::ContentLength); length != nullptr && response.status != 204) {
         append_header(out, "Content-Length", length->value.view(base));
       }
       break;
@@ -209,9 +178,14 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
       out.append("\r\n");
       break;
     case ClientFraming::Chunked:
-      out.append("Transfer-Encoding: chunked\r\n");
+      if (response.transfer_codings) {
+        append_transfer_codings(out, response, base);  // ends in chunked: haven re-chunks
+      } else {
+        out.append("Transfer-Encoding: chunked\r\n");
+      }
       break;
     case ClientFraming::UntilClose:
+      if (response.transfer_codings) append_transfer_codings(out, response, base);
       break;
   }
   if (!plan.keep_client_alive) {

@@ -37,6 +37,7 @@ HeaderKind classify_header(std::string_view name) {
       break;
     case 14:
       if (iequals(name, "content-length")) return HeaderKind::ContentLength;
+      if (iequals(name, "http2-settings")) return HeaderKind::Http2Settings;
       break;
     case 15:
       if (iequals(name, "x-forwarded-for")) return HeaderKind::XForwardedFor;
@@ -48,6 +49,7 @@ HeaderKind classify_header(std::string_view name) {
       if (iequals(name, "transfer-encoding")) return HeaderKind::TransferEncoding;
       if (iequals(name, "x-forwarded-proto")) return HeaderKind::XForwardedProto;
       break;
+
     default:
       break;
   }

@@ -77,6 +77,10 @@ ClientSession::ClientSession(Worker& worker, std::shared_ptr<const Snapshot> sna
   http::ParseLimits limits;
   limits.max_head_bytes = frontend_.max_header_bytes;
   limits.max_headers = frontend_.max_headers;
+  limits.underscores = frontend_.underscores_in_headers == config::HeaderUnderscores::Reject ? http::UnderscoreHeaders::Reject
+                       : frontend_.underscores_in_headers == config::HeaderUnderscores::Allow
+                           ? http::UnderscoreHeaders::Allow
+                           : http::UnderscoreHeaders::Drop;
   request_parser_.set_limits(limits);
 }
 
@@ -357,6 +361,10 @@ void ClientSession::on_upstream_ready() {
   write_request_head(ex.to_upstream.head(), ex.request, in_->data, rewrite);
 
   ex.response_parser.reset();
+  http::ParseLimits limits;
+  limits.max_head_bytes = ex.backend->config.max_response_header_bytes;
+  limits.max_headers = ex.backend->config.max_response_headers;
+  ex.response_parser.set_limits(limits);
   ex.response_parser.set_skip_body(ex.request.method == HTTP_HEAD);
   if (ex.upstream->stream().read_start() != 0) {
     upstream_failed(UpstreamFailure::ClosedEarly, 0);
@@ -521,7 +529,7 @@ void ClientSession::parse_response() {
   switch (result.status) {
     case http::ExecuteStatus::Done:
       if (!ex.response_parser.head_complete() && buffer.space() == 0) {
-        upstream_failed(UpstreamFailure::BadResponse, 0);  // a response head over 32 KiB
+        upstream_failed(UpstreamFailure::BadResponse, 0);  // a response head over any limit
         return;
       }
       break;
@@ -563,6 +571,7 @@ int ClientSession::on_response_head(http::MessageHead& head) {
     }
     const bool client_keep_alive = ex.request.keep_alive && !ex.request.upgrade && !worker_.draining();
     ex.plan = http::plan_response(head, client_http10, client_keep_alive);
+    if (!ex.plan.relayable) return -1;  // codings an HTTP/1.0 client cannot be sent
     ex.status = head.status;
     ex.upstream_reusable = head.keep_alive;
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);

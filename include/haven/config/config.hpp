@@ -70,6 +70,9 @@ struct Server {
 enum class Balance { RoundRobin, LeastConn, First };
 
 inline constexpr std::size_t kMaxServersPerBackend = 64;
+// The largest request or response head a limit may allow: a head is parsed in one read buffer,
+// and the proxy's buffers are sized to hold this much (a larger limit would be silently capped).
+inline constexpr std::size_t kMaxHeadBytes = 65536;
 
 struct Backend {
   std::string name;
@@ -79,7 +82,12 @@ struct Backend {
   std::optional<Check> check;            // no `check` table: no active checks
   std::vector<Server> servers;           // declared order
   Timeouts timeouts;                     // [timeouts] merged with the backend's own overrides
+  // Server response heads (many Set-Cookie lines are normal): limits apart from the clients'.
+  std::size_t max_response_header_bytes = kMaxHeadBytes;
+  std::size_t max_response_headers = 200;
 };
+
+enum class HeaderUnderscores { Drop, Reject, Allow };
 
 struct Route {
   std::string path_prefix;
@@ -98,6 +106,9 @@ struct Frontend {
   Timeouts timeouts;                     // [timeouts] merged with the frontend's own overrides
   std::size_t max_header_bytes = 16384;  // request head limit (431 beyond)
   std::size_t max_headers = 100;         // header count limit (431 beyond)
+  // Request header names with '_', which some servers read as '-': "drop" (default), "reject"
+  // (400) or "allow".
+  HeaderUnderscores underscores_in_headers = HeaderUnderscores::Drop;
 };
 
 struct Global {

@@ -30,6 +30,7 @@ enum class ClientFraming : std::uint8_t {
 struct ResponsePlan {
   ClientFraming framing = ClientFraming::None;
   bool keep_client_alive = true;
+  bool relayable = true;  // false: the client cannot be given this response as it is (502)
 };
 
 // Decides framing and persistence for a final (non-1xx) response.

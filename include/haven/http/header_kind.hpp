@@ -21,6 +21,8 @@ enum class HeaderKind : std::uint8_t {
   XForwardedProto,
   Expect,
   Accept,
+  Http2Settings,
+  Dropped,  // not forwarded: a name with '_' under underscores_in_headers = "drop"
 };
 
 HeaderKind classify_header(std::string_view name);
@@ -39,6 +41,8 @@ constexpr bool is_hop_by_hop_or_framing(HeaderKind kind) {
     case HeaderKind::Upgrade:
     case HeaderKind::TransferEncoding:
     case HeaderKind::ContentLength:
+    case HeaderKind::Http2Settings:  // belongs to an h2c upgrade, which is never forwarded
+    case HeaderKind::Dropped:
       return true;
     default:
       return false;

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "haven/http/connection_tokens.hpp"
 #include "haven/http/header_kind.hpp"
 
 namespace haven::http {
@@ -47,6 +48,11 @@ struct MessageHead {
   bool keep_alive = true;      // what the peer asked for (HTTP version and Connection)
   bool upgrade = false;        // an upgrade (WebSocket) request, or a 101 response to one
   bool expect_continue = false;
+  // Responses: Transfer-Encoding lists codings other than (or before) chunked; they are relayed
+  // as the server wrote them, never decoded and never lost.
+  bool transfer_codings = false;
+  std::uint16_t dropped_headers = 0;  // names with '_' left out (underscores_in_headers = "drop")
+  ConnectionTokens connection;
 
   void clear() {
     method = 0;
@@ -61,6 +67,9 @@ struct MessageHead {
     keep_alive = true;
     upgrade = false;
     expect_continue = false;
+    transfer_codings = false;
+    dropped_headers = 0;
+    connection.clear();
   }
 
   [[nodiscard]] bool is_http10() const { return version_major == 1 && version_minor == 0; }

@@ -1,7 +1,9 @@
 #pragma once
-// Strict HTTP/1.x parsing over llhttp (every lenient flag off) plus the checks llhttp leaves to
-// its user: versions, header count and size, Host rules, control bytes, chunk-extension size.
-// Anything ambiguous is an error; the proxy answers it and never forwards it.
+// Strict HTTP/1.x parsing over llhttp (every lenient flag off) plus the checks llhttp 8.1.0 leaves
+// to its user or gets wrong: versions, header count and size, Host rules, control bytes, bare CR
+// in framing, request-target grammar, Connection and Transfer-Encoding lists, upgrades other than
+// WebSocket, chunk-extension size. docs/http-strictness.md lists every rule. Anything ambiguous
+// is an error; the proxy answers it and never forwards it.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -14,10 +16,15 @@ namespace haven::http {
 
 enum class MessageKind { Request, Response };
 
+// What to do with a request header name containing '_', which some servers read as '-'
+// ("Transfer_Encoding" becoming a second framing header behind the proxy's back).
+enum class UnderscoreHeaders : std::uint8_t { Drop, Reject, Allow };
+
 struct ParseLimits {
   std::size_t max_head_bytes = 16384;
   std::size_t max_headers = 100;
   std::size_t max_chunk_extension_bytes = 1024;
+  UnderscoreHeaders underscores = UnderscoreHeaders::Drop;  // requests only
 };
 
 // What went wrong, and so which status the proxy answers with.
@@ -103,6 +110,16 @@ class MessageParser {
   bool count_head_bytes(std::size_t length);
   int validate_head();
   int validate_request_head();
+  int validate_framing_lists();
+  // Bytes [from, to) hold no body content: every CR there must be followed by LF.
+  bool framing_has_bare_cr(const char* from, const char* to);
+  // The sink's part of a head or message end, once the framing bytes before it passed.
+  int deliver_head();
+  int deliver_message_complete();
+
+  // llhttp is paused at every head end and message end, so the bytes before them can be checked
+  // before the sink sees anything.
+  enum class InternalPause : std::uint8_t { None, HeadComplete, MessageComplete };
 
   llhttp_t parser_{};
   MessageSink* sink_;
@@ -114,6 +131,9 @@ class MessageParser {
   const char* failure_reason_ = "";
   std::uint32_t head_bytes_ = 0;
   std::uint32_t chunk_extension_bytes_ = 0;
+  const char* framing_from_ = nullptr;  // first byte of the current execute() not yet checked
+  InternalPause internal_pause_ = InternalPause::None;
+  bool cr_pending_ = false;             // the last framing byte checked was a CR
   bool in_message_ = false;
   bool head_complete_ = false;
   bool body_started_ = false;

@@ -4,16 +4,21 @@
 #include <cstddef>
 #include <vector>
 
+#include "haven/config/config.hpp"
+
 namespace haven::proxy {
 
 struct Buffer {
-  static constexpr std::size_t kSize = 32 * 1024;  // whole pages, mapped on their own
+  // Whole pages, mapped on their own. A head is parsed in one buffer: the largest head a limit may
+  // allow fits with room to spare. Only the pages bytes land in become resident.
+  static constexpr std::size_t kSize = 80 * 1024;
   static constexpr std::size_t kCapacity = kSize - sizeof(std::size_t);
   std::size_t end = 0;  // bytes [0, end) hold data
   char data[kCapacity];
 
   [[nodiscard]] std::size_t space() const { return kCapacity - end; }
 };
+static_assert(Buffer::kCapacity > config::kMaxHeadBytes, "a read buffer must hold the largest head a limit allows");
 
 // Buffers are mapped pages rather than heap memory, so that after a burst the memory goes back to
 // the system instead of staying in the allocator. Under steady load the pool keeps as many as the

@@ -171,6 +171,9 @@ TEST_CASE("haven.toml loads with every value in place") {
   check_global_timeouts(web.timeouts);
   CHECK(web.max_header_bytes == 16384);
   CHECK(web.max_headers == 100);
+  CHECK(web.underscores_in_headers == HeaderUnderscores::Drop);
+  CHECK(config.backends.at(0).max_response_header_bytes == 65536);
+  CHECK(config.backends.at(0).max_response_headers == 200);
 }
 
 TEST_CASE("conf/haven.toml on disk loads") {
@@ -268,9 +271,12 @@ bind = "[::1]:8443"
 default_backend = "app"
 max_header_bytes = 1024
 max_headers = 1000
+underscores_in_headers = "reject"
 
 [backends.app]
 balance = "leastconn"
+max_response_header_bytes = 2048
+max_response_headers = 7
 retries = 0
 all_backups = true
 check = { method = "HEAD", path = "/ping", host = "app.internal", interval = "3s", fast_interval = "500ms", down_interval = "10s", timeout = "2s", rise = 1, fall = 100, expect_status = "200-299,304" }
@@ -299,9 +305,12 @@ servers = [{ name = "a", address = "127.0.0.1:9000" }]
   CHECK(web.bind.text == "[::1]:8443");
   CHECK(web.max_header_bytes == 1024);
   CHECK(web.max_headers == 1000);
+  CHECK(web.underscores_in_headers == HeaderUnderscores::Reject);
 
   const Backend& app = config.backends.at(0);
   CHECK(app.name == "app");
+  CHECK(app.max_response_header_bytes == 2048);
+  CHECK(app.max_response_headers == 7);
   CHECK(app.balance == Balance::LeastConn);
   CHECK(app.retries == 0);
   CHECK(app.all_backups);

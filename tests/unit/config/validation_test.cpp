@@ -536,7 +536,7 @@ default_backend = "api"
 max_header_bytes = 1023
 )");
   CHECK(where(header_bytes) == "7:20");
-  CHECK(header_bytes.message == "max_header_bytes must be between 1024 and 1048576, not 1023");
+  CHECK(header_bytes.message == "max_header_bytes must be between 1024 and 65536, not 1023");
 
   const ConfigError headers = must_fail(R"([backends.api]
 servers = [{ name = "a", address = "127.0.0.1:9000" }]
@@ -548,6 +548,32 @@ max_headers = 1001
 )");
   CHECK(where(headers) == "7:15");
   CHECK(headers.message == "max_headers must be between 1 and 1000, not 1001");
+
+  // A limit the read buffers cannot hold used to be accepted and silently capped.
+  const ConfigError too_big = must_fail(R"([backends.api]
+servers = [{ name = "a", address = "127.0.0.1:9000" }]
+
+[frontends.web]
+bind = "127.0.0.1:0"
+default_backend = "api"
+max_header_bytes = 1048576
+)");
+  CHECK(where(too_big) == "7:20");
+  CHECK(too_big.message == "max_header_bytes must be between 1024 and 65536, not 1048576");
+
+  const ConfigError response_bytes = must_fail(R"([backends.api]
+servers = [{ name = "a", address = "127.0.0.1:9000" }]
+max_response_header_bytes = 131072
+)");
+  CHECK(where(response_bytes) == "3:29");
+  CHECK(response_bytes.message == "max_response_header_bytes must be between 1024 and 65536, not 131072");
+
+  const ConfigError response_headers = must_fail(R"([backends.api]
+servers = [{ name = "a", address = "127.0.0.1:9000" }]
+max_response_headers = 0
+)");
+  CHECK(where(response_headers) == "3:24");
+  CHECK(response_headers.message == "max_response_headers must be between 1 and 1000, not 0");
 }
 
 TEST_CASE("choices") {
@@ -566,6 +592,10 @@ TEST_CASE("choices") {
       {"[backends.api]\ncheck = { method = \"POST\" }\n", "2:20", "method must be \"GET\" or \"HEAD\", not \"POST\""},
       {"[backends.api]\ncheck = { path = \"healthz\" }\n", "2:18", "path must start with \"/\", not \"healthz\""},
       {"[maintenance]\npoll = [\"/ok\", \"healthz\"]\n", "2:16", "each entry of poll must start with \"/\", not \"healthz\""},
+      {"[backends.api]\nservers = [{ name = \"a\", address = \"127.0.0.1:9000\" }]\n[frontends.web]\n"
+       "underscores_in_headers = \"keep\"\n",
+       "4:26",
+       "underscores_in_headers must be \"drop\", \"reject\" or \"allow\", not \"keep\""},
   };
   for (const Case& c : cases) {
     CAPTURE(c.text);

@@ -91,7 +91,7 @@ TEST_CASE("ambiguous or malformed requests are refused") {
   expect_rejected("GET http://x/ HTTP/1.1\r\nHost: y\r\n\r\n");                     // conflicting Host
   expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
   expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n");
-  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", ParseFailure::NotImplemented);
   expect_rejected("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n");
   expect_rejected("GET / HTTP/2.0\r\nHost: a\r\n\r\n");
   expect_rejected("GET / HTTP/1.2\r\nHost: a\r\n\r\n");
@@ -191,4 +191,172 @@ TEST_CASE("invalid responses are refused") {
     INFO(text);
     CHECK(parser.execute(text.data(), text.data(), text.size()).status == ExecuteStatus::Error);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What llhttp 8.1.0 accepts and RFC 9110/9112 forbid (docs/http-strictness.md, one case per row).
+
+TEST_CASE("a bare CR is never a line end in a head") {
+  expect_rejected("GET / HTTP/1.1\rHost: a\r\n\r\n");
+  expect_rejected("GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n");
+  expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nX: b\r\r\n\r\n");
+  // What llhttp 8.1.0 itself accepted: a lone CR for the blank line that ends the head.
+  expect_rejected("GET / HTTP/1.1\r\nHost: a\r\n\rGET / HTTP/1.1\r\nHost: a\r\n\r\n");
+  expect_rejected("GET / HTTP/1.1\r\nHost: a\r\n\rX");
+}
+
+TEST_CASE("a bare CR is never a line end in chunk framing") {
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\rabc\r\n0\r\n\r\n");
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r0\r\n\r\n");
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\nabc\r\n0\r\rX: y\r\n\r\n");
+  // What llhttp 8.1.0 itself accepted: a lone CR for the blank line after the last chunk.
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\rGET / HTTP/1.1\r\n\r\n");
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\rX");
+  // CR in the content itself is data, not framing.
+  Recorder recorder;
+  const auto parsed =
+      parse_request("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\na\rc\r\n0\r\n\r\n", recorder);
+  CHECK(parsed.status == ExecuteStatus::Done);
+  CHECK(recorder.body == "a\rc");
+  Recorder length;
+  CHECK(parse_request("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n\r\rx", length).status ==
+        ExecuteStatus::Done);
+  CHECK(length.body == "\r\rx");
+}
+
+TEST_CASE("a CR split from its LF across reads is still a line end") {
+  const std::string wire = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+  for (std::size_t split = 1; split < wire.size(); ++split) {
+    Recorder recorder;
+    MessageParser parser(MessageKind::Request, recorder);
+    CAPTURE(split);
+    auto first = parser.execute(wire.data(), wire.data(), split);
+    REQUIRE(first.status == ExecuteStatus::Done);
+    auto second = parser.execute(wire.data(), wire.data() + split, wire.size() - split);
+    CHECK(second.status == ExecuteStatus::Done);
+    CHECK(recorder.body == "abc");
+    CHECK(recorder.completed == 1);
+  }
+  const std::string bare = "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n";
+  const std::size_t cr = bare.find("\rX");
+  Recorder recorder;
+  MessageParser parser(MessageKind::Request, recorder);
+  const auto first = parser.execute(bare.data(), bare.data(), cr + 1);
+  const auto second = first.status == ExecuteStatus::Error
+                          ? first
+                          : parser.execute(bare.data(), bare.data() + cr + 1, bare.size() - cr - 1);
+  CHECK(second.status == ExecuteStatus::Error);
+}
+
+TEST_CASE("request targets follow RFC 9112 3.2 with RFC 3986 characters") {
+  for (const char* target : {"/a\tb", "/a\fb", "/a#frag", "/\xc3\xa9", "/a%2", "/a%zz", "/a\\b", "/a\"b", "/a<b",
+                             "/a{b}", "/a|b", "/a^b", "/a`b", "foo", "ftp://a/", "http://user@a/", "http:///x",
+                             "http://a#f"}) {
+    expect_rejected(std::string("GET ") + target + " HTTP/1.1\r\nHost: a\r\n\r\n");
+  }
+  expect_rejected("GET * HTTP/1.1\r\nHost: a\r\n\r\n");
+  for (const char* target : {"/", "/a/b?c=d&e=%2F", "/~x/-._!$&'()*+,;=:@", "//double", "/?q=/?"}) {
+    Recorder recorder;
+    CAPTURE(target);
+    CHECK(parse_request(std::string("GET ") + target + " HTTP/1.1\r\nHost: a\r\n\r\n", recorder).status ==
+          ExecuteStatus::Done);
+  }
+  Recorder options;
+  CHECK(parse_request("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", options).status == ExecuteStatus::Done);
+  Recorder absolute;
+  CHECK(parse_request("GET http://a:80/x?y HTTP/1.1\r\nHost: a:80\r\n\r\n", absolute).status == ExecuteStatus::Done);
+}
+
+TEST_CASE("header names with underscores: dropped, refused or kept") {
+  const std::string wire = "POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\nX_A: 1\r\nContent-Length: 0\r\n\r\n";
+  Recorder dropped;
+  CHECK(parse_request(wire, dropped).status == ExecuteStatus::Done);
+  CHECK(dropped.head.dropped_headers == 2);
+  CHECK(dropped.head.headers[1].kind == HeaderKind::Dropped);
+  CHECK(dropped.head.framing == BodyFraming::ContentLength);
+
+  ParseLimits reject;
+  reject.underscores = UnderscoreHeaders::Reject;
+  Recorder refused;
+  CHECK(parse_request(wire, refused, reject).failure == ParseFailure::Malformed);
+
+  ParseLimits allow;
+  allow.underscores = UnderscoreHeaders::Allow;
+  Recorder kept;
+  CHECK(parse_request(wire, kept, allow).status == ExecuteStatus::Done);
+  CHECK(kept.head.dropped_headers == 0);
+  CHECK(kept.head.headers[1].kind == HeaderKind::Other);
+}
+
+TEST_CASE("Connection may not name the fields the proxy relies on") {
+  for (const char* name : {"Host", "content-length", "Transfer-Encoding", "X-Forwarded-For", "x-forwarded-proto"}) {
+    expect_rejected(std::string("GET / HTTP/1.1\r\nHost: a\r\nConnection: close, ") + name + "\r\n\r\n");
+  }
+  expect_rejected("GET / HTTP/1.1\r\nHost: a\r\nConnection: a b\r\n\r\n");  // not a token
+  Recorder fine;
+  CHECK(parse_request("GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret, TE\r\n\r\n", fine).status ==
+        ExecuteStatus::Done);
+  CHECK(fine.head.connection.count == 2);
+  CHECK(fine.head.connection.keep_alive);
+}
+
+TEST_CASE("Connection lists are bounded: 32 distinct names, 128 tokens") {
+  std::string distinct = "GET / HTTP/1.1\r\nHost: a\r\nConnection: ";
+  for (int i = 0; i < 32; ++i) distinct += "x" + std::to_string(i) + ",";
+  Recorder fits;
+  CHECK(parse_request(distinct + "\r\n\r\n", fits).status == ExecuteStatus::Done);
+  CHECK(fits.head.connection.count == 32);
+  expect_rejected(distinct + "one-more\r\n\r\n");
+  std::string repeated = "GET / HTTP/1.1\r\nHost: a\r\nConnection: ";
+  for (int i = 0; i < 129; ++i) repeated += "a,";
+  expect_rejected(repeated + "\r\n\r\n");
+}
+
+TEST_CASE("requests: a transfer coding other than a single chunked is 501 or 400") {
+  for (const char* codings : {"gzip", "gzip, chunked", "deflate,chunked"}) {
+    expect_rejected(std::string("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ") + codings + "\r\n\r\n",
+                    ParseFailure::NotImplemented);
+  }
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n");
+  expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+
+TEST_CASE("responses: codings before chunked are kept, a final other coding reads until close") {
+  Recorder gzip_chunked;
+  MessageParser parser(MessageKind::Response, gzip_chunked);
+  const std::string wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nzz\r\n0\r\n\r\n";
+  CHECK(parser.execute(wire.data(), wire.data(), wire.size()).status == ExecuteStatus::Done);
+  CHECK(gzip_chunked.head.framing == BodyFraming::Chunked);
+  CHECK(gzip_chunked.head.transfer_codings);
+  CHECK(gzip_chunked.body == "zz");
+
+  Recorder gzip_only;
+  MessageParser eof_parser(MessageKind::Response, gzip_only);
+  const std::string eof_wire = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nraw";
+  CHECK(eof_parser.execute(eof_wire.data(), eof_wire.data(), eof_wire.size()).status == ExecuteStatus::Done);
+  CHECK(gzip_only.head.framing == BodyFraming::UntilClose);
+  CHECK(gzip_only.head.transfer_codings);
+  eof_parser.finish();
+  CHECK(gzip_only.completed == 1);
+  CHECK(gzip_only.body == "raw");
+}
+
+TEST_CASE("only WebSocket upgrades are upgrades") {
+  Recorder h2c;
+  CHECK(parse_request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+                      "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+                      h2c)
+            .status == ExecuteStatus::Done);
+  CHECK_FALSE(h2c.head.upgrade);
+  CHECK(h2c.completed == 1);
+  Recorder websocket;
+  const auto parsed =
+      parse_request("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", websocket);
+  CHECK(parsed.status == ExecuteStatus::Upgrade);
+  CHECK(websocket.head.upgrade);
+
+  Recorder switching;
+  MessageParser parser(MessageKind::Response, switching);
+  const std::string wire = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n";
+  CHECK(parser.execute(wire.data(), wire.data(), wire.size()).status == ExecuteStatus::Error);
 }
