@@ -1,9 +1,9 @@
 #include "haven/app/main.hpp"
 
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -46,10 +46,13 @@ class Supervisor final : private net::HandleOwner {
     for (auto& worker : workers_) worker->set_checker(&checker_);
   }
 
-  // For worker threads: tell the supervisor this worker has finished.
+  // For worker threads: tell the supervisor this worker has finished. The count and the send are
+  // one step under the lock: once the supervisor has seen every worker stop it closes the async,
+  // and a send to a closed async would abort the process.
   void worker_stopped() {
-    stopped_workers_.fetch_add(1);
-    workers_stopped_signal_.send();
+    const std::lock_guard lock(stopped_mutex_);
+    ++stopped_workers_;
+    if (!stopped_signal_closed_) workers_stopped_signal_.send();
   }
 
   // Runs until a signal asked for shutdown and every handle of this loop is closed.
@@ -87,7 +90,11 @@ class Supervisor final : private net::HandleOwner {
 
   static void on_worker_stopped(void* self) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
-    if (supervisor.stopped_workers_.load() < static_cast<int>(supervisor.workers_.size())) return;
+    {
+      const std::lock_guard lock(supervisor.stopped_mutex_);
+      if (supervisor.stopped_workers_ < static_cast<int>(supervisor.workers_.size())) return;
+      supervisor.stopped_signal_closed_ = true;
+    }
     supervisor.terminate_.close(&supervisor);
     supervisor.interrupt_.close(&supervisor);
     supervisor.hangup_.close(&supervisor);
@@ -103,7 +110,9 @@ class Supervisor final : private net::HandleOwner {
   net::Signal interrupt_;
   net::Signal hangup_;
   net::Async workers_stopped_signal_;
-  std::atomic<int> stopped_workers_{0};
+  std::mutex stopped_mutex_;
+  int stopped_workers_ = 0;            // guarded by stopped_mutex_
+  bool stopped_signal_closed_ = false;  // guarded by stopped_mutex_
   bool shutting_down_ = false;
 };
 

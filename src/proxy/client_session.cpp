@@ -27,7 +27,8 @@ namespace haven::proxy {
 namespace {
 
 constexpr core::Duration kLingerTime{1000};  // after an error response: time for the client to read it
-char discard_scratch[4096];                  // bytes read while lingering go nowhere
+// Bytes read while lingering go nowhere. One per worker thread: workers never share mutable memory.
+thread_local char discard_scratch[4096];
 
 }  // namespace
 
@@ -572,6 +573,10 @@ int ClientSession::on_response_head(http::MessageHead& head) {
     const bool client_keep_alive = ex.request.keep_alive && !ex.request.upgrade && !worker_.draining();
     ex.plan = http::plan_response(head, client_http10, client_keep_alive);
     if (!ex.plan.relayable) return -1;  // codings an HTTP/1.0 client cannot be sent
+    // A server whose final answer comes before it has the whole request may never read the rest
+    // (an interim 100 Continue is the opposite: it asks for it).
+    ex.response_before_request_end =
+        !ex.request_complete || !ex.to_upstream.empty() || ex.upstream->stream().write_pending();
     ex.status = head.status;
     ex.upstream_reusable = head.keep_alive;
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
@@ -872,17 +877,23 @@ void ClientSession::finish_exchange() {
   Exchange& ex = *exchange_;
   log_exchange();
   // A connection with part of the request still queued (the server answered early) is closed, not
-  // pooled: those bytes point into buffers this session is about to reuse.
+  // pooled: those bytes point into buffers this session is about to reuse. Nor is one whose
+  // response ended before the request was all written: the server may never have read the rest,
+  // which it would then take for the next request.
   const bool upstream_ok = ex.upstream_reusable && ex.request_complete && !ex.upstream_eof &&
-                           ex.upstream != nullptr && !ex.upstream->stream().write_pending();
+                           !ex.response_before_request_end && ex.upstream != nullptr &&
+                           !ex.upstream->stream().write_pending();
   release_upstream(upstream_ok);
-  const bool keep_client = ex.plan.keep_client_alive && ex.request_complete && !worker_.draining() && !client_eof_;
+  // Requests the client pipelined before it half-closed are still answered, one by one.
+  const bool more_input = in_ != nullptr && parsed_ < in_->end;
+  const bool keep_client = ex.plan.keep_client_alive && ex.request_complete && !worker_.draining() &&
+                           (!client_eof_ || more_input);
   worker_.buffers().release(ex.upstream_in);
   ex.upstream_in = nullptr;
   if (!keep_client) {
     // The client asked to close and sent nothing more: nothing can arrive that would turn our
     // close into a reset, so there is nothing to linger for.
-    const bool client_done = !ex.request.keep_alive && ex.request_complete && (in_ == nullptr || parsed_ == in_->end);
+    const bool client_done = !ex.request.keep_alive && ex.request_complete && !more_input;
     release_exchange();
     if (client_done) {
       close_now();
@@ -894,7 +905,22 @@ void ClientSession::finish_exchange() {
   next_request();
 }
 
+// Pipelined requests answered locally (errors, maintenance) finish inside this call; they are
+// taken one after the other here rather than by recursion, so a long pipeline costs no stack.
 void ClientSession::next_request() {
+  if (in_next_request_) {
+    next_request_again_ = true;
+    return;
+  }
+  in_next_request_ = true;
+  do {
+    next_request_again_ = false;
+    start_next_request();
+  } while (next_request_again_ && state_ != State::Closed);
+  in_next_request_ = false;
+}
+
+void ClientSession::start_next_request() {
   release_exchange();
   // The next request (pipelined bytes, if any) moves to the front of the buffer.
   if (in_ != nullptr) {
@@ -907,6 +933,16 @@ void ClientSession::next_request() {
   request_started_ = in_ != nullptr;
   request_started_ms_ = worker_.loop().now_ms();
   request_parser_.resume();
+  if (client_eof_) {
+    // Nothing more will come: what is buffered is the last of it.
+    if (in_ == nullptr) {
+      close_now();
+      return;
+    }
+    process_client_input();
+    if (state_ == State::ReadingHead) close_now();  // an unfinished head that can never complete
+    return;
+  }
   arm_client_timer(request_started_ ? frontend_.timeouts.http_request : frontend_.timeouts.keep_alive);
   if (client_.read_start() != 0) {
     close_now();

@@ -3,8 +3,9 @@
 namespace haven::upstream {
 
 namespace {
-// Bytes an idle connection reads only to notice that the server closed it (or misbehaved).
-char idle_scratch[256];
+// Bytes an idle connection reads only to notice that the server closed it (or misbehaved). One
+// per worker thread: workers never share mutable memory.
+thread_local char idle_scratch[256];
 }  // namespace
 
 Connection::Connection(net::Loop& loop, Server& server, ConnectionPool& pool)
@@ -13,6 +14,10 @@ Connection::Connection(net::Loop& loop, Server& server, ConnectionPool& pool)
 void Connection::close(bool reset) {
   if (stream_.closing()) return;
   if (idle_) pool_.unlink(this);
+  // Whoever used it lets go now: a write or read callback that libuv still delivers, and the timer,
+  // must reach this connection, never a session that has moved on (or been freed).
+  stream_.set_handler(*this);
+  timer_.set_callback(&Connection::on_idle_timeout, this);
   stream_.close(this, reset);
   timer_.close(this);
 }

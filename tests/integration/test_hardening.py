@@ -1,6 +1,7 @@
 """What one hostile client (or careless operator) can do to everybody else: each case pins a hole
 that was open, so that it stays closed."""
 import os
+import select
 import signal
 import socket
 
@@ -206,6 +207,64 @@ def response_transfer_codings_are_relayed_intact() -> None:
         head = c.read_head()
         check_eq((head.status, head.headers.tokens("transfer-encoding")), (200, ["gzip"]), "head")
         check_eq(c.wait_closed(5), b"RAWBYTES", "close-delimited body")
+
+
+@test
+def pipelined_requests_before_a_half_close_are_all_answered() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}))
+    with haven.client() as c:
+        c.send(b"".join(c.build_request("GET", f"/p{i}") for i in range(3)))
+        c.shutdown_write()
+        targets = [c.read_response().json()["target"] for _ in range(3)]
+        check_eq(targets, ["/p0", "/p1", "/p2"], "answers to the pipelined requests")
+        c.wait_closed(5)
+
+
+@test
+def a_connection_answered_before_its_request_ended_is_not_pooled() -> None:
+    # The server starts its answer right after the head and never reads the body (broken, but such
+    # servers exist): on a pooled connection the body would be read as the next request.
+    def early(req, conn) -> bool:
+        if req.target != "/early":
+            conn.read_body(req)
+            conn.respond(200, req.target.encode())
+            return True
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nea")
+        # Finish only once the rest of the body has reached this socket (haven sent it all).
+        readable, _, _ = select.select([conn.sock], [], [], 10)
+        check(bool(readable), "the rest of the body never reached the server")
+        conn.send(b"rly")
+        return True
+
+    up = Upstream(handler=early, read_body=False, name="s1")
+    haven = Haven(make_config({"static": [up]}, timeouts={"client": "5s"}))
+    with haven.client() as c:
+        c.send(b"POST /early HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234")
+        head = c.read_head()
+        check_eq(head.status, 200, "status of the early answer")
+        c.send(b"56789")
+        check_eq(c.read_available(5, timeout=10), b"early", "body of the early answer")
+        resp = c.request("GET", "/next")
+        check_eq((resp.status, resp.body), (200, b"/next"), "the next request")
+    check_eq([r.target for r in up.requests], ["/early", "/next"], "requests at the server")
+    check(up.requests[0].conn_id != up.requests[1].conn_id,
+          "the connection with the unread body was reused for the next request")
+
+
+@test
+def a_long_pipeline_of_local_answers_is_served() -> None:
+    # Maintenance answers finish inside the call that parsed them; a pipeline of them used to
+    # recurse once per request.
+    main = Upstream("refuse", name="main_api")
+    haven = Haven(api_config([server_entry(main)], check=fast_check(fall=1)))
+    haven.wait_event(r"backend api has no server available", timeout=10)
+    count = 3000
+    with haven.client(timeout=20) as c:
+        c.send(b"".join(c.build_request("GET", f"/api/m{i}") for i in range(count)))
+        statuses = [c.read_response().status for _ in range(count)]
+    check_eq(set(statuses), {503}, "statuses")
+    check(haven.running(), "haven is still running")
 
 
 if __name__ == "__main__":

@@ -89,6 +89,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   bool try_retry(UpstreamFailure failure);
   void finish_exchange();
   void next_request();
+  void start_next_request();
   void start_tunnel();
   void pump_tunnel();
 
@@ -133,6 +134,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   std::uint64_t request_started_ms_ = 0;  // first byte of the current request (loop clock)
   bool request_started_ = false;  // a byte of the current request head has arrived
   bool client_eof_ = false;
+  bool in_next_request_ = false;     // next_request() is on the stack
+  bool next_request_again_ = false;  // ...and a request answered inside it asked for the next one
 
   ClientSession* prev_ = nullptr;  // the worker's list
   ClientSession* next_ = nullptr;

@@ -38,6 +38,7 @@ struct ExchangeProgress {
   bool response_byte_seen = false;  // some byte arrived from the current connection
   bool response_started = false;    // some response byte was sent to the client
   bool response_complete = false;
+  bool response_before_request_end = false;  // the server answered before it had the whole request
   bool upstream_reusable = false;
   bool replayable = true;           // the client buffer still holds the whole request so far
   bool upgrade_response = false;
