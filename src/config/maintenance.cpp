@@ -51,7 +51,9 @@ bool read_maintenance(const TableReader& root, const std::filesystem::path& base
       !maintenance.read_duration("retry_after", Duration::zero(), out.retry_after) ||
       !maintenance.read_strings("poll", out.poll, &poll_nodes) ||
       // The page polls from every open browser tab; faster than once a second is a self-inflicted load.
-      !maintenance.read_duration("poll_interval", Duration(1000), out.poll_interval)) {
+      // An hour is already longer than anyone waits on the page, and far longer values overflow the
+      // browser's setTimeout, which then fires at once: polling in a tight loop instead of rarely.
+      !maintenance.read_duration("poll_interval", Duration(1000), Duration(60 * 60 * 1000), out.poll_interval)) {
     return false;
   }
   for (std::size_t i = 0; i < poll_nodes.size(); ++i) {

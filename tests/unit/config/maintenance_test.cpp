@@ -93,3 +93,20 @@ TEST_CASE("an empty page means the bundled one") {
   const Config config = must_load(with_page(""));
   CHECK(config.maintenance.page.empty());
 }
+
+TEST_CASE("poll_interval runs from one second to one hour") {
+  const std::string rest =
+      "[backends.api]\nservers = [{ name = \"a\", address = \"127.0.0.1:9000\" }]\n"
+      "[frontends.web]\nbind = \"127.0.0.1:0\"\ndefault_backend = \"api\"\n";
+  CHECK(must_load("[maintenance]\npoll_interval = \"1s\"\n" + rest).maintenance.poll_interval == Duration(1000));
+  CHECK(must_load("[maintenance]\npoll_interval = \"1h\"\n" + rest).maintenance.poll_interval == Duration(3600000));
+
+  // The last one would overflow the browser's setTimeout many times over.
+  const char* const too_long[] = {"\"61m\"", "\"3600001ms\"", "\"1.001h\"", "\"4294967295h\""};
+  for (const char* value : too_long) {
+    CAPTURE(value);
+    const ConfigError error = must_fail(std::string("[maintenance]\npoll_interval = ") + value + "\n");
+    CHECK(where(error) == "2:17");
+    CHECK(error.message == "poll_interval must be at most 1h");
+  }
+}
