@@ -1,5 +1,7 @@
 #include "uri_syntax.hpp"
 
+#include <arpa/inet.h>
+
 #include <fmt/format.h>
 
 namespace haven::config::detail {
@@ -63,6 +65,70 @@ bool check_chars(std::string_view whole, std::string_view part, Allowed allowed,
 
 bool check_origin_form(std::string_view target, std::string& why) {
   return check_chars(target, target, is_path_or_query_char, why);
+}
+
+bool check_host_and_port(std::string_view text, std::string& why) {
+  std::string_view host = text;
+  std::string_view port;
+  bool has_port = false;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      why = fmt::format("{} has no \"]\" after the IPv6 address", toml_quoted(text));
+      return false;
+    }
+    host = text.substr(0, close + 1);
+    const std::string_view rest = text.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') {
+      why = fmt::format("{} has {} after \"]\" instead of \":port\"", toml_quoted(text), describe(rest.front()));
+      return false;
+    }
+    has_port = !rest.empty();
+    if (has_port) port = rest.substr(1);
+    const std::string address(host.substr(1, host.size() - 2));
+    in6_addr probe{};
+    if (::inet_pton(AF_INET6, address.c_str(), &probe) != 1) {
+      why = fmt::format("{} is not an IPv6 address", toml_quoted(host));
+      return false;
+    }
+  } else {
+    const std::size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+      why = fmt::format("{} is not a host and port (an IPv6 address must be written in brackets, as in \"[::1]:8080\")",
+                        toml_quoted(text));
+      return false;
+    }
+    if (colon != std::string_view::npos) {
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+      has_port = true;
+    }
+    if (host.empty()) {
+      why = fmt::format("{} has no host before \":\"", toml_quoted(text));
+      return false;
+    }
+    // reg-name covers IPv4 addresses too: they are made of digits and dots.
+    const auto is_reg_name_char = [](char c) { return is_unreserved(c) || is_sub_delim(c); };
+    if (!check_chars(text, host, is_reg_name_char, why)) return false;
+  }
+  if (!has_port) return true;
+  if (port.empty()) {
+    why = fmt::format("{} has no port after \":\"", toml_quoted(text));
+    return false;
+  }
+  // More than five digits cannot be a port; checking the length first also avoids overflow.
+  bool digits = port.size() <= 5;
+  unsigned value = 0;
+  for (char c : port) {
+    digits = digits && is_digit(c);
+    if (digits) value = value * 10 + static_cast<unsigned>(c - '0');
+  }
+  if (!digits || value > 65535) {
+    why = fmt::format("{} has the port {}, which is not a number from 0 to 65535", toml_quoted(text),
+                      toml_quoted(port));
+    return false;
+  }
+  return true;
 }
 
 std::string toml_quoted(std::string_view value) {
