@@ -4,18 +4,44 @@
 
 #include "sections.hpp"
 #include "status_ranges.hpp"
+#include "uri_syntax.hpp"
 
 namespace haven::config::detail {
 
 namespace {
 
+// `path` and `host` are written verbatim into the check's request head (see health's check_request):
+// a space, CR or LF in them would break the request line or inject headers.
 bool read_path(const TableReader& check, std::string& out) {
-  std::string path = out;
-  if (!check.read_string("path", path)) return false;
+  const toml::node* node = check.find("path");
+  if (node == nullptr) return true;
+  std::string path;
+  if (!expect_string(check.errors(), *node, "path", path)) return false;
   if (path.empty() || path.front() != '/') {
-    return check.errors().fail(*check.find("path"), fmt::format("path must start with \"/\", not \"{}\"", path));
+    return check.errors().fail(*node, fmt::format("path must start with \"/\", not {}", toml_quoted(path)));
+  }
+  std::string why;
+  if (!check_origin_form(path, why)) {
+    return check.errors().fail(*node, fmt::format("path must be a request target such as \"/healthz\": {}", why));
   }
   out = std::move(path);
+  return true;
+}
+
+bool read_host(const TableReader& check, std::string& out) {
+  const toml::node* node = check.find("host");
+  if (node == nullptr) return true;
+  std::string host;
+  if (!expect_string(check.errors(), *node, "host", host)) return false;
+  std::string why;
+  // Empty keeps its meaning: the server's own address.
+  if (!host.empty() && !check_host_and_port(host, why)) {
+    return check.errors().fail(
+        *node, fmt::format("host must be a host name or address with an optional port, such as "
+                           "\"api.internal:8080\": {}",
+                           why));
+  }
+  out = std::move(host);
   return true;
 }
 
@@ -48,7 +74,7 @@ bool read_check(const TableReader& backend, std::string_view backend_name, std::
   const TableReader check(backend.errors(), *table, fmt::format("in the check of backend \"{}\"", backend_name));
   Check result;
   if (!check.allow_only(kKeys) || !check.read_choice("method", kMethods, result.method) ||
-      !read_path(check, result.path) || !check.read_string("host", result.host) ||
+      !read_path(check, result.path) || !read_host(check, result.host) ||
       !check.read_duration("interval", kPositive, result.interval)) {
     return false;
   }

@@ -41,7 +41,7 @@ bool expect_table(Errors& errors, const toml::node& node, std::string_view what,
   return true;
 }
 
-bool expect_duration(Errors& errors, const toml::node& node, std::string_view what, Duration min,
+bool expect_duration(Errors& errors, const toml::node& node, std::string_view what, Duration min, Duration max,
                      Duration& out) {
   const auto* value = node.as_string();
   if (value == nullptr) {
@@ -62,6 +62,9 @@ bool expect_duration(Errors& errors, const toml::node& node, std::string_view wh
   if (*parsed < min) {
     if (min == Duration(1)) return errors.fail(node, fmt::format("{} must be greater than 0", what));
     return errors.fail(node, fmt::format("{} must be at least {}", what, core::format_duration(min)));
+  }
+  if (*parsed > max) {
+    return errors.fail(node, fmt::format("{} must be at most {}", what, core::format_duration(max)));
   }
   out = *parsed;
   return true;
@@ -115,9 +118,9 @@ bool TableReader::read_integer(std::string_view key, std::int64_t min, std::int6
   return true;
 }
 
-bool TableReader::read_duration(std::string_view key, Duration min, Duration& out) const {
+bool TableReader::read_duration(std::string_view key, Duration min, Duration max, Duration& out) const {
   const toml::node* node = find(key);
-  return node == nullptr || expect_duration(errors_, *node, key, min, out);
+  return node == nullptr || expect_duration(errors_, *node, key, min, max, out);
 }
 
 bool TableReader::read_choice(std::string_view key, KeyList choices, std::string& out) const {

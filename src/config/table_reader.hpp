@@ -40,8 +40,8 @@ class Errors {
 // messages ("bind", "each entry of poll").
 bool expect_string(Errors& errors, const toml::node& node, std::string_view what, std::string& out);
 bool expect_table(Errors& errors, const toml::node& node, std::string_view what, const toml::table*& out);
-// `min` of zero accepts "0s"; otherwise shorter durations are refused.
-bool expect_duration(Errors& errors, const toml::node& node, std::string_view what, Duration min,
+// `min` of zero accepts "0s"; otherwise shorter durations are refused, and so are longer ones than `max`.
+bool expect_duration(Errors& errors, const toml::node& node, std::string_view what, Duration min, Duration max,
                      Duration& out);
 
 // One TOML table and the words that describe it in messages (`where`: "in backend \"api\"").
@@ -70,7 +70,11 @@ class TableReader {
     out = static_cast<Int>(value);
     return true;
   }
-  bool read_duration(std::string_view key, Duration min, Duration& out) const;
+  bool read_duration(std::string_view key, Duration min, Duration max, Duration& out) const;
+  // Any duration from `min` up.
+  bool read_duration(std::string_view key, Duration min, Duration& out) const {
+    return read_duration(key, min, Duration::max(), out);
+  }
   // A string that must be one of `choices`.
   bool read_choice(std::string_view key, KeyList choices, std::string& out) const;
   // An array of strings; `nodes`, when given, receives each element for later positioned errors.

@@ -235,8 +235,11 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
+    // No host name is ever looked up: a page that strays off 127.0.0.1 fails at once instead of
+    // reaching the network.
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
   });
 });
 
@@ -475,11 +478,45 @@ test('d) Korean: a ko-KR browser reads the page in Korean', { timeout: 60_000 },
     await bothHealthy();
   }));
 
+test('e) a visitor on //evil.example/x returns to haven\'s origin, not to evil.example', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    const { context, page, problems, requests } = await openPage();
+    try {
+      await stopAndWaitDown(apiUp, '/api/healthz', 'main_api');
+      // A path of two slashes: as a relative reference, "//evil.example/x" names another host.
+      const nav = await page.goto(`${base}//evil.example/x?a=1`);
+      assert.equal(nav.status(), 503);
+      const visited = page.url();
+      assert.equal(new URL(visited).pathname, '//evil.example/x');
+      await expectMaintenance(page, EN_HEADING, '/api/healthz', /^Unavailable/);
+
+      await apiUp.start();
+      await waitFor('the page to leave the maintenance page by itself', () => page.url() !== visited,
+        { timeout: 20_000, interval: 100 });
+      await page.waitForLoadState('load').catch(() => {});
+      const url = new URL(page.url());
+      const offOrigin = () => requests.filter((u) => !u.startsWith('data:') && new URL(u).origin !== base);
+      assert.equal(url.origin, base, `recovery navigated to ${page.url()} (requests off haven's origin: ` +
+        `${offOrigin().join(', ') || 'none'})`);
+      assert.match(url.pathname, /^\/[^/\\]/, `the path ${url.pathname} starts with a single "/"`);
+      assert.equal(url.pathname, '/evil.example/x');
+      assert.equal(url.searchParams.get('a'), '1');
+      assert.match(url.searchParams.get('v') ?? '', /^\d{13}$/);
+      await page.locator('#app').waitFor({ state: 'visible', timeout: 5000 });
+      assert.deepEqual(offOrigin(), []);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await apiUp.start().catch(() => {});
+    }
+    await bothHealthy();
+  }));
+
 // ---------------------------------------------------------------------------------------------
 // The page on its own, served by a small server of the test's (the same configuration filling as
 // haven's), with health URLs whose answers the test sets: the details haven cannot show quickly.
 
-test('e) the page alone: first poll, "Check now", timeouts, paused while hidden, reload URL', { timeout: 60_000 }, async () => {
+test('f) the page alone: first poll, "Check now", timeouts, paused while hidden, reload URL', { timeout: 60_000 }, async () => {
   const source = fs.readFileSync(PAGE_FILE, 'utf8');
   assert.equal(source.split('/*haven:config*/').length, 2, 'exactly one configuration start marker');
   assert.equal(source.split('/*haven:end*/').length, 2, 'exactly one configuration end marker');
@@ -559,6 +596,40 @@ test('e) the page alone: first poll, "Check now", timeouts, paused while hidden,
     assert.match(url.search, /^\?a=1&b=%2F\+c&vv=2&v=\d{13}$/);
     assert.equal(url.hash, '#frag');
     await tab.locator('#app').waitFor({ state: 'visible', timeout: 5000 });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
+
+test('g) the page alone: poll entries that point off the origin are never fetched', { timeout: 60_000 }, async () => {
+  // haven refuses such entries in its configuration; the page must not trust its configuration alone.
+  const source = fs.readFileSync(PAGE_FILE, 'utf8');
+  const page = source.replace(/\/\*haven:config\*\/.*?\/\*haven:end\*\//,
+    '/*haven:config*/' + JSON.stringify({ poll: ['//evil.example/h', '/\\evil.example/h', '/h/ok'],
+      interval_ms: 1000, timeout_ms: 300 }) + '/*haven:end*/');
+  let polls = 0;
+  const server = new Upstream('page', (req, res) => {
+    if (new URL(req.url, 'http://page').pathname === '/h/ok') {
+      polls++;
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+      res.end('{}');
+      return;
+    }
+    res.writeHead(503, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
+    res.end(page);
+  });
+  await server.start();
+  const origin = `http://127.0.0.1:${server.port}`;
+  const { context, page: tab, problems, requests } = await openPage();
+  try {
+    await tab.goto(`${origin}/w`);
+    await waitFor('two poll rounds', () => polls >= 2, { timeout: 5000 });
+    assert.deepEqual(await tab.locator('li').evaluateAll((rows) => rows.map((li) => li.getAttribute('data-url'))),
+      ['/h/ok']);
+    const offOrigin = requests.filter((u) => !u.startsWith('data:') && new URL(u).origin !== origin);
+    assert.deepEqual(offOrigin, [], `requests off the page's origin: ${offOrigin.join(', ')}`);
     assert.deepEqual(problems, []);
   } finally {
     await context.close();

@@ -140,3 +140,98 @@ TEST_CASE("check durations must be positive durations") {
   CHECK(where(fast) == "2:27");
   CHECK(fast.message == "fast_interval must be greater than 0");
 }
+
+TEST_CASE("a check path with URL characters is kept as written") {
+  CHECK(load_check(R"({ path = "/health/deep?full=1&x=%2F;v=1" })").path == "/health/deep?full=1&x=%2F;v=1");
+  CHECK(load_check(R"({ path = "/a:b@c~d!$'()*+,=" })").path == "/a:b@c~d!$'()*+,=");
+}
+
+TEST_CASE("a check path that would break the check's request line is refused") {
+  struct Case {
+    const char* value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {R"("/healthz\r\nX-Evil: 1")",
+       R"(path must be a request target such as "/healthz": "/healthz\r\nX-Evil: 1" contains a carriage return)"},
+      {R"("/healthz\nX-Evil: 1")",
+       R"(path must be a request target such as "/healthz": "/healthz\nX-Evil: 1" contains a line feed)"},
+      {R"("/healthz HTTP/1.0")",
+       R"(path must be a request target such as "/healthz": "/healthz HTTP/1.0" contains a space)"},
+      {R"("/health\tz")", R"(path must be a request target such as "/healthz": "/health\tz" contains a tab)"},
+      {R"("/health\u0000")",
+       R"(path must be a request target such as "/healthz": "/health\u0000" contains the control byte 0x00)"},
+      {R"("/health\u007F")",
+       R"(path must be a request target such as "/healthz": "/health\u007F" contains the control byte 0x7F)"},
+      {R"("/santé")",
+       R"(path must be a request target such as "/healthz": "/santé" contains the non-ASCII byte 0xC3 (percent-encode it))"},
+      {R"("/healthz#top")", R"(path must be a request target such as "/healthz": "/healthz#top" contains "#")"},
+      {R"('/a\b')", R"(path must be a request target such as "/healthz": "/a\\b" contains a backslash)"},
+      {R"("/a<b>")", R"(path must be a request target such as "/healthz": "/a<b>" contains "<")"},
+      {R"("/a%zz")",
+       R"(path must be a request target such as "/healthz": "/a%zz" has a "%" that is not followed by two hex digits)"},
+      {R"("/a%2")",
+       R"(path must be a request target such as "/healthz": "/a%2" has a "%" that is not followed by two hex digits)"},
+      {R"("healthz")", R"(path must start with "/", not "healthz")"},
+      {R"("")", R"(path must start with "/", not "")"},
+      {"1", "path must be a string"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.value);
+    const ConfigError error = must_fail(with_check(std::string("{ path = ") + c.value + " }"));
+    // "check = { path = " is 17 characters, so the value starts at column 18.
+    CHECK(where(error) == "2:18");
+    CHECK(error.message == c.message);
+  }
+}
+
+TEST_CASE("a check host may be a name, an IPv4 or a bracketed IPv6 address, with a port") {
+  const char* const hosts[] = {"api.internal", "api.internal:8080", "10.0.0.1", "10.0.0.1:80", "[::1]",
+                               "[fe80::1]:8080", "my_host-1", "xn--bcher-kva.example"};
+  for (const char* host : hosts) {
+    CAPTURE(host);
+    CHECK(load_check(std::string("{ host = \"") + host + "\" }").host == host);
+  }
+  // Empty keeps its meaning: the server's own address.
+  CHECK(load_check(R"({ host = "" })").host.empty());
+}
+
+TEST_CASE("a check host that would inject headers or is not a host is refused") {
+  struct Case {
+    const char* value;
+    const char* why;
+  };
+  const Case cases[] = {
+      {R"("api\r\nX-Evil: 1")", R"("api\r\nX-Evil: 1" contains a carriage return)"},
+      {R"("api\nX-Evil: 1")", R"("api\nX-Evil: 1" contains a line feed)"},
+      {R"("api internal")", R"("api internal" contains a space)"},
+      {R"("api\u0001")", R"("api\u0001" contains the control byte 0x01)"},
+      {R"("bücher.example")", R"("bücher.example" contains the non-ASCII byte 0xC3 (percent-encode it))"},
+      {R"("api/internal")", R"("api/internal" contains "/")"},
+      {R"("api@internal")", R"("api@internal" contains "@")"},
+      {R"("api%4")", R"("api%4" has a "%" that is not followed by two hex digits)"},
+      {R"("[::1")", R"("[::1" has no "]" after the IPv6 address)"},
+      {R"("[::1]x")", R"("[::1]x" has "x" after "]" instead of ":port")"},
+      {R"("[::1] ")", R"("[::1] " has a space after "]" instead of ":port")"},
+      {R"("[not-v6]")", R"("[not-v6]" is not an IPv6 address)"},
+      {R"("::1")", R"("::1" is not a host and port (an IPv6 address must be written in brackets, as in "[::1]:8080"))"},
+      {R"(":8080")", R"(":8080" has no host before ":")"},
+      {R"("api:")", R"("api:" has no port after ":")"},
+      {R"("api:http")", R"("api:http" has the port "http", which is not a number from 0 to 65535)"},
+      {R"("api:65536")", R"("api:65536" has the port "65536", which is not a number from 0 to 65535)"},
+      {R"("api:123456")", R"("api:123456" has the port "123456", which is not a number from 0 to 65535)"},
+      {R"("[::1]:8 0")", R"("[::1]:8 0" has the port "8 0", which is not a number from 0 to 65535)"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.value);
+    const ConfigError error = must_fail(with_check(std::string("{ host = ") + c.value + " }"));
+    // "check = { host = " is 17 characters, so the value starts at column 18.
+    CHECK(where(error) == "2:18");
+    CHECK(error.message ==
+          std::string("host must be a host name or address with an optional port, such as \"api.internal:8080\": ") +
+              c.why);
+  }
+  const ConfigError number = must_fail(with_check("{ host = 8080 }"));
+  CHECK(where(number) == "2:18");
+  CHECK(number.message == "host must be a string");
+}

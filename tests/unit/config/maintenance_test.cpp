@@ -93,3 +93,71 @@ TEST_CASE("an empty page means the bundled one") {
   const Config config = must_load(with_page(""));
   CHECK(config.maintenance.page.empty());
 }
+
+TEST_CASE("poll entries that are paths on haven's own origin are kept as written") {
+  const Config config = must_load(R"([maintenance]
+poll = ["/api/healthz", "/healthz?full=1&x=%2F", "/status;v=1/@a:b~c"]
+[backends.api]
+servers = [{ name = "a", address = "127.0.0.1:9000" }]
+[frontends.web]
+bind = "127.0.0.1:0"
+default_backend = "api"
+)");
+  CHECK(config.maintenance.poll == std::vector<std::string>{"/api/healthz", "/healthz?full=1&x=%2F", "/status;v=1/@a:b~c"});
+}
+
+TEST_CASE("a poll entry that a browser could read as another host or another URL is refused") {
+  struct Case {
+    const char* value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {R"("//evil.example/login")",
+       R"(each entry of poll must start with a single "/": browsers read "//evil.example/login" as an address on another host)"},
+      {R"("///evil.example")",
+       R"(each entry of poll must start with a single "/": browsers read "///evil.example" as an address on another host)"},
+      {R"('/\evil.example/login')",
+       R"(each entry of poll must start with a single "/": browsers read "/\\evil.example/login" as an address on another host)"},
+      {R"('/api\healthz')", R"(each entry of poll must be a URL path such as "/healthz": "/api\\healthz" contains a backslash)"},
+      {R"("/api/health z")", R"(each entry of poll must be a URL path such as "/healthz": "/api/health z" contains a space)"},
+      {R"("/healthz\r\nX: 1")",
+       R"(each entry of poll must be a URL path such as "/healthz": "/healthz\r\nX: 1" contains a carriage return)"},
+      {R"("/healthz\n")", R"(each entry of poll must be a URL path such as "/healthz": "/healthz\n" contains a line feed)"},
+      {R"("/healthz\t")", R"(each entry of poll must be a URL path such as "/healthz": "/healthz\t" contains a tab)"},
+      {R"("/healthz\u001B")",
+       R"(each entry of poll must be a URL path such as "/healthz": "/healthz\u001B" contains the control byte 0x1B)"},
+      {R"("/healthz#ok")", R"(each entry of poll must be a URL path such as "/healthz": "/healthz#ok" contains "#")"},
+      {R"("/état")",
+       R"(each entry of poll must be a URL path such as "/healthz": "/état" contains the non-ASCII byte 0xC3 (percent-encode it))"},
+      {R"("/a<script>")", R"(each entry of poll must be a URL path such as "/healthz": "/a<script>" contains "<")"},
+      {R"("/a\"b")", R"(each entry of poll must be a URL path such as "/healthz": "/a\"b" contains a double quote)"},
+      {R"("/a%g0")",
+       R"(each entry of poll must be a URL path such as "/healthz": "/a%g0" has a "%" that is not followed by two hex digits)"},
+      {R"("healthz")", R"(each entry of poll must start with "/", not "healthz")"},
+      {R"("")", R"(each entry of poll must start with "/", not "")"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.value);
+    const ConfigError error = must_fail(std::string("[maintenance]\npoll = [\"/ok\", ") + c.value + "]\n");
+    // "poll = [\"/ok\", " is 15 characters, so the second entry starts at column 16.
+    CHECK(where(error) == "2:16");
+    CHECK(error.message == c.message);
+  }
+}
+
+TEST_CASE("poll_interval runs from one second to one hour") {
+  const std::string rest =
+      "[backends.api]\nservers = [{ name = \"a\", address = \"127.0.0.1:9000\" }]\n"
+      "[frontends.web]\nbind = \"127.0.0.1:0\"\ndefault_backend = \"api\"\n";
+  CHECK(must_load("[maintenance]\npoll_interval = \"1s\"\n" + rest).maintenance.poll_interval == Duration(1000));
+  CHECK(must_load("[maintenance]\npoll_interval = \"1h\"\n" + rest).maintenance.poll_interval == Duration(3600000));
+
+  // The last one would overflow the browser's setTimeout many times over.
+  const char* const too_long[] = {"\"61m\"", "\"3600001ms\"", "\"1.001h\"", "\"4294967295h\""};
+  for (const char* value : too_long) {
+    CAPTURE(value);
+    const ConfigError error = must_fail(std::string("[maintenance]\npoll_interval = ") + value + "\n");
+    CHECK(where(error) == "2:17");
+    CHECK(error.message == "poll_interval must be at most 1h");
+  }
+}
