@@ -112,6 +112,8 @@ void Checker::on_probe_result(std::size_t check_index, bool ok, const std::strin
   if (stopped_) return;
   if (!no_verdict) {
     check.server.failing_check.store(!ok, std::memory_order_relaxed);
+    // A passing check proves the server usable again, whatever traffic concluded meanwhile.
+    if (ok) check.server.unreachable.store(false, std::memory_order_relaxed);
     if (check.state.observe(ok)) {
       apply_change(check.server, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
     } else if (!ok && check.state.up() && on_trouble_) {
@@ -155,6 +157,7 @@ void Checker::on_reports(void* self) noexcept {
 void Checker::apply_change(upstream::Server& server, bool up, const std::string& why) {
   server.state.store(up ? upstream::ServerState::Up : upstream::ServerState::Down, std::memory_order_relaxed);
   server.passive_failures.store(0, std::memory_order_relaxed);
+  server.unreachable.store(false, std::memory_order_relaxed);
   const upstream::Backend& backend = *backends_[server.backend_index];
   const TierCounts counts = count_up(backend);
   std::string tier_note;

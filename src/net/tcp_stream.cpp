@@ -15,6 +15,7 @@ static_assert(sizeof(uv_tcp_t) <= 256 && alignof(uv_tcp_t) <= 16);
 const int TcpStream::kEof = UV_EOF;
 const int TcpStream::kCanceled = UV_ECANCELED;
 const int TcpStream::kTimedOut = UV_ETIMEDOUT;
+const int TcpStream::kRefused = UV_ECONNREFUSED;
 
 
 struct StreamAccess {

@@ -567,8 +567,12 @@ int ClientSession::on_response_head(http::MessageHead& head) {
     if (client_http10) return 0;
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
   } else {
+    // A real answer: the server is reachable, whatever traffic said before.
     if (ex.server->passive_failures.load(std::memory_order_relaxed) != 0) {
       ex.server->passive_failures.store(0, std::memory_order_relaxed);
+    }
+    if (ex.server->unreachable.load(std::memory_order_relaxed)) {
+      ex.server->unreachable.store(false, std::memory_order_relaxed);
     }
     const bool client_keep_alive = ex.request.keep_alive && !ex.request.upgrade && !worker_.draining();
     ex.plan = http::plan_response(head, client_http10, client_keep_alive);
@@ -688,7 +692,11 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int uv_status) {
   }
   switch (failure) {
     case UpstreamFailure::ConnectFailed:
-      note_traffic_failure("connection failed");
+      if (uv_status == net::TcpStream::kRefused) {
+        note_traffic_failure("connection refused", ex.backend->config.refused_marks_down);
+      } else {
+        note_traffic_failure("connection failed");
+      }
       break;
     case UpstreamFailure::ConnectTimeout:
       note_traffic_failure("connect timeout");
@@ -714,6 +722,7 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int uv_status) {
       // come back; a 502 would say something is broken that retrying elsewhere could avoid.
       ex.tried.add(ex.server->index);
       if (!untried_server_left()) {
+        mark_tried_servers_unreachable();
         respond_maintenance(*ex.backend);
       } else {
         respond_error(502, "connect_failed");
@@ -1069,15 +1078,29 @@ void ClientSession::log_exchange() {
   log.record(record);
 }
 
-void ClientSession::note_traffic_failure(const char* reason) {
+void ClientSession::note_traffic_failure(const char* reason, bool conclusive) {
   Exchange& ex = *exchange_;
   if (ex.server == nullptr || !ex.backend->config.check) return;  // only checked servers come back
-  const int failures = ex.server->passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
-  // Reported once, when the count reaches `fall`; the checker resets it when it acts.
-  if (failures == ex.backend->config.check->fall && worker_.checker() != nullptr) {
-    worker_.checker()->report_traffic_failure(
-        *ex.server, std::string(reason) + ", " + std::to_string(failures) +
-                        (failures == 1 ? " consecutive failure" : " consecutive failures"));
+  upstream::Server& server = *ex.server;
+  const int failures = server.passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!conclusive && failures < ex.backend->config.check->fall) return;
+  // Out of rotation on every worker at once, before the checker's DOWN line: no request goes to it
+  // in between. The worker that takes it out reports it; the checker clears the mark when it acts.
+  if (server.unreachable.exchange(true, std::memory_order_relaxed) || worker_.checker() == nullptr) return;
+  worker_.checker()->report_traffic_failure(
+      server, conclusive ? std::string(reason)
+                         : std::string(reason) + ", " + std::to_string(failures) +
+                               (failures == 1 ? " consecutive failure" : " consecutive failures"));
+}
+
+// Every server of the backend failed to connect for this request, and the client gets the
+// maintenance answer: the backend is unusable from now on, for navigations too, until a check
+// or a response proves a server usable again.
+void ClientSession::mark_tried_servers_unreachable() {
+  const Exchange& ex = *exchange_;
+  if (!ex.backend->config.check) return;  // nothing would ever bring them back
+  for (const auto& server : ex.backend->servers) {
+    if (ex.tried.contains(server->index)) server->unreachable.store(true, std::memory_order_relaxed);
   }
 }
 

@@ -627,8 +627,11 @@ class Upstream:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, 0))
         self.port = sock.getsockname()[1]
+        # While nothing listens, the port stays bound (connections are refused): no other test's
+        # socket can take it and turn "refused" into "answered".
+        self._reserved: socket.socket | None = None
         if self.behaviour == "refuse":
-            sock.close()
+            self._reserved = sock
         else:
             self._listen(sock)
         with _REGISTRY_LOCK:
@@ -667,6 +670,9 @@ class Upstream:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        if self._reserved is not None:
+            self._reserved.close()
+            self._reserved = None
         with self._lock:
             listener, self._listener = self._listener, None
             conns = list(self._conns.items())
@@ -716,6 +722,7 @@ class Upstream:
                 listener.close()
             except OSError:
                 pass
+            self._reserve_port()
         with self._lock:
             conns = list(self._conns.items())
         for sock, conn in conns:
@@ -750,6 +757,10 @@ class Upstream:
         """Listens again on the same port after kill() (or on a "refuse" upstream's port)."""
         check(not self._stopping.is_set(), "restart() on a stopped upstream")
         check(not self.listening(), f"upstream {self.address} is already listening")
+        if self._reserved is not None:
+            sock, self._reserved = self._reserved, None
+            self._listen(sock)
+            return
         deadline = time.monotonic() + timeout
         while True:
             sock = socket.socket(self.family, socket.SOCK_STREAM)
@@ -763,6 +774,17 @@ class Upstream:
                     raise TestFailure(f"cannot listen on {self.address} again: {e}") from None
                 time.sleep(0.05)
         self._listen(sock)
+
+    def _reserve_port(self) -> None:
+        """Binds the port without listening (connections are refused), so nobody else takes it."""
+        sock = socket.socket(self.family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError:
+            sock.close()   # accepted connections still hold it; restart() binds it again then
+            return
+        self._reserved = sock
 
     def _listen(self, sock: socket.socket) -> None:
         sock.listen(1024)

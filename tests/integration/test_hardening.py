@@ -267,5 +267,45 @@ def a_long_pipeline_of_local_answers_is_served() -> None:
     check(haven.running(), "haven is still running")
 
 
+def outage_config(main: Upstream, **backend_keys) -> str:
+    """api: one checked main server (checks too slow to decide anything during the test); static:
+    healthy; a navigation needs both."""
+    api = {"servers": [server_entry(main)], "check": fast_check(interval="30s", fall=3), **backend_keys}
+    return make_config({"api": api, "static": [Upstream(name="main_static")]},
+                       frontend={"maintenance_requires": ["static", "api"]})
+
+
+@test
+def the_page_and_its_api_agree_during_an_outage() -> None:
+    # An API request answered with maintenance because its server refused used to leave the page
+    # itself served normally (the backend was not "down" until `fall` failures): a page rendering
+    # with its API in maintenance. Both settings of on_refused must agree.
+    for on_refused in ("mark-down", "count"):
+        main = Upstream("refuse", name="main_api")
+        haven = Haven(outage_config(main, on_refused=on_refused))
+        api = haven.get("/api/data", headers=[("Accept", "application/json")])
+        check_eq(api.status, 503, f"API answer ({on_refused})")
+        page = haven.get("/", headers=[("Accept", "text/html")])
+        check_eq(page.status, 503, f"the navigation right after it ({on_refused})")
+        check(b"maintenance" in page.body.lower(), f"the navigation got the maintenance page ({on_refused})")
+        haven.stop()
+
+
+@test
+def a_refused_connection_marks_a_checked_server_down_at_once() -> None:
+    main = Upstream("refuse", name="main_api")
+    backup = Upstream(name="fallback_api")
+    haven = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
+                             check=fast_check(interval="30s", fall=3)))
+    resp = haven.get("/api/x")
+    check_eq((resp.status, served_by(resp)), (200, "fallback_api"), "answer")
+    haven.wait_event(r"server api/main_api is DOWN \(traffic: connection refused\)", timeout=5)
+    counting = Haven(api_config([server_entry(main), server_entry(backup, backup=True)],
+                                check=fast_check(interval="30s", fall=3), on_refused="count"))
+    resp = counting.get("/api/x")
+    check_eq((resp.status, served_by(resp)), (200, "fallback_api"), "answer with on_refused = count")
+    check(" is DOWN " not in counting.events(), "on_refused = count took the server down after one refusal")
+
+
 if __name__ == "__main__":
     run()

@@ -79,6 +79,9 @@ struct Backend {
   Balance balance = Balance::RoundRobin;
   int retries = 2;
   bool all_backups = false;
+  // A refused connection to a checked server: "mark-down" takes it DOWN at once (nothing listens
+  // there), "count" counts it towards the check's `fall` like other connection failures.
+  bool refused_marks_down = true;
   std::optional<Check> check;            // no `check` table: no active checks
   std::vector<Server> servers;           // declared order
   Timeouts timeouts;                     // [timeouts] merged with the backend's own overrides

@@ -42,6 +42,7 @@ class TcpStream {
   static const int kEof;
   static const int kCanceled;
   static const int kTimedOut;
+  static const int kRefused;  // nothing listens at the address
 
   TcpStream(Loop& loop, StreamHandler& handler);
   TcpStream(const TcpStream&) = delete;

@@ -102,7 +102,10 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   // A usable server other than the current one that this request has not tried.
   bool other_server_left() const;
   core::Duration response_wait();
-  void note_traffic_failure(const char* reason);
+  // A failure of the current server seen by traffic. `conclusive` (a refused connection under
+  // on_refused = "mark-down") takes it out at once; others after the check's `fall` in a row.
+  void note_traffic_failure(const char* reason, bool conclusive = false);
+  void mark_tried_servers_unreachable();
   void linger_close();
   void abort_exchange(const char* termination);
   void close_now(bool reset = false);

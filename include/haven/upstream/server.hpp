@@ -29,8 +29,16 @@ struct Server {
   std::atomic<int> passive_failures{0};
   // The last active check failed: the server may be hung, even before `fall` checks say DOWN.
   std::atomic<bool> failing_check{false};
+  // Traffic found it unreachable (`fall` failures, a refused connection under on_refused =
+  // "mark-down", or every server of the backend failed a request): no request goes to it until a
+  // check or a real response proves it usable, so every answer about its backend (a maintenance
+  // 503, a navigation's page) follows from the same state at once. Set by workers, cleared by
+  // the checker and by responses.
+  std::atomic<bool> unreachable{false};
 
-  [[nodiscard]] bool up() const { return state.load(std::memory_order_relaxed) == ServerState::Up; }
+  [[nodiscard]] bool up() const {
+    return state.load(std::memory_order_relaxed) == ServerState::Up && !unreachable.load(std::memory_order_relaxed);
+  }
 };
 
 struct Backend {
