@@ -130,7 +130,7 @@ int serve(std::shared_ptr<const config::Config> config) {
     return 1;
   }
 
-  proxy::SharedCounters shared;
+  proxy::SharedCounters shared(config->global.max_connections_per_client);
   const FdLimitResult limit = raise_fd_limit(config->global.max_connections);
   shared.max_connections = limit.max_connections;
   if (!limit.warning.empty()) events->write("warning", limit.warning);

@@ -13,11 +13,14 @@ struct ErrorPage {
   int status;
   const char* reason;
   const char* explanation;
+  const char* extra_headers = "";
 };
 
 constexpr std::array kPages{
     ErrorPage{400, "Bad Request", "The request could not be understood and was not forwarded."},
     ErrorPage{408, "Request Timeout", "The request did not arrive in time."},
+    ErrorPage{429, "Too Many Requests", "This address holds too many connections; close some and try again.",
+              "Retry-After: 10\r\n"},
     ErrorPage{431, "Request Header Fields Too Large", "The request head is larger than this server accepts."},
     ErrorPage{501, "Not Implemented", "This request method is not served here."},
     ErrorPage{502, "Bad Gateway", "The server behind this proxy failed to answer properly."},
@@ -39,8 +42,8 @@ std::array<Rendered, kPages.size()> render_all() {
         page.status, page.reason, page.explanation);
     const std::string head = fmt::format(
         "HTTP/1.1 {} {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n"
-        "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-        page.status, page.reason, body.size());
+        "Cache-Control: no-store\r\n{}Connection: close\r\n\r\n",
+        page.status, page.reason, body.size(), page.extra_headers);
     out[i].full = head + body;
     out[i].head_only = head;
   }
@@ -49,10 +52,12 @@ std::array<Rendered, kPages.size()> render_all() {
 
 const Rendered& rendered(int status) {
   static const auto pages = render_all();
+  std::size_t bad_gateway = 0;
   for (std::size_t i = 0; i < kPages.size(); ++i) {
     if (kPages[i].status == status) return pages[i];
+    if (kPages[i].status == 502) bad_gateway = i;
   }
-  return pages[4];  // 502
+  return pages[bad_gateway];
 }
 
 }  // namespace

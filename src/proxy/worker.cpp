@@ -1,11 +1,14 @@
 #include "haven/proxy/worker.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 #include <fmt/format.h>
 
+#include "haven/fallback/error_responses.hpp"
+#include "haven/net/socket_address.hpp"
 #include "haven/proxy/client_session.hpp"
 #include "haven/proxy/exchange.hpp"
 
@@ -25,8 +28,18 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler {
       : worker_(worker), frontend_index_(frontend_index), listener_(worker.loop_, *this) {}
 
   void on_accept(int fd, const sockaddr* peer) override {
+    std::optional<ClientKey> client;
+    if (worker_.shared_.clients.limit() != 0) client = ClientKey::from(peer);
+    if (client) {
+      const auto admission = worker_.shared_.clients.admit(*client, worker_.loop_.now_ms());
+      if (!admission.admitted) {
+        worker_.refuse_over_limit(fd, peer, admission);
+        return;
+      }
+    }
     worker_.shared_.connections.fetch_add(1, std::memory_order_relaxed);
     auto* session = new ClientSession(worker_, worker_.snapshot_, frontend_index_);
+    session->client_key_ = client;
     session->next_ = worker_.sessions_;
     if (worker_.sessions_ != nullptr) worker_.sessions_->prev_ = session;
     worker_.sessions_ = session;
@@ -174,6 +187,7 @@ void Worker::on_session_closed(ClientSession* session) {
   if (session->prev_ != nullptr) session->prev_->next_ = session->next_;
   if (session->next_ != nullptr) session->next_->prev_ = session->prev_;
   if (sessions_ == session) sessions_ = session->next_;
+  if (session->client_key_) shared_.clients.release(*session->client_key_);
   delete session;
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   if (draining_) {
@@ -181,6 +195,27 @@ void Worker::on_session_closed(ClientSession* session) {
     return;
   }
   for (auto& acceptor : acceptors_) acceptor->listener().resume();
+}
+
+void Worker::refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission) {
+  // Whatever the client already sent is read first: closing with unread bytes would reset the
+  // connection and could destroy the 429 before the client reads it.
+  char discard[4096];
+  for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+  }
+  const std::string_view response = fallback::error_response(429);
+  [[maybe_unused]] const auto sent = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::shutdown(fd, SHUT_WR);
+  ::close(fd);
+  if (!admission.warn) return;
+  std::string host;
+  std::uint16_t port = 0;
+  net::SocketAddress::describe(peer, host, port);
+  events_->write("client_limit",
+                 fmt::format("client {} holds max_connections_per_client ({}) connections: answering 429 "
+                             "({} refused since the last such line)",
+                             host, shared_.clients.limit(), admission.refused_since_warning),
+                 {{"client", host}, {"refused", static_cast<long>(admission.refused_since_warning)}});
 }
 
 void Worker::maybe_finish_shutdown() {

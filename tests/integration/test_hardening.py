@@ -1,6 +1,7 @@
 """What one hostile client (or careless operator) can do to everybody else: each case pins a hole
 that was open, so that it stays closed."""
 import os
+import re
 import select
 import signal
 import socket
@@ -305,6 +306,37 @@ def a_refused_connection_marks_a_checked_server_down_at_once() -> None:
     resp = counting.get("/api/x")
     check_eq((resp.status, served_by(resp)), (200, "fallback_api"), "answer with on_refused = count")
     check(" is DOWN " not in counting.events(), "on_refused = count took the server down after one refusal")
+
+
+@test
+def one_client_address_cannot_take_every_slot() -> None:
+    # 20,000 slow uploads from one host used to take every connection slot.
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, global_={"max_connections_per_client": 5}))
+    held = [haven.client() for _ in range(5)]
+    try:
+        for c in held:
+            c.send(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0")
+        wait_until(lambda: up.request_count() == 5, 5, "the five slow uploads to reach the server")
+        for attempt in range(3):
+            with haven.client() as extra:
+                resp = extra.read_response()
+                check_eq((resp.status, resp.headers.get("retry-after")), (429, "10"), f"connection {6 + attempt}")
+        # Another address (127.0.0.2, also loopback) is served meanwhile.
+        other = socket.create_connection((haven.host, haven.port), timeout=5, source_address=("127.0.0.2", 0))
+        try:
+            other.sendall(b"GET /other HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            answer = other.recv(100)
+            check(answer.startswith(b"HTTP/1.1 200 "), f"another client's answer: {answer!r}")
+        finally:
+            other.close()
+        haven.wait_event(r"client 127\.0\.0\.1 holds max_connections_per_client \(5\) connections", timeout=5)
+        check_eq(len(re.findall("max_connections_per_client", haven.events())), 1, "warning lines in the first minute")
+    finally:
+        for c in held:
+            c.close()
+    # Once the uploads are gone, the address is served again.
+    wait_until(lambda: haven.get("/again").status == 200, 5, "the client to be served again")
 
 
 if __name__ == "__main__":

@@ -117,6 +117,9 @@ struct Frontend {
 struct Global {
   int workers = 1;                       // 0 = one per CPU core (resolved by app, not here)
   int max_connections = 20000;
+  // Connections one client address may hold, all frontends together (0 = no limit): high enough
+  // for a wall of screens behind one NAT, low enough that one host cannot take every slot.
+  int max_connections_per_client = 1000;
 };
 
 enum class LogFormat { Text, Json };

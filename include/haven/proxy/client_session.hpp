@@ -4,12 +4,14 @@
 // retry what is safe to retry, and map every failure to exactly one outcome.
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "haven/http/head_writer.hpp"
 #include "haven/http/message_parser.hpp"
 #include "haven/net/tcp_stream.hpp"
 #include "haven/net/deadline.hpp"
+#include "haven/proxy/client_table.hpp"
 #include "haven/proxy/retry_policy.hpp"
 #include "haven/proxy/snapshot.hpp"
 
@@ -140,6 +142,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   bool in_next_request_ = false;     // next_request() is on the stack
   bool next_request_again_ = false;  // ...and a request answered inside it asked for the next one
 
+  std::optional<ClientKey> client_key_;  // counted against max_connections_per_client
   ClientSession* prev_ = nullptr;  // the worker's list
   ClientSession* next_ = nullptr;
 };

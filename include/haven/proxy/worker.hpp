@@ -17,6 +17,7 @@
 #include "haven/net/listener.hpp"
 #include "haven/net/loop.hpp"
 #include "haven/proxy/buffer_pool.hpp"
+#include "haven/proxy/client_table.hpp"
 #include "haven/proxy/snapshot.hpp"
 #include "haven/upstream/balancer.hpp"
 #include "haven/upstream/connection.hpp"
@@ -28,8 +29,10 @@ struct Exchange;
 
 // Process-wide limits and counters every worker shares.
 struct SharedCounters {
+  explicit SharedCounters(int max_connections_per_client) : clients(max_connections_per_client) {}
   std::atomic<int> connections{0};
   int max_connections = 20000;
+  ClientTable clients;  // connections per client address
 };
 
 class Worker final : private net::HandleOwner {
@@ -67,6 +70,9 @@ class Worker final : private net::HandleOwner {
   [[nodiscard]] bool draining() const { return draining_; }
   health::Checker* checker() { return checker_; }
   void on_session_closed(ClientSession* session);
+  // A client over max_connections_per_client: a 429 written straight to the new socket (no
+  // session, no buffer: it must cost less than serving), then closed.
+  void refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission);
 
  private:
   class FrontendAcceptor;
