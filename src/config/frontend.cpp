@@ -86,15 +86,37 @@ bool read_bind(const TableReader& block, Frontend& out) {
   return true;
 }
 
+// "512B/s", "1KiB/s", "2MiB/s"; "" or "0B/s" is off.
+bool read_min_body_rate(const TableReader& block, std::uint64_t& out) {
+  std::string text;
+  if (!block.read_string("min_body_rate", text) || text.empty()) return true;
+  std::uint64_t number = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && number < (1ULL << 40)) {
+    number = number * 10 + static_cast<std::uint64_t>(text[i++] - '0');
+  }
+  const std::string_view unit = std::string_view(text).substr(i);
+  const std::uint64_t scale = unit == "B/s" ? 1 : unit == "KiB/s" ? 1024 : unit == "MiB/s" ? 1048576 : 0;
+  if (i == 0 || scale == 0 || number > (1ULL << 30)) {
+    return block.errors().fail(*block.find("min_body_rate"),
+                               fmt::format("min_body_rate must be a rate such as \"1KiB/s\" (B/s, KiB/s or MiB/s), "
+                                           "not \"{}\"",
+                                           text));
+  }
+  out = number * scale;
+  return true;
+}
+
 bool read_frontend(const TableReader& block, const Timeouts& defaults, const std::vector<Backend>& backends,
                    Frontend& out) {
-  static constexpr std::array<std::string_view, 8> kKeys{
-      "bind",     "default_backend",  "routes",      "maintenance_requires",
-      "timeouts", "max_header_bytes", "max_headers", "underscores_in_headers"};
+  static constexpr std::array<std::string_view, 9> kKeys{
+      "bind",        "default_backend",        "routes",       "maintenance_requires", "timeouts", "max_header_bytes",
+      "max_headers", "underscores_in_headers", "min_body_rate"};
   static constexpr std::array<std::string_view, 3> kUnderscores{"drop", "reject", "allow"};
   std::string underscores = "drop";
   out.timeouts = defaults;
-  if (!block.allow_only(kKeys) || !block.read_choice("underscores_in_headers", kUnderscores, underscores)) {
+  if (!block.allow_only(kKeys) || !block.read_choice("underscores_in_headers", kUnderscores, underscores) ||
+      !read_min_body_rate(block, out.min_body_rate)) {
     return false;
   }
   out.underscores_in_headers = underscores == "reject"  ? HeaderUnderscores::Reject

@@ -159,6 +159,10 @@ void ClientSession::on_read(std::size_t length) {
   } else if (state_ == State::Forwarding) {
     arm_client_timer(frontend_.timeouts.client);
   }
+  if (frontend_.min_body_rate != 0 && exchange_ != nullptr && !exchange_->request_complete &&
+      !body_rate_holds(length)) {
+    return;
+  }
   process_client_input();
 }
 
@@ -239,8 +243,32 @@ http::MessageHead& ClientSession::on_request_begin() {
   return exchange_->request;
 }
 
+// A body trickling in slower than min_body_rate (averaged over a window) ends with 408: the
+// connection slot and the server connection it holds are worth more than the upload. The window
+// starts over whenever haven itself stopped reading (a server slow to take the body).
+bool ClientSession::body_rate_holds(std::size_t length) {
+  constexpr std::uint64_t kWindowMs = 10000;
+  const std::uint64_t now = worker_.loop().now_ms();
+  body_window_bytes_ += length;
+  const std::uint64_t elapsed = now - body_window_start_ms_;
+  if (elapsed < kWindowMs) return true;
+  if (body_window_bytes_ * 1000 >= frontend_.min_body_rate * elapsed) {
+    body_window_start_ms_ = now;
+    body_window_bytes_ = 0;
+    return true;
+  }
+  respond_error(408, "body_too_slow");
+  return false;
+}
+
+void ClientSession::restart_body_rate_window() {
+  body_window_start_ms_ = worker_.loop().now_ms();
+  body_window_bytes_ = 0;
+}
+
 void ClientSession::on_request_head_parsed() {
   timer_.clear();
+  restart_body_rate_window();
   if (!exchange_->routed) {
     exchange_->routed = true;
     exchange_->started_ms = request_started_ms_;
@@ -474,7 +502,10 @@ void ClientSession::after_upstream_write() {
   }
   make_room_in_client_buffer();
   arm_client_timer(frontend_.timeouts.client);
-  if (!client_eof_ && in_->space() > 0) client_.read_start();
+  if (!client_eof_ && in_->space() > 0) {
+    if (!client_.reading()) restart_body_rate_window();  // haven, not the client, was the holdup
+    client_.read_start();
+  }
 }
 
 // Body bytes already sent are dropped once the buffer is full. From then on the request can no

@@ -339,5 +339,25 @@ def one_client_address_cannot_take_every_slot() -> None:
     wait_until(lambda: haven.get("/again").status == 200, 5, "the client to be served again")
 
 
+@test
+def a_trickling_upload_is_ended_by_min_body_rate() -> None:
+    # One byte a second keeps resetting the client timeout forever; min_body_rate ends it.
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, frontend={"min_body_rate": "1KiB/s"}, timeouts={"client": "5s"}))
+    with haven.client(timeout=30) as c:
+        c.send(b"POST /trickle HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        for _ in range(30):  # the 10 s window, plus a loaded machine's slack
+            if c.readable(1.0):
+                break
+            c.send(b"x")
+        resp = c.read_response()
+    check_eq(resp.status, 408, "status of the trickling upload")
+    check("body_too_slow" in haven.access_log(), f"access log: {haven.access_log()}")
+    # A fast body is untouched.
+    check_eq(haven.get("/fast").status, 200, "a normal request")
+    with haven.client() as c:
+        check_eq(c.request("POST", "/upload", body=b"u" * 200000).status, 200, "a fast upload")
+
+
 if __name__ == "__main__":
     run()

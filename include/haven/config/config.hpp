@@ -112,6 +112,9 @@ struct Frontend {
   // Request header names with '_', which some servers read as '-': "drop" (default), "reject"
   // (400) or "allow".
   HeaderUnderscores underscores_in_headers = HeaderUnderscores::Drop;
+  // Request bodies slower than this many bytes per second, averaged over 10 s, get 408 (0 = off):
+  // a slow upload holds a connection slot and a server connection for as long as it lasts.
+  std::uint64_t min_body_rate = 0;
 };
 
 struct Global {

@@ -107,6 +107,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   // A failure of the current server seen by traffic. `conclusive` (a refused connection under
   // on_refused = "mark-down") takes it out at once; others after the check's `fall` in a row.
   void note_traffic_failure(const char* reason, bool conclusive = false);
+  bool body_rate_holds(std::size_t length);
+  void restart_body_rate_window();
   void mark_tried_servers_unreachable();
   void linger_close();
   void abort_exchange(const char* termination);
@@ -142,6 +144,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   bool in_next_request_ = false;     // next_request() is on the stack
   bool next_request_again_ = false;  // ...and a request answered inside it asked for the next one
 
+  std::uint64_t body_window_start_ms_ = 0;  // min_body_rate: the current averaging window
+  std::uint64_t body_window_bytes_ = 0;
   std::optional<ClientKey> client_key_;  // counted against max_connections_per_client
   ClientSession* prev_ = nullptr;  // the worker's list
   ClientSession* next_ = nullptr;

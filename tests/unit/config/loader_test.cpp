@@ -172,6 +172,7 @@ TEST_CASE("haven.toml loads with every value in place") {
   CHECK(web.max_header_bytes == 16384);
   CHECK(web.max_headers == 100);
   CHECK(web.underscores_in_headers == HeaderUnderscores::Drop);
+  CHECK(web.min_body_rate == 0);
   CHECK(config.backends.at(0).max_response_header_bytes == 65536);
   CHECK(config.backends.at(0).max_response_headers == 200);
 }
@@ -272,6 +273,7 @@ default_backend = "app"
 max_header_bytes = 1024
 max_headers = 1000
 underscores_in_headers = "reject"
+min_body_rate = "2KiB/s"
 
 [backends.app]
 balance = "leastconn"
@@ -306,6 +308,7 @@ servers = [{ name = "a", address = "127.0.0.1:9000" }]
   CHECK(web.max_header_bytes == 1024);
   CHECK(web.max_headers == 1000);
   CHECK(web.underscores_in_headers == HeaderUnderscores::Reject);
+  CHECK(web.min_body_rate == 2048);
 
   const Backend& app = config.backends.at(0);
   CHECK(app.name == "app");

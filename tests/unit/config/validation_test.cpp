@@ -561,6 +561,17 @@ max_header_bytes = 1048576
   CHECK(where(too_big) == "7:20");
   CHECK(too_big.message == "max_header_bytes must be between 1024 and 65536, not 1048576");
 
+  const ConfigError rate = must_fail(R"([backends.api]
+servers = [{ name = "a", address = "127.0.0.1:9000" }]
+
+[frontends.web]
+bind = "127.0.0.1:0"
+default_backend = "api"
+min_body_rate = "1KB/s"
+)");
+  CHECK(where(rate) == "7:17");
+  CHECK(rate.message == "min_body_rate must be a rate such as \"1KiB/s\" (B/s, KiB/s or MiB/s), not \"1KB/s\"");
+
   const ConfigError response_bytes = must_fail(R"([backends.api]
 servers = [{ name = "a", address = "127.0.0.1:9000" }]
 max_response_header_bytes = 131072
