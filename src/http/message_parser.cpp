@@ -301,12 +301,15 @@ int MessageParser::validate_head() {
       return fail(ParseFailure::Malformed, "response is not HTTP/1.0 or HTTP/1.1");
     }
     if (head.status < 100 || head.status > 599) return fail(ParseFailure::Malformed, "status code out of range");
+    // A control byte in the reason phrase is read differently by different clients.
+    if (has_control_byte(head.reason.view(base_))) return fail(ParseFailure::Malformed, "control character in the reason phrase");
     if (head.status == 101 && !lists_websocket(head, base_)) {
       return fail(ParseFailure::Malformed, "switching to a protocol other than WebSocket");
     }
   }
   if (const int rc = validate_framing_lists(); rc != 0) return rc;
-  head.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  // llhttp misses "close" with whitespace around it ("close\t"); the gathered tokens do not.
+  head.keep_alive = llhttp_should_keep_alive(&parser_) != 0 && !head.connection.close;
   head.upgrade = parser_.upgrade != 0;
   if ((parser_.flags & F_CHUNKED) != 0) {
     head.framing = BodyFraming::Chunked;

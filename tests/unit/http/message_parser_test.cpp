@@ -360,3 +360,20 @@ TEST_CASE("only WebSocket upgrades are upgrades") {
   const std::string wire = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n";
   CHECK(parser.execute(wire.data(), wire.data(), wire.size()).status == ExecuteStatus::Error);
 }
+
+TEST_CASE("Connection: close with whitespace around it still closes") {
+  Recorder recorder;
+  CHECK(parse_request("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\t\r\n\r\n", recorder).status ==
+        ExecuteStatus::Done);
+  CHECK_FALSE(recorder.head.keep_alive);
+}
+
+TEST_CASE("a control byte in a reason phrase is refused") {
+  for (const char* wire : {"HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 200 OK\x1d\nContent-Length: 0\r\n\r\n"}) {
+    Recorder recorder;
+    MessageParser parser(MessageKind::Response, recorder);
+    const std::string text(wire);
+    CAPTURE(text);
+    CHECK(parser.execute(text.data(), text.data(), text.size()).status == ExecuteStatus::Error);
+  }
+}
