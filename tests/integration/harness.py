@@ -101,6 +101,28 @@ def _cleanup_case() -> None:
         _LIVE_UPSTREAMS.clear()
 
 
+_SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                      "runtime error:")
+
+
+def _sanitizer_report() -> str:
+    """The first sanitizer report in the event logs of this case's havens (sanitizer builds print
+    to stderr), or ""."""
+    with _REGISTRY_LOCK:
+        havens = list(_LIVE_HAVENS)
+    for h in havens:
+        try:
+            with open(h.stderr_path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            continue
+        for marker in _SANITIZER_MARKERS:
+            at = text.find(marker)
+            if at >= 0:
+                return f"haven pid {h.pid}: {text[at:at + 3000]}"
+    return ""
+
+
 def _dump_haven_logs() -> None:
     with _REGISTRY_LOCK:
         havens = list(_LIVE_HAVENS)
@@ -177,6 +199,9 @@ def run(argv: list[str] | None = None) -> None:
             ok = not timed_out.is_set()
             if not ok:
                 tb = "case timed out\n"
+            elif report := _sanitizer_report():
+                ok = False
+                tb = f"sanitizer report:\n{report}\n"
         except Skip as e:
             ok = True
             skip_reason = str(e)
