@@ -98,6 +98,9 @@ class Supervisor final : private net::HandleOwner {
     supervisor.terminate_.close(&supervisor);
     supervisor.interrupt_.close(&supervisor);
     supervisor.hangup_.close(&supervisor);
+    // libuv gives a signal its default action back when its last watcher goes; a hang-up during
+    // the rest of the exit must stay harmless.
+    std::signal(SIGHUP, SIG_IGN);
     supervisor.workers_stopped_signal_.close(&supervisor);
   }
   void on_handle_closed() override {}

@@ -8,10 +8,11 @@ namespace haven::http {
 namespace {
 
 enum TargetClass : std::uint8_t {
-  kPathChar = 1,    // pchar without '%' (handled apart), plus '/' and '?' (path and query)
-  kHexDigit = 2,
-  kSchemeChar = 4,  // ALPHA / DIGIT / "+" / "-" / "."
-  kAuthorityChar = 8,  // reg-name, IPv4, bracketed IPv6 literal, port
+  kPathChar = 1,       // RFC 3986 pchar without '%' (checked apart) and '/', plus what browsers leave raw
+  kQueryChar = 2,      // the path's and '?', plus what browsers leave raw in a query (WHATWG URL)
+  kHexDigit = 4,
+  kSchemeChar = 8,     // ALPHA / DIGIT / "+" / "-" / "."
+  kAuthorityChar = 16, // reg-name, IPv4, bracketed IPv6 literal, port
 };
 
 constexpr std::array<std::uint8_t, 256> make_target_classes() {
@@ -23,7 +24,13 @@ constexpr std::array<std::uint8_t, 256> make_target_classes() {
     const bool unreserved = alpha || digit || c == '-' || c == '.' || c == '_' || c == '~';
     const bool sub_delim = c == '!' || c == '$' || c == '&' || c == '\'' || c == '(' || c == ')' || c == '*' ||
                            c == '+' || c == ',' || c == ';' || c == '=';
-    if (unreserved || sub_delim || c == ':' || c == '@' || c == '/' || c == '?') classes |= kPathChar;
+    // Browsers send '[', ']' and '|' raw in paths, and also '{', '}', '^', '`', '\\' and a '%'
+    // that starts no escape in queries (qs-style "filter[a]=1" above all); none of them ends or
+    // splits a target, so refusing them would only break real pages. Space, controls, '"', '<',
+    // '>', '#' and bytes >= 0x80 are never sent raw and stay refused.
+    const bool browser_path = c == '[' || c == ']' || c == '|';
+    if (unreserved || sub_delim || c == ':' || c == '@' || c == '/' || browser_path) classes |= kPathChar | kQueryChar;
+    if (c == '?' || c == '{' || c == '}' || c == '^' || c == '`' || c == '\\' || c == '%') classes |= kQueryChar;
     if (digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')) classes |= kHexDigit;
     if (alpha || digit || c == '+' || c == '-' || c == '.') classes |= kSchemeChar;
     if (unreserved || sub_delim || c == ':' || c == '[' || c == ']') classes |= kAuthorityChar;
@@ -38,20 +45,32 @@ bool has_class(char c, std::uint8_t target_class) {
   return (kTargetClasses[static_cast<unsigned char>(c)] & target_class) != 0;
 }
 
-// path-abempty [ "?" query ]: pchar, '/', '?' and complete percent-escapes only.
+const char* character_problem(char c) {
+  if (c == '#') return "a fragment ('#')";
+  return "a character that is never sent raw (space, control, quote, angle bracket or non-ASCII)";
+}
+
+// path-abempty [ "?" query ]. In the path every '%' starts an escape: servers that decode a path
+// must all read it the same way.
 const char* path_and_query_problem(std::string_view text) {
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
+  const auto query_start = text.find('?');
+  const auto path = text.substr(0, query_start);
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
     if (c == '%') {
-      if (i + 2 >= text.size()) return "an incomplete percent-escape";
-      if (!has_class(text[i + 1], kHexDigit) || !has_class(text[i + 2], kHexDigit)) {
+      if (i + 2 >= path.size()) return "an incomplete percent-escape";
+      if (!has_class(path[i + 1], kHexDigit) || !has_class(path[i + 2], kHexDigit)) {
         return "an invalid percent-escape";
       }
       i += 2;
       continue;
     }
-    if (c == '#') return "a fragment ('#')";
-    if (!has_class(c, kPathChar)) return "a character outside RFC 3986 (space, control, non-ASCII or reserved)";
+    if (c == '\\') return "a backslash in the path (some servers read it as '/')";
+    if (!has_class(c, kPathChar)) return character_problem(c);
+  }
+  if (query_start == std::string_view::npos) return nullptr;
+  for (const char c : text.substr(query_start + 1)) {
+    if (!has_class(c, kQueryChar)) return character_problem(c);
   }
   return nullptr;
 }

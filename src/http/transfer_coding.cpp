@@ -12,6 +12,8 @@ CodingList classify_transfer_codings(const MessageHead& head, const char* base) 
   for (const auto& header : head.headers) {
     if (header.kind != HeaderKind::TransferEncoding) continue;
     std::string_view list = header.value.view(base);
+    // A field with no coding at all: some peers ignore it, others let it override the rest.
+    if (trim_whitespace(list).find_first_not_of(", \t") == std::string_view::npos) return CodingList::Invalid;
     for (;;) {
       const auto comma = list.find(',');
       const auto item = trim_whitespace(list.substr(0, comma));
@@ -34,7 +36,7 @@ CodingList classify_transfer_codings(const MessageHead& head, const char* base) 
       list.remove_prefix(comma + 1);
     }
   }
-  if (!any) return head.find(HeaderKind::TransferEncoding) != nullptr ? CodingList::Invalid : CodingList::None;
+  if (!any) return CodingList::None;
   if (!last_is_chunked) return CodingList::OtherLast;
   return others ? CodingList::ChunkedAfterOthers : CodingList::Chunked;
 }

@@ -153,7 +153,10 @@ void TcpStream::close(HandleOwner* closed_owner, bool reset) {
 void TcpStream::set_nodelay() { uv_tcp_nodelay(StreamAccess::tcp(*this), 1); }
 
 bool TcpStream::is_local_resource_error(int status) {
-  return status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM;
+  // Out of descriptors, memory or local ports (EADDRNOTAVAIL: every ephemeral port in use, e.g. in
+  // TIME_WAIT after clients reset many exchanges): haven's shortage, never the server's fault.
+  return status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM ||
+         status == UV_EADDRNOTAVAIL || status == UV_EADDRINUSE;
 }
 
 const char* TcpStream::error_name(int status) { return status == 0 ? "ok" : uv_strerror(status); }

@@ -134,7 +134,7 @@ char* ClientSession::on_alloc(std::size_t& capacity) {
     capacity = 0;  // libuv reports UV_ENOBUFS and the connection ends
     return discard_scratch;
   }
-  capacity = in_->space();
+  capacity = in_->room(state_ == State::ReadingHead);
   return in_->data + in_->end;
 }
 
@@ -143,7 +143,7 @@ char* ClientSession::on_alloc(std::size_t& capacity) {
 void ClientSession::on_read(std::size_t length) {
   if (state_ == State::Lingering || state_ == State::Closed) return;
   in_->end += length;
-  if (in_->space() == 0) client_.read_stop();
+  if (in_->room(state_ == State::ReadingHead) == 0) client_.read_stop();
   if (state_ == State::Tunnel) {
     // Traffic either way keeps the tunnel alive.
     arm_client_timer(frontend_.timeouts.tunnel);
@@ -159,8 +159,8 @@ void ClientSession::on_read(std::size_t length) {
   } else if (state_ == State::Forwarding) {
     arm_client_timer(frontend_.timeouts.client);
   }
-  if (frontend_.min_body_rate != 0 && exchange_ != nullptr && !exchange_->request_complete &&
-      !body_rate_holds(length)) {
+  if (frontend_.min_body_rate != 0 && state_ != State::ReadingHead && exchange_ != nullptr &&
+      !exchange_->request_complete && !body_rate_holds(length)) {
     return;
   }
   process_client_input();
@@ -214,7 +214,7 @@ void ClientSession::process_client_input() {
         on_request_head_parsed();
         return;
       case http::ExecuteStatus::Done:
-        if (in_->space() == 0) {
+        if (in_->room(true) == 0) {
           // The head does not fit in a buffer: it is over any limit a frontend may set.
           respond_error(431, "head_too_large");
         }
@@ -261,6 +261,11 @@ bool ClientSession::body_rate_holds(std::size_t length) {
   return false;
 }
 
+bool ClientSession::awaiting_continue() const {
+  return exchange_ != nullptr && exchange_->request.expect_continue && exchange_->bytes_in == 0 &&
+         !exchange_->request_complete;
+}
+
 void ClientSession::restart_body_rate_window() {
   body_window_start_ms_ = worker_.loop().now_ms();
   body_window_bytes_ = 0;
@@ -281,6 +286,12 @@ void ClientSession::on_request_head_parsed() {
   // chunk there is a 400, not a half-forwarded request.
   pump_request_body();
   if (state_ != State::Dispatching) return;
+  // The client has closed its side, and this request's body is not all here: it never will be,
+  // so no server is bothered with it.
+  if (client_eof_ && !exchange_->request_complete) {
+    respond_error(400, "client_abort");
+    return;
+  }
   // A browser navigation gets the maintenance page as soon as a backend the page depends on is
   // gone (the page is useless without its API); the health URLs it polls are always answered by
   // their own backend.
@@ -401,6 +412,8 @@ void ClientSession::on_upstream_ready() {
   }
   ex.upstream->timer().set(response_wait());
   pump_request_body();
+  // Body bytes that arrived while connecting may have been refused (400): the exchange is over.
+  if (state_ != State::Forwarding || exchange_ == nullptr) return;
   flush_to_upstream();
 }
 
@@ -502,7 +515,7 @@ void ClientSession::after_upstream_write() {
   }
   make_room_in_client_buffer();
   arm_client_timer(frontend_.timeouts.client);
-  if (!client_eof_ && in_->space() > 0) {
+  if (!client_eof_ && in_->room(false) > 0) {
     if (!client_.reading()) restart_body_rate_window();  // haven, not the client, was the holdup
     client_.read_start();
   }
@@ -512,7 +525,7 @@ void ClientSession::after_upstream_write() {
 // longer be replayed to another server.
 void ClientSession::make_room_in_client_buffer() {
   Exchange& ex = *exchange_;
-  if (in_->space() > 0 || parsed_ == 0) return;
+  if (in_->room(false) > 0 || parsed_ == 0) return;
   if (ex.target_copy.empty()) ex.target_copy.assign(ex.request.target.view(in_->data));
   std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
   in_->end -= parsed_;
@@ -530,7 +543,7 @@ char* ClientSession::on_upstream_alloc(std::size_t& capacity) {
     capacity = 0;
     return discard_scratch;
   }
-  capacity = ex.upstream_in->space();
+  capacity = ex.upstream_in->room(state_ != State::Tunnel && !ex.response_parser.head_complete());
   return ex.upstream_in->data + ex.upstream_in->end;
 }
 
@@ -560,7 +573,7 @@ void ClientSession::parse_response() {
   ex.upstream_parsed += result.consumed;
   switch (result.status) {
     case http::ExecuteStatus::Done:
-      if (!ex.response_parser.head_complete() && buffer.space() == 0) {
+      if (!ex.response_parser.head_complete() && buffer.room(true) == 0) {
         upstream_failed(UpstreamFailure::BadResponse, 0);  // a response head over any limit
         return;
       }
@@ -594,6 +607,8 @@ int ClientSession::on_response_head(http::MessageHead& head) {
     ex.status = 101;
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
   } else if (head.status / 100 == 1) {
+    // The client sends its body now: the time it waited for this was the server's.
+    if (head.status == 100) restart_body_rate_window();
     // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
     if (client_http10) return 0;
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
@@ -864,8 +879,8 @@ void ClientSession::on_upstream_timer(void* self) noexcept {
   // (everything it sent has been written up), is the client timeout's business, not the
   // server's: the server is waiting too, and blaming it would let any client take it DOWN.
   const bool waiting_on_client = session.client_.write_pending() ||
-                                 (!ex.request_complete && !ex.response_byte_seen && ex.upstream != nullptr &&
-                                  !ex.upstream->stream().write_pending());
+                                 (!ex.request_complete && !ex.response_byte_seen && !session.awaiting_continue() &&
+                                  ex.upstream != nullptr && !ex.upstream->stream().write_pending());
   if (waiting_on_client && ex.upstream != nullptr) {
     ex.upstream->timer().set(ex.backend->config.timeouts.server);
     return;
@@ -894,8 +909,10 @@ void ClientSession::on_client_timer(void* self) noexcept {
       // Waiting on the server is the server timeout's business.
       if (session.exchange_ == nullptr) return;
       const Exchange& ex = *session.exchange_;
-      // A body stuck behind a server that does not read it is the server timeout's business.
+      // A body stuck behind a server that does not read it, or held back until the server says
+      // 100 Continue, is the server timeout's business.
       if (ex.upstream != nullptr && ex.upstream->stream().write_pending()) return;
+      if (session.awaiting_continue()) return;
       if (!ex.request_complete) {
         if (ex.response_started) {
           session.abort_exchange("client_timeout");
@@ -972,6 +989,7 @@ void ClientSession::start_next_request() {
   state_ = State::ReadingHead;
   request_started_ = in_ != nullptr;
   request_started_ms_ = worker_.loop().now_ms();
+  restart_body_rate_window();
   request_parser_.resume();
   if (client_eof_) {
     // Nothing more will come: what is buffered is the last of it.

@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace haven::proxy {
@@ -17,6 +18,12 @@ std::optional<ClientKey> ClientKey::from(const sockaddr* address) {
   if (address->sa_family == AF_INET6) {
     const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
     std::memcpy(key.bytes.data(), &v6->sin6_addr, 16);
+    // One IPv6 host usually owns a whole /64 and may use any address in it: the prefix is the
+    // client. (v4-mapped addresses keep all their bytes: they are IPv4 clients.)
+    static constexpr std::array<std::uint8_t, 12> kV4Mapped{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(key.bytes.data(), kV4Mapped.data(), kV4Mapped.size()) != 0) {
+      std::fill(key.bytes.begin() + 8, key.bytes.end(), std::uint8_t{0});
+    }
     return key;
   }
   return std::nullopt;

@@ -5,6 +5,7 @@ import re
 import select
 import signal
 import socket
+import time
 
 from harness import (Haven, Upstream, api_config, check, check_eq, fast_check, make_config, note, run,
                      server_entry, test, wait_until)
@@ -357,6 +358,73 @@ def a_trickling_upload_is_ended_by_min_body_rate() -> None:
     check_eq(haven.get("/fast").status, 200, "a normal request")
     with haven.client() as c:
         check_eq(c.request("POST", "/upload", body=b"u" * 200000).status, 200, "a fast upload")
+
+
+@test
+def a_chunk_not_followed_by_crlf_is_refused() -> None:
+    # llhttp's default build skipped any two bytes after chunk data: "xx\n4" then read as the size
+    # line "5" and a whole second request went to the server.
+    refused_and_not_forwarded(b"POST /a HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              b"2\r\nxx\n45\r\nabcde\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: t\r\n\r\n", 400,
+                              "chunk data followed by LF and a digit")
+
+
+@test
+def query_characters_browsers_send_raw_are_accepted() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}))
+    for target in ("/api?filter[a]=1&ids[]=2", "/a[1]|b", "/?q={x}^`y", "/?discount=100%"):
+        resp = haven.get(target)
+        check_eq(resp.status, 200, f"status for {target}")
+        check_eq(up.last_request().target, target, "target at the server")
+
+
+@test
+def min_body_rate_spares_heads_and_expect_continue() -> None:
+    # Only body bytes are measured: a head split across reads, or a body held back until the
+    # server's 100 Continue, is not a slow upload.
+    def continue_later(req, conn) -> bool:
+        if req.headers.get("expect"):
+            time.sleep(0.2)
+            conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+        conn.read_body(req)
+        conn.respond(200, b"ok")
+        return True
+
+    up = Upstream(handler=continue_later, read_body=False, name="s1")
+    haven = Haven(make_config({"static": [up]}, frontend={"min_body_rate": "1MiB/s"}))
+    with haven.client() as c:
+        c.send(b"GET /split HTTP/1.1\r\n")
+        time.sleep(0.05)  # the stimulus: the head's second half comes in a later read
+        c.send(b"Host: t\r\n\r\n")
+        check_eq(c.read_response().status, 200, "a head in two pieces")
+        c.send(b"POST /expect HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        interim = c.read_head()
+        check_eq(interim.status, 100, "interim answer")
+        c.send(b"body")
+        check_eq(c.read_response().status, 200, "after 100 Continue")
+
+
+@test
+def a_server_that_never_says_continue_is_the_servers_timeout() -> None:
+    up = Upstream("hang", name="s1")
+    haven = Haven(make_config({"static": [up]}, timeouts={"server": "500ms", "client": "500ms"}))
+    with haven.client(timeout=10) as c:
+        c.send(b"POST /expect HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n")
+        resp = c.read_response()
+    check_eq(resp.status, 504, "a client waiting for 100 Continue from a hung server")
+
+
+@test
+def an_unfinished_request_after_a_half_close_never_reaches_a_server() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}))
+    with haven.client() as c:
+        c.send(c.build_request("GET", "/first") + b"POST /cut HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123")
+        c.shutdown_write()
+        check_eq(c.read_response().status, 200, "the complete request")
+        check_eq(c.read_response().status, 400, "the request cut by the half-close")
+    check_eq([r.target for r in up.requests], ["/first"], "requests at the server")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,21 @@ namespace haven::proxy {
 
 struct Buffer {
   // Whole pages, mapped on their own. A head is parsed in one buffer: the largest head a limit may
-  // allow fits with room to spare. Only the pages bytes land in become resident.
+  // allow fits with room to spare. Only the pages bytes land in become resident, and bodies and
+  // tunnels use the first kBodyCapacity bytes only, so a stalled transfer pins no more memory than
+  // before large heads were allowed.
   static constexpr std::size_t kSize = 80 * 1024;
   static constexpr std::size_t kCapacity = kSize - sizeof(std::size_t);
+  static constexpr std::size_t kBodyCapacity = 32 * 1024 - sizeof(std::size_t);
   std::size_t end = 0;  // bytes [0, end) hold data
   char data[kCapacity];
 
-  [[nodiscard]] std::size_t space() const { return kCapacity - end; }
+  // How many more bytes may be read in: all of the buffer while a head is unfinished, else up to
+  // kBodyCapacity.
+  [[nodiscard]] std::size_t room(bool head_unfinished) const {
+    const std::size_t limit = head_unfinished ? kCapacity : kBodyCapacity;
+    return end >= limit ? 0 : limit - end;
+  }
 };
 static_assert(Buffer::kCapacity > config::kMaxHeadBytes, "a read buffer must hold the largest head a limit allows");
 

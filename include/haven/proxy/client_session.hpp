@@ -108,6 +108,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   // on_refused = "mark-down") takes it out at once; others after the check's `fall` in a row.
   void note_traffic_failure(const char* reason, bool conclusive = false);
   bool body_rate_holds(std::size_t length);
+  // The request asked for 100 Continue and has sent no body byte yet: the wait is the server's.
+  [[nodiscard]] bool awaiting_continue() const;
   void restart_body_rate_window();
   void mark_tried_servers_unreachable();
   void linger_close();

@@ -12,7 +12,7 @@
 
 namespace haven::proxy {
 
-// An IPv4 or IPv6 address as 16 bytes (IPv4 as v4-mapped IPv6), the port left out.
+// A client address as 16 bytes, the port left out: IPv4 as v4-mapped IPv6, IPv6 by its /64.
 struct ClientKey {
   std::array<std::uint8_t, 16> bytes{};
   bool operator==(const ClientKey&) const = default;

@@ -1,5 +1,6 @@
 #include "haven/proxy/client_table.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <doctest/doctest.h>
@@ -61,4 +62,17 @@ TEST_CASE("the last connection's close forgets the address") {
   CHECK(table.connections_of(a) == 0);
   table.release(a);  // an unknown address is ignored
   CHECK(table.connections_of(a) == 0);
+}
+
+TEST_CASE("an IPv6 client is its /64; a v4-mapped address is its IPv4 client") {
+  const auto v6 = [](const char* text) {
+    sockaddr_in6 in{};
+    in.sin6_family = AF_INET6;
+    REQUIRE(inet_pton(AF_INET6, text, &in.sin6_addr) == 1);
+    return *ClientKey::from(reinterpret_cast<const sockaddr*>(&in));
+  };
+  CHECK(v6("2001:db8:1:2::1") == v6("2001:db8:1:2:ffff::9"));
+  CHECK_FALSE(v6("2001:db8:1:2::1") == v6("2001:db8:1:3::1"));
+  CHECK(v6("::ffff:127.0.0.1") == v4(0x7f000001));
+  CHECK_FALSE(v6("::ffff:127.0.0.1") == v4(0x7f000002));
 }
