@@ -57,7 +57,11 @@ def stalled_uploads_never_mark_a_server_down() -> None:
     check_eq((resp.status, served_by(resp) if resp.status == 200 else resp.body[:200]), (200, "main_api"),
              "a request after the stalled uploads")
     check(" is DOWN " not in haven.events(), f"a server was blamed for the clients' silence:\n{haven.events()}")
-    lines = [line for line in haven.access_lines() if "/api/upload/" in line]
+    def upload_lines() -> list:
+        return [line for line in haven.access_lines() if "/api/upload/" in line]
+
+    wait_until(lambda: len(upload_lines()) >= 6, 5, "access-log lines of the six stalled uploads")
+    lines = upload_lines()
     check_eq(len(lines), 6, f"access-log lines of the stalled uploads: {lines}")
     check(all(" 408 " in line and "client_timeout" in line for line in lines), f"access log: {lines}")
 
@@ -364,7 +368,7 @@ def a_trickling_upload_is_ended_by_min_body_rate() -> None:
             c.send(b"x")
         resp = c.read_response()
     check_eq(resp.status, 408, "status of the trickling upload")
-    check("body_too_slow" in haven.access_log(), f"access log: {haven.access_log()}")
+    wait_until(lambda: "body_too_slow" in haven.access_log(), 5, "the access-log line of the trickling upload")
     # A fast body is untouched.
     check_eq(haven.get("/fast").status, 200, "a normal request")
     with haven.client() as c:
