@@ -1,0 +1,85 @@
+#pragma once
+// MessageParser driven read by read the way ClientSession drives it.
+//  - Requests: the head pauses (the session routes and connects), then resume() and execute()
+//    run the body even when no new byte has arrived; a finished request pauses until its
+//    response is sent; an upgrade hands the rest of the bytes to the tunnel.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "arriving_input.hpp"
+#include "haven/http/message_parser.hpp"
+#include "recording_sink.hpp"
+#include "require.hpp"
+
+namespace haven::fuzz {
+
+enum class ParseEnd : std::uint8_t {
+  AllRead,  // every byte parsed
+  Upgrade,  // the rest of the bytes belong to the new protocol
+  Error,    // execute() refused the bytes
+};
+
+// One execute() over the bytes that arrived after `parsed`, with what every call must satisfy.
+inline http::ExecuteResult execute_checked(http::MessageParser& parser, const ArrivingInput& input,
+                                           std::size_t parsed, const RecordingSink& sink) {
+  const std::size_t pending = input.arrived() - parsed;
+  const std::size_t pauses_before = sink.pauses();
+  const auto result = parser.execute(input.base(), input.base() + parsed, pending);
+  require(result.consumed <= pending);
+  switch (result.status) {
+    case http::ExecuteStatus::Done:
+      require(result.consumed == pending && sink.pauses() == pauses_before);
+      break;
+    case http::ExecuteStatus::Paused:
+      // Only an answer of the sink pauses, once per call.
+      require(sink.pauses() == pauses_before + 1);
+      break;
+    case http::ExecuteStatus::Upgrade:
+      require(sink.last() != nullptr && sink.last()->complete && sink.last()->head.upgrade);
+      break;
+    case http::ExecuteStatus::Error:
+      require(parser.failure() != http::ParseFailure::None);
+      break;
+  }
+  if (result.status != http::ExecuteStatus::Error) require(parser.failure() == http::ParseFailure::None);
+  return result;
+}
+
+inline ParseEnd drive_requests(http::MessageParser& parser, ArrivingInput& input, const RecordingSink& sink) {
+  std::size_t parsed = 0;
+  while (input.next_read()) {
+    for (;;) {
+      const auto result = execute_checked(parser, input, parsed, sink);
+      parsed += result.consumed;
+      if (result.status == http::ExecuteStatus::Done) break;
+      if (result.status == http::ExecuteStatus::Upgrade) return ParseEnd::Upgrade;
+      if (result.status == http::ExecuteStatus::Error) return ParseEnd::Error;
+      parser.resume();
+    }
+  }
+  return ParseEnd::AllRead;
+}
+
+// One parse of `bytes` as requests, as the session reads them, and all it left behind.
+struct RequestRun {
+  RequestRun(std::string_view bytes, ArrivingInput::Reads reads, const http::ParseLimits& limits)
+      : input(bytes, reads), sink(http::MessageKind::Request, input, limits), parser(http::MessageKind::Request, sink) {
+    parser.set_limits(limits);
+    end = drive_requests(parser, input, sink);
+  }
+
+  ArrivingInput input;
+  RecordingSink sink;
+  http::MessageParser parser;
+  ParseEnd end;
+};
+
+// Failures of the same bytes cut into other reads. The head size is checked as its pieces arrive,
+// so a head that is both too large and malformed may be refused for either reason depending on
+// where a read ended; any other failure must be the same.
+inline bool consistent_failures(http::ParseFailure a, http::ParseFailure b) {
+  return a == b || a == http::ParseFailure::TooLarge || b == http::ParseFailure::TooLarge;
+}
+
+}  // namespace haven::fuzz
