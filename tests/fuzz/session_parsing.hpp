@@ -3,6 +3,10 @@
 //  - Requests: the head pauses (the session routes and connects), then resume() and execute()
 //    run the body even when no new byte has arrived; a finished request pauses until its
 //    response is sent; an upgrade hands the rest of the bytes to the tunnel.
+//  - Responses: interim responses flow on; a finished final response ends the exchange, and the
+//    bytes after it are read as the next exchange on the pooled connection (reset(), then the
+//    next request's HEAD-ness); at the end of the input the server closes, and finish() must end
+//    a read-until-close body and refuse any other open message.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -15,9 +19,10 @@
 namespace haven::fuzz {
 
 enum class ParseEnd : std::uint8_t {
-  AllRead,  // every byte parsed
-  Upgrade,  // the rest of the bytes belong to the new protocol
-  Error,    // execute() refused the bytes
+  AllRead,    // every byte parsed (responses: and the close accepted)
+  Upgrade,    // the rest of the bytes belong to the new protocol
+  Error,      // execute() refused the bytes
+  Truncated,  // responses: the server closed in the middle of a message
 };
 
 // One execute() over the bytes that arrived after `parsed`, with what every call must satisfy.
@@ -61,12 +66,72 @@ inline ParseEnd drive_requests(http::MessageParser& parser, ArrivingInput& input
   return ParseEnd::AllRead;
 }
 
+// The request of exchange `index`, from two bits of `request_bits` per exchange.
+inline AnsweredRequest nth_request(std::uint64_t request_bits, std::size_t index) {
+  const auto bits = request_bits >> (2 * (index % 32));
+  return AnsweredRequest{(bits & 1) != 0, (bits & 2) != 0};
+}
+
+inline ParseEnd drive_responses(http::MessageParser& parser, ArrivingInput& input, RecordingSink& sink,
+                                std::uint64_t request_bits) {
+  std::size_t exchange = 0;
+  const auto start_exchange = [&] {
+    const AnsweredRequest request = nth_request(request_bits, exchange++);
+    parser.set_skip_body(request.was_head);
+    sink.answer(request);
+  };
+  start_exchange();
+  std::size_t parsed = 0;
+  while (input.next_read()) {
+    for (;;) {
+      const auto result = execute_checked(parser, input, parsed, sink);
+      parsed += result.consumed;
+      if (result.status == http::ExecuteStatus::Done) break;
+      if (result.status == http::ExecuteStatus::Upgrade) return ParseEnd::Upgrade;
+      if (result.status == http::ExecuteStatus::Error) return ParseEnd::Error;
+      const RecordedMessage* finished = sink.last();
+      require(finished != nullptr && finished->complete);
+      parser.reset();
+      start_exchange();
+    }
+  }
+  const RecordedMessage* open = parser.in_message() ? sink.last() : nullptr;
+  const bool until_close =
+      open != nullptr && parser.head_complete() && open->head.framing == http::BodyFraming::UntilClose;
+  const auto result = parser.finish();
+  require((result.status == http::ExecuteStatus::Done) == (open == nullptr || until_close));
+  if (result.status != http::ExecuteStatus::Done) {
+    require(parser.failure() == http::ParseFailure::Malformed);
+    return ParseEnd::Truncated;
+  }
+  // finish() completes the open message itself rather than starting another one.
+  if (until_close) require(open != nullptr && open->complete && !parser.in_message());
+  return ParseEnd::AllRead;
+}
+
 // One parse of `bytes` as requests, as the session reads them, and all it left behind.
 struct RequestRun {
   RequestRun(std::string_view bytes, ArrivingInput::Reads reads, const http::ParseLimits& limits)
       : input(bytes, reads), sink(http::MessageKind::Request, input, limits), parser(http::MessageKind::Request, sink) {
     parser.set_limits(limits);
     end = drive_requests(parser, input, sink);
+  }
+
+  ArrivingInput input;
+  RecordingSink sink;
+  http::MessageParser parser;
+  ParseEnd end;
+};
+
+// One parse of `bytes` as the responses of a connection's exchanges (see nth_request).
+struct ResponseRun {
+  ResponseRun(std::string_view bytes, ArrivingInput::Reads reads, const http::ParseLimits& limits,
+              std::uint64_t request_bits)
+      : input(bytes, reads),
+        sink(http::MessageKind::Response, input, limits),
+        parser(http::MessageKind::Response, sink) {
+    parser.set_limits(limits);
+    end = drive_responses(parser, input, sink, request_bits);
   }
 
   ArrivingInput input;
