@@ -3,6 +3,7 @@
 // and the head invariants, and answers the way ClientSession's sinks answer, so a harness drives
 // the parser through the same pauses as the proxy does.
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ struct RecordedMessage {
   bool head_done = false;
   bool head_accepted = false;  // the sink went on after the head (a 101 nobody asked for is refused)
   std::string body;
-  std::vector<std::size_t> body_pieces;
+  std::vector<http::Span> body_pieces;  // where each on_body piece lies in the input
   bool complete = false;
 };
 
@@ -73,7 +74,8 @@ class RecordingSink final : public http::MessageSink {
     require(length > 0);
     require(input_.holds(data, length));
     message.body.append(data, length);
-    message.body_pieces.push_back(length);
+    message.body_pieces.push_back(
+        http::Span{static_cast<std::uint32_t>(data - input_.base()), static_cast<std::uint32_t>(length)});
   }
 
   int on_message_complete() override {
