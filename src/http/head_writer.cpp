@@ -5,6 +5,7 @@
 #include <llhttp.h>
 
 #include "haven/http/field_chars.hpp"
+#include "haven/http/request_target.hpp"
 
 namespace haven::http {
 
@@ -77,7 +78,13 @@ void write_request_head(std::string& out, const MessageHead& request, const char
   copy_end_to_end_headers(out, request, base, [](HeaderKind kind) {
     return kind == HeaderKind::XForwardedFor || kind == HeaderKind::XForwardedProto;
   });
-  if (request.host_count == 0 && !rewrite.fallback_host.empty()) append_header(out, "Host", rewrite.fallback_host);
+  if (request.host_count == 0) {
+    // An HTTP/1.0 request may name its host only in an absolute-form target; that host is the
+    // request's (RFC 9112 3.2.2), never the server's address.
+    const auto authority = absolute_form_authority(request.target.view(base));
+    const std::string_view host = authority.empty() ? rewrite.fallback_host : authority;
+    if (!host.empty()) append_header(out, "Host", host);
+  }
 
   switch (request.framing) {
     case BodyFraming::Chunked:

@@ -306,6 +306,11 @@ int MessageParser::validate_head() {
     if (head.status == 101 && !lists_websocket(head, base_)) {
       return fail(ParseFailure::Malformed, "switching to a protocol other than WebSocket");
     }
+    // Without "Connection: upgrade" llhttp would read the new protocol's bytes as HTTP while the
+    // proxy tunnels them: both must agree that the protocol changes.
+    if (head.status == 101 && parser_.upgrade == 0) {
+      return fail(ParseFailure::Malformed, "101 Switching Protocols without Connection: upgrade");
+    }
   }
   if (const int rc = validate_framing_lists(); rc != 0) return rc;
   // llhttp misses "close" with whitespace around it ("close\t"); the gathered tokens do not.

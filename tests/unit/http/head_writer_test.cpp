@@ -110,3 +110,11 @@ TEST_CASE("chunk headers are hexadecimal") {
   append_chunk_header(out, 255);
   CHECK(out == "ff\r\n");
 }
+
+// Found by fuzzing: an HTTP/1.0 absolute-form request without Host was given the server's address
+// as Host, which conflicts with the target's authority.
+TEST_CASE("an absolute-form request without Host gets the target's authority as Host") {
+  const auto out = rewrite_request("GET http://example.com:8080/x HTTP/1.0\r\n\r\n");
+  CHECK(out.find("Host: example.com:8080\r\n") != std::string::npos);
+  CHECK(out.find("127.0.0.1:9000") == std::string::npos);
+}

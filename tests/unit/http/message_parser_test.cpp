@@ -393,3 +393,12 @@ TEST_CASE("an empty Transfer-Encoding field beside chunked is refused") {
   expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: \r\n\r\n0\r\n\r\n");
   expect_rejected("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
 }
+
+// Found by fuzzing: a 101 without "Connection: upgrade" was tunnelled by the proxy while llhttp
+// went on reading the server's bytes as HTTP.
+TEST_CASE("a 101 needs Connection: upgrade") {
+  Recorder recorder;
+  MessageParser parser(MessageKind::Response, recorder);
+  const std::string wire = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+  CHECK(parser.execute(wire.data(), wire.data(), wire.size()).status == ExecuteStatus::Error);
+}
