@@ -280,6 +280,7 @@ void ClientSession::on_request_head_parsed() {
     exchange_->head_ms = worker_.loop().now_ms();
     const auto target = exchange_->request.target.view(in_->data);
     exchange_->backend = snapshot_->backends[snapshot_->routes[frontend_index_].backend_for(target)].get();
+    if (exchange_->request.dropped_headers != 0) worker_.count_dropped_headers(exchange_->request.dropped_headers);
   }
   state_ = State::Dispatching;
   // Body bytes that came with the head are checked before any server sees the request: a bad

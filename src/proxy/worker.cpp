@@ -105,6 +105,7 @@ void Worker::release_exchange(Exchange* exchange) {
 
 void Worker::on_trim(void* self) noexcept {
   auto& worker = *static_cast<Worker*>(self);
+  worker.report_dropped_headers();
   worker.buffers_.trim();
   const std::size_t in_use = worker.exchanges_in_use_;
   const std::size_t keep = std::max(kMinFreeExchanges,
@@ -216,6 +217,28 @@ void Worker::refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::
                              "({} refused since the last such line)",
                              host, shared_.clients.limit(), admission.refused_since_warning),
                  {{"client", host}, {"refused", static_cast<long>(admission.refused_since_warning)}});
+}
+
+void Worker::count_dropped_headers(std::size_t count) {
+  dropped_headers_unreported_ += count;
+  if (!dropped_headers_ever_reported_) report_dropped_headers();
+}
+
+void Worker::report_dropped_headers() {
+  constexpr std::uint64_t kReportInterval = 60000;
+  const std::uint64_t now = loop_.now_ms();
+  if (dropped_headers_unreported_ == 0 ||
+      (dropped_headers_ever_reported_ && now - dropped_headers_reported_ms_ < kReportInterval)) {
+    return;
+  }
+  events_->write("headers_dropped",
+                 fmt::format("dropped {} request header field{} with '_' in the name (underscores_in_headers = "
+                             "\"drop\"; some servers read '_' as '-')",
+                             dropped_headers_unreported_, dropped_headers_unreported_ == 1 ? "" : "s"),
+                 {{"count", static_cast<long>(dropped_headers_unreported_)}});
+  dropped_headers_unreported_ = 0;
+  dropped_headers_reported_ms_ = now;
+  dropped_headers_ever_reported_ = true;
 }
 
 void Worker::maybe_finish_shutdown() {

@@ -112,6 +112,7 @@ def underscore_header_names_are_dropped() -> None:
     names = up.last_request().headers.names()
     check("transfer_encoding" not in names and "x_api_key" not in names, f"underscore names forwarded: {names}")
     check("x-kept" in names, f"X-Kept missing: {names}")
+    haven.wait_event(r"dropped 2 request header fields with '_' in the name", timeout=5)
     strict = Haven(make_config({"static": [up]}, frontend={"underscores_in_headers": "reject"}))
     check_eq(strict.get("/u", headers=[("X_A", "1")]).status, 400, "status with underscores_in_headers = reject")
 

@@ -73,6 +73,9 @@ class Worker final : private net::HandleOwner {
   // A client over max_connections_per_client: a 429 written straight to the new socket (no
   // session, no buffer: it must cost less than serving), then closed.
   void refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission);
+  // Request header fields left out for a '_' in their names: counted, and said in the event log
+  // at once the first time, then at most once a minute with the count since.
+  void count_dropped_headers(std::size_t count);
 
  private:
   class FrontendAcceptor;
@@ -80,6 +83,7 @@ class Worker final : private net::HandleOwner {
   void begin_shutdown();
   void maybe_finish_shutdown();
   void finish_shutdown();
+  void report_dropped_headers();
   static void on_shutdown_requested(void* self) noexcept;
   static void on_server_trouble(void* self) noexcept;
   static void on_before_poll(void* self) noexcept;
@@ -106,6 +110,9 @@ class Worker final : private net::HandleOwner {
   net::Timer grace_timer_;
   net::Timer trim_timer_;  // gives back pooled memory that recent load did not need
   ClientSession* sessions_ = nullptr;  // intrusive list of live sessions
+  std::uint64_t dropped_headers_unreported_ = 0;
+  std::uint64_t dropped_headers_reported_ms_ = 0;
+  bool dropped_headers_ever_reported_ = false;
   bool draining_ = false;
   bool finished_ = false;
   bool ran_ = false;
