@@ -134,7 +134,10 @@ char* ClientSession::on_alloc(std::size_t& capacity) {
     capacity = 0;  // libuv reports UV_ENOBUFS and the connection ends
     return discard_scratch;
   }
+  // Reading stops once a body fills kBodyCapacity (on_read); a read libuv already started still
+  // gets whatever room the buffer has, never none (that would end the connection).
   capacity = in_->room(state_ == State::ReadingHead);
+  if (capacity == 0) capacity = in_->room(true);
   return in_->data + in_->end;
 }
 
@@ -143,8 +146,8 @@ char* ClientSession::on_alloc(std::size_t& capacity) {
 void ClientSession::on_read(std::size_t length) {
   if (state_ == State::Lingering || state_ == State::Closed) return;
   in_->end += length;
-  if (in_->room(state_ == State::ReadingHead) == 0) client_.read_stop();
   if (state_ == State::Tunnel) {
+    if (in_->room(false) == 0) client_.read_stop();
     // Traffic either way keeps the tunnel alive.
     arm_client_timer(frontend_.timeouts.tunnel);
     if (exchange_->upstream != nullptr) exchange_->upstream->timer().set(frontend_.timeouts.tunnel);
@@ -164,6 +167,12 @@ void ClientSession::on_read(std::size_t length) {
     return;
   }
   process_client_input();
+  // Judged after the bytes were handled: a read that finished a head may have filled the buffer
+  // past what a body may hold, and the body waits until what is there has gone up.
+  if ((state_ == State::Dispatching || state_ == State::Forwarding || state_ == State::ReadingHead) &&
+      in_ != nullptr && in_->room(state_ == State::ReadingHead) == 0) {
+    client_.read_stop();
+  }
 }
 
 void ClientSession::on_read_end(int /*status*/) {
@@ -545,6 +554,7 @@ char* ClientSession::on_upstream_alloc(std::size_t& capacity) {
     return discard_scratch;
   }
   capacity = ex.upstream_in->room(state_ != State::Tunnel && !ex.response_parser.head_complete());
+  if (capacity == 0) capacity = ex.upstream_in->room(true);
   return ex.upstream_in->data + ex.upstream_in->end;
 }
 
