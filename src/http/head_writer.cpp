@@ -161,10 +161,9 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
   const bool informational = response.status / 100 == 1;
   copy_end_to_end_headers(out, response, base, [](HeaderKind) { return false; });
   if (response.status == 101) {
-    if (const Header* upgrade = response.find(HeaderKind::Upgrade)) {
-      append_header(out, "Upgrade", upgrade->value.view(base));
-    }
-    out.append("Connection: upgrade\r\n\r\n");
+    // The parser lets only a switch to WebSocket through (whichever Upgrade field says so): the
+    // client is told exactly that.
+    out.append("Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
     return;
   }
   if (informational) {

@@ -130,12 +130,17 @@ inline bool same_head(const http::MessageHead& a, const http::MessageHead& b) {
 }
 
 // Two recordings of the same bytes agree on every finished head and on the body bytes, however
-// the bytes were cut into reads (bodies may arrive in other pieces).
+// the bytes were cut into reads (bodies may arrive in other pieces). A last message whose head
+// never finished does not count: where bytes are refused, one cut may reach the refusal before
+// llhttp began that message and another after (nothing of it reaches a peer either way).
 inline bool same_messages(const RecordingSink& a, const RecordingSink& b) {
   const auto& x = a.messages();
   const auto& y = b.messages();
-  if (x.size() != y.size()) return false;
-  for (std::size_t i = 0; i < x.size(); ++i) {
+  const auto counted = [](const auto& messages) {
+    return messages.empty() || messages.back().head_done ? messages.size() : messages.size() - 1;
+  };
+  if (counted(x) != counted(y)) return false;
+  for (std::size_t i = 0; i < counted(x); ++i) {
     if (x[i].head_done != y[i].head_done || x[i].head_accepted != y[i].head_accepted ||
         x[i].complete != y[i].complete || x[i].body != y[i].body) {
       return false;

@@ -36,8 +36,8 @@ struct ResponsePlan {
 // Decides framing and persistence for a final (non-1xx) response.
 ResponsePlan plan_response(const MessageHead& response, bool client_http10, bool client_keep_alive);
 
-// Appends the head to send to the client. For 101 the Upgrade header is kept and
-// "Connection: upgrade" written; for other 1xx only end-to-end headers are copied.
+// Appends the head to send to the client. For 101 "Upgrade: websocket" and "Connection: upgrade"
+// are written; for other 1xx only end-to-end headers are copied.
 void write_response_head(std::string& out, const MessageHead& response, const char* base,
                          const ResponsePlan& plan, bool client_http10);
 
