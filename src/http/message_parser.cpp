@@ -1,5 +1,6 @@
 #include "haven/http/message_parser.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -20,6 +21,15 @@ bool lists_websocket(const MessageHead& head, const char* base) {
     if (header.kind == HeaderKind::Upgrade && list_contains_token(header.value.view(base), "websocket")) return true;
   }
   return false;
+}
+
+// Where the last span of the head read so far ends: only line ends follow it.
+std::uint32_t last_span_end(const MessageHead& head) {
+  std::uint32_t end = std::max(head.target.offset + head.target.length, head.reason.offset + head.reason.length);
+  for (const auto& header : head.headers) {
+    end = std::max({end, header.name.offset + header.name.length, header.value.offset + header.value.length});
+  }
+  return end;
 }
 
 }  // namespace
@@ -290,6 +300,14 @@ int MessageParser::validate_framing_lists() {
 
 int MessageParser::validate_head() {
   auto& head = *head_;
+  // A bare CR is reported as such before any other rule, however the head was cut into reads (the
+  // few bytes after the last span are checked once llhttp has paused at the head's end).
+  if (const char* checked_to = base_ + last_span_end(head); checked_to > framing_from_) {
+    if (framing_has_bare_cr(framing_from_, checked_to)) {
+      return fail(ParseFailure::Malformed, "a CR not followed by LF in the head or chunk framing");
+    }
+    framing_from_ = checked_to;
+  }
   head.version_major = llhttp_get_http_major(&parser_);
   head.version_minor = llhttp_get_http_minor(&parser_);
   head.method = llhttp_get_method(&parser_);
