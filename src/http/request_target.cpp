@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdint>
 
+#include "haven/http/header_kind.hpp"
+
 namespace haven::http {
 
 namespace {
@@ -75,15 +77,6 @@ const char* path_and_query_problem(std::string_view text) {
   return nullptr;
 }
 
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string_view absolute_form_authority(std::string_view target) {
@@ -112,7 +105,7 @@ TargetCheck check_request_target(std::string_view target, bool options) {
   for (const char c : scheme) {
     if (!has_class(c, kSchemeChar)) return {TargetForm::Invalid, "an invalid URI scheme"};
   }
-  if (!iequals_ascii(scheme, "http") && !iequals_ascii(scheme, "https")) {
+  if (!iequals(scheme, "http") && !iequals(scheme, "https")) {
     return {TargetForm::Invalid, "a URI scheme other than http or https"};
   }
   const auto authority = absolute_form_authority(target);
