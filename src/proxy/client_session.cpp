@@ -191,8 +191,11 @@ void ClientSession::on_read_end(int /*status*/) {
       return;
     case State::Dispatching:
     case State::Forwarding:
+      // The rest of the body can never come. A client that only half-closed is still reading, so
+      // it is told so (400) unless its response has begun; the server's connection, holding a
+      // cut request, is not reused.
       if (exchange_ && !exchange_->request_complete) {
-        abort_exchange("client_abort");
+        respond_error(400, "client_abort");
       }
       // A client that half-closed after a complete request still gets its response.
       return;

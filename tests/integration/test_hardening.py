@@ -440,7 +440,21 @@ def an_unfinished_request_after_a_half_close_never_reaches_a_server() -> None:
         c.shutdown_write()
         check_eq(c.read_response().status, 200, "the complete request")
         check_eq(c.read_response().status, 400, "the request cut by the half-close")
-    check_eq([r.target for r in up.requests], ["/first"], "requests at the server")
+    # Whether haven saw the half-close before it passed the head on depends on how the kernel
+    # delivered the bytes; either way no server ever gets the cut request whole.
+    check_eq([r.target for r in up.requests if r.complete], ["/first"], "complete requests at the server")
+
+
+@test
+def a_half_close_during_a_forwarded_body_is_answered_400() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}))
+    with haven.client() as c:
+        c.send(b"POST /cut HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n0123")
+        wait_until(lambda: any(r.target == "/cut" for r in up.requests), 5.0, "the head at the server")
+        c.shutdown_write()
+        check_eq(c.read_response().status, 400, "the request cut by the half-close")
+    check_eq([r.target for r in up.requests if r.complete], [], "complete requests at the server")
 
 
 if __name__ == "__main__":
