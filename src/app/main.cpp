@@ -20,6 +20,7 @@
 #include "haven/net/loop.hpp"
 #include "haven/proxy/snapshot.hpp"
 #include "haven/proxy/worker.hpp"
+#include "haven/state/registry.hpp"
 
 namespace haven::app {
 
@@ -28,11 +29,12 @@ namespace {
 // Owns the main thread's loop: health checks, signals in, shutdown requests out to the workers.
 class Supervisor final : private net::HandleOwner {
  public:
-  Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, const proxy::Snapshot& snapshot,
+  Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, std::shared_ptr<const proxy::Snapshot> snapshot,
              log::EventLog& events)
       : workers_(workers),
         events_(events),
-        checker_(loop_, snapshot.backends, events,
+        snapshot_(std::move(snapshot)),
+        checker_(loop_, events,
                  [this] {
                    for (auto& worker : workers_) worker->notify_server_trouble();
                  }),
@@ -57,7 +59,7 @@ class Supervisor final : private net::HandleOwner {
 
   // Runs until a signal asked for shutdown and every handle of this loop is closed.
   void run() {
-    checker_.start();
+    checker_.bind(snapshot_->backends);
     loop_.run();
     loop_.close();
   }
@@ -108,6 +110,7 @@ class Supervisor final : private net::HandleOwner {
   net::Loop loop_;
   std::vector<std::unique_ptr<proxy::Worker>>& workers_;
   log::EventLog& events_;
+  std::shared_ptr<const proxy::Snapshot> snapshot_;  // the one in force
   health::Checker checker_;
   net::Signal terminate_;
   net::Signal interrupt_;
@@ -146,7 +149,9 @@ int serve(std::shared_ptr<const config::Config> config) {
     events->write("error", maintenance.error());
     return 1;
   }
-  auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value());
+  state::Registry registry(static_cast<std::size_t>(worker_count));
+  auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
+                                                          registry.bind(*config, true));
   std::vector<std::unique_ptr<proxy::Worker>> workers;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < worker_count; ++i) {
@@ -167,7 +172,7 @@ int serve(std::shared_ptr<const config::Config> config) {
   }
 
   // The supervisor (and its checker) exists before any worker runs: workers report to it.
-  Supervisor supervisor(workers, *snapshot, *events);
+  Supervisor supervisor(workers, snapshot, *events);
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
   for (auto& worker : workers) {

@@ -78,9 +78,11 @@ Balance to_balance(std::string_view name) {
 }
 
 bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& out) {
-  static constexpr std::array<std::string_view, 9> kKeys{
-      "balance", "retries",   "all_backups", "check", "timeouts", "servers", "max_response_header_bytes",
-      "max_response_headers", "on_refused"};
+  static constexpr std::array<std::string_view, 10> kKeys{
+      "balance",    "retries",   "all_backups", "check", "timeouts", "servers", "max_response_header_bytes",
+      "max_response_headers", "on_refused", "init_state"};
+  static constexpr std::array<std::string_view, 2> kInitStates{"checking", "up"};
+  std::string init_state = "checking";
   static constexpr std::array<std::string_view, 2> kOnRefused{"mark-down", "count"};
   std::string on_refused = "mark-down";
   static constexpr std::array<std::string_view, 3> kBalances{"roundrobin", "leastconn", "first"};
@@ -92,9 +94,11 @@ bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& o
       !read_timeout_overrides(block, fmt::format("backend \"{}\"", out.name), out.timeouts) ||
       !block.read_int("max_response_header_bytes", 1024, kMaxHeadBytes, out.max_response_header_bytes) ||
       !block.read_int("max_response_headers", 1, 1000, out.max_response_headers) ||
-      !block.read_choice("on_refused", kOnRefused, on_refused) || !read_servers(block, out)) {
+      !block.read_choice("on_refused", kOnRefused, on_refused) ||
+      !block.read_choice("init_state", kInitStates, init_state) || !read_servers(block, out)) {
     return false;
   }
+  out.init_checking = init_state == "checking";
   out.refused_marks_down = on_refused == "mark-down";
   out.balance = to_balance(balance);
   return true;

@@ -12,8 +12,8 @@ namespace {
 // The first checks of all servers are spread over this much time (or the interval, if shorter).
 constexpr core::Duration kStartSpread{200};
 
-std::string check_request(const upstream::Server& server, const config::Check& check) {
-  const std::string& host = check.host.empty() ? server.config.address.text : check.host;
+std::string check_request(const state::ServerRuntime& server, const config::Check& check) {
+  const std::string& host = check.host.empty() ? server.address.text : check.host;
   return fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: haven-check\r\nAccept: */*\r\nConnection: close\r\n\r\n",
                      check.method, check.path, host);
 }
@@ -22,7 +22,7 @@ std::string check_request(const upstream::Server& server, const config::Check& c
 TierCounts count_up(const upstream::Backend& backend) {
   TierCounts counts;
   for (const auto& server : backend.servers) {
-    if (!server->up()) continue;
+    if (!server->serving()) continue;
     if (server->config.backup) {
       ++counts.backup_up;
     } else {
@@ -32,43 +32,77 @@ TierCounts count_up(const upstream::Backend& backend) {
   return counts;
 }
 
-Checker::ServerCheck::ServerCheck(net::Loop& loop, Checker& owner, upstream::Server& checked_server,
-                                  const config::Check& server_check, std::size_t check_index)
+Checker::ServerCheck::ServerCheck(net::Loop& loop, Checker& owner, std::shared_ptr<state::ServerRuntime> checked,
+                                  std::uint64_t check_id)
     : checker(owner),
-      server(checked_server),
-      check(server_check),
-      index(check_index),
-      state(server_check.rise, server_check.fall),
+      server(std::move(checked)),
+      check(*server->check),
+      id(check_id),
+      state(check.rise, check.fall, server->health() == state::Health::Up),
       timer(loop, &Checker::on_check_due, this),
-      request(check_request(checked_server, server_check)) {}
+      request(check_request(*server, check)) {
+  address.assign(server->address.host, server->address.port);
+}
 
-Checker::Checker(net::Loop& loop, const std::vector<std::unique_ptr<upstream::Backend>>& backends,
-                 log::EventLog& events, TroubleListener on_trouble)
+void Checker::ServerCheck::on_handle_closed() {
+  auto& retired = checker.retired_;
+  const auto found = std::find_if(retired.begin(), retired.end(), [this](const auto& c) { return c.get() == this; });
+  if (found != retired.end()) retired.erase(found);  // destroys *this: nothing after this line
+}
+
+Checker::Checker(net::Loop& loop, log::EventLog& events, TroubleListener on_trouble)
     : loop_(loop),
       events_(events),
       on_trouble_(std::move(on_trouble)),
       reports_signal_(loop, &Checker::on_reports, this),
-      random_(std::random_device{}()) {
-  for (const auto& backend : backends) {
-    backends_.push_back(backend.get());
-    backend_available_.push_back(true);
-    if (!backend->config.check) continue;
-    for (const auto& server : backend->servers) {
-      checks_.push_back(std::make_unique<ServerCheck>(loop, *this, *server, *backend->config.check, checks_.size()));
-    }
-  }
-}
+      random_(std::random_device{}()) {}
 
 Checker::~Checker() { stop(); }
 
-void Checker::start() {
-  // Every server is checked at once, but not all in the same millisecond.
-  const std::size_t count = checks_.size();
+void Checker::bind(const std::vector<std::unique_ptr<upstream::Backend>>& backends) {
+  if (stopped_) return;
+  std::vector<std::unique_ptr<ServerCheck>> kept;
+  std::vector<ServerCheck*> started;
+  backend_available_.assign(backends.size(), true);
+  for (std::size_t b = 0; b < backends.size(); ++b) {
+    const auto& backend = *backends[b];
+    backend_available_[b] = backend.usable();
+    for (const auto& server : backend.servers) {
+      if (!server->runtime.check) continue;
+      const auto same = std::find_if(checks_.begin(), checks_.end(), [&](const auto& c) {
+        return c != nullptr && c->server == server->runtime_entry;
+      });
+      if (same != checks_.end()) {
+        kept.push_back(std::move(*same));
+      } else {
+        kept.push_back(std::make_unique<ServerCheck>(loop_, *this, server->runtime_entry, next_check_id_++));
+        started.push_back(kept.back().get());
+      }
+      kept.back()->backend_index = b;
+    }
+  }
+  for (auto& gone : checks_) {
+    if (gone == nullptr) continue;  // moved to `kept`
+    retire(*gone);
+    retired_.push_back(std::move(gone));
+  }
+  checks_ = std::move(kept);
+  backends_ = &backends;
+  // New servers are checked at once, but not all in the same millisecond.
+  const std::size_t count = started.size();
   for (std::size_t i = 0; i < count; ++i) {
-    auto& check = *checks_[i];
+    auto& check = *started[i];
     const auto spread = std::min(kStartSpread, check.check.interval);
     schedule(check, core::Duration(spread.count() * static_cast<long>(i) / static_cast<long>(count)));
   }
+}
+
+void Checker::retire(ServerCheck& check) {
+  if (check.probe != nullptr) {
+    check.probe->cancel();
+    check.probe = nullptr;
+  }
+  check.timer.close(&check);
 }
 
 void Checker::stop() {
@@ -80,13 +114,20 @@ void Checker::stop() {
     reports_closed_ = true;
   }
   for (auto& check : checks_) {
-    if (check->probe != nullptr) {
-      check->probe->cancel();
-      check->probe = nullptr;
-    }
-    check->timer.close(this);
+    retire(*check);
+    retired_.push_back(std::move(check));
   }
+  checks_.clear();
   reports_signal_.close(this);
+}
+
+void Checker::on_handle_closed() {}
+
+Checker::ServerCheck* Checker::find(std::uint64_t id) {
+  for (auto& check : checks_) {
+    if (check->id == id) return check.get();
+  }
+  return nullptr;
 }
 
 void Checker::schedule(ServerCheck& check, core::Duration delay) {
@@ -101,21 +142,37 @@ void Checker::on_check_due(void* server_check) noexcept {
 
 void Checker::run_check(ServerCheck& check) {
   if (stopped_ || check.probe != nullptr) return;
-  check.probe = new Probe(loop_, *this, check.index, check.request, check.check);
-  check.probe->start(check.server.address, check.check.timeout);
+  // A server in maintenance is not checked; its check resumes when it leaves MAINT.
+  if (check.server->admin_state() == state::AdminState::Maint) {
+    schedule(check, check.check.interval);
+    return;
+  }
+  check.probe = new Probe(loop_, *this, check.id, check.request, check.check);
+  check.probe->start(check.address, check.check.timeout);
 }
 
-void Checker::on_probe_result(std::size_t check_index, bool ok, const std::string& reason, std::int64_t elapsed_ms,
-                              bool no_verdict) {
-  auto& check = *checks_[check_index];
+void Checker::on_probe_result(std::uint64_t check_id, bool ok, int status, const std::string& reason,
+                              std::int64_t elapsed_ms, bool no_verdict) {
+  ServerCheck* found = find(check_id);
+  if (found == nullptr || stopped_) return;
+  ServerCheck& check = *found;
   check.probe = nullptr;
-  if (stopped_) return;
+  state::ServerRuntime& server = *check.server;
   if (!no_verdict) {
-    check.server.failing_check.store(!ok, std::memory_order_relaxed);
+    server.set_last_check({.ran = true,
+                           .ok = ok,
+                           .status = status,
+                           .duration_ms = elapsed_ms,
+                           .at_ms = state::wall_clock_ms(),
+                           .reason = reason});
+    server.failing_check.store(!ok, std::memory_order_relaxed);
     // A passing check proves the server usable again, whatever traffic concluded meanwhile.
-    if (ok) check.server.unreachable.store(false, std::memory_order_relaxed);
-    if (check.state.observe(ok)) {
-      apply_change(check.server, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
+    if (ok) server.unreachable.store(false, std::memory_order_relaxed);
+    // A server that starts CHECKING is settled by its first check: UP on a pass, DOWN otherwise.
+    const bool first_verdict = server.health() == state::Health::Checking;
+    if (first_verdict) check.state.settle(ok);
+    if (first_verdict || check.state.observe(ok)) {
+      apply_change(check, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
     } else if (!ok && check.state.up() && on_trouble_) {
       // Not DOWN yet, but requests that have waited on it as long as this check did are better
       // off elsewhere now than after `fall` more checks.
@@ -129,36 +186,37 @@ void Checker::on_probe_result(std::size_t check_index, bool ok, const std::strin
   schedule(check, core::Duration(std::max(1L, static_cast<long>(interval.count()) + jitter(random_))));
 }
 
-void Checker::report_traffic_failure(upstream::Server& server, std::string reason) {
+void Checker::report_traffic_failure(std::shared_ptr<state::ServerRuntime> server, std::string reason) {
   const std::lock_guard lock(reports_mutex_);
   if (reports_closed_) return;
-  reports_.emplace_back(&server, std::move(reason));
+  reports_.emplace_back(std::move(server), std::move(reason));
   reports_signal_.send();
 }
 
 void Checker::on_reports(void* self) noexcept {
   auto& checker = *static_cast<Checker*>(self);
   if (checker.stopped_) return;
-  std::vector<std::pair<upstream::Server*, std::string>> reports;
+  std::vector<std::pair<std::shared_ptr<state::ServerRuntime>, std::string>> reports;
   {
     const std::lock_guard lock(checker.reports_mutex_);
     reports.swap(checker.reports_);
   }
   for (auto& [server, reason] : reports) {
     for (auto& check : checker.checks_) {
-      if (&check->server != server) continue;
+      if (check->server != server) continue;
       // Only servers under active checks are taken down by traffic: nothing else would bring
       // them back.
-      if (check->state.force_down()) checker.apply_change(*server, false, fmt::format("traffic: {}", reason));
+      if (check->state.force_down()) checker.apply_change(*check, false, fmt::format("traffic: {}", reason));
     }
   }
 }
 
-void Checker::apply_change(upstream::Server& server, bool up, const std::string& why) {
-  server.state.store(up ? upstream::ServerState::Up : upstream::ServerState::Down, std::memory_order_relaxed);
+void Checker::apply_change(ServerCheck& check, bool up, const std::string& why) {
+  state::ServerRuntime& server = *check.server;
+  server.set_health(up ? state::Health::Up : state::Health::Down);
   server.passive_failures.store(0, std::memory_order_relaxed);
   server.unreachable.store(false, std::memory_order_relaxed);
-  const upstream::Backend& backend = *backends_[server.backend_index];
+  const upstream::Backend& backend = *(*backends_)[check.backend_index];
   const TierCounts counts = count_up(backend);
   std::string tier_note;
   if (counts.main_up == 0 && counts.backup_up > 0) tier_note = fmt::format("; {} running on backup", backend.config.name);

@@ -25,6 +25,12 @@ bool HealthState::observe(bool ok) {
   return true;
 }
 
+void HealthState::settle(bool ok) {
+  up_ = ok;
+  successes_ = 0;
+  failures_ = 0;
+}
+
 bool HealthState::force_down() {
   const bool was_up = up_;
   up_ = false;

@@ -20,12 +20,12 @@ int parse_status_line(std::string_view bytes) {
   return status >= 100 && status <= 599 ? status : 0;
 }
 
-Probe::Probe(net::Loop& loop, Checker& checker, std::size_t check_index, const std::string& request,
+Probe::Probe(net::Loop& loop, Checker& checker, std::uint64_t check_id, const std::string& request,
              const config::Check& check)
     : stream_(loop, *this),
       timer_(loop, &Probe::on_timeout, this),
       checker_(&checker),
-      check_index_(check_index),
+      check_id_(check_id),
       request_(request),
       check_(check) {}
 
@@ -69,6 +69,7 @@ void Probe::on_read(std::size_t length) {
   if (status == 0) {
     finish(false, "invalid response");
   } else {
+    status_ = status;
     finish(check_.status_expected(status), fmt::format("status {}", status));
   }
 }
@@ -93,7 +94,7 @@ void Probe::finish(bool ok, const std::string& reason, bool no_verdict) {
   checker_ = nullptr;
   timer_.close(this);
   stream_.close(this);
-  if (checker != nullptr) checker->on_probe_result(check_index_, ok, reason, elapsed.count(), no_verdict);
+  if (checker != nullptr) checker->on_probe_result(check_id_, ok, status_, reason, elapsed.count(), no_verdict);
 }
 
 void Probe::on_handle_closed() {

@@ -113,7 +113,7 @@ void ClientSession::close_if_idle() {
 
 void ClientSession::abort_now() {
   if (exchange_) {
-    abort_exchange("shutdown");
+    abort_exchange(state::Outcome::Shutdown);
   } else {
     close_now(true);
   }
@@ -195,7 +195,7 @@ void ClientSession::on_read_end(int /*status*/) {
       // it is told so (400) unless its response has begun; the server's connection, holding a
       // cut request, is not reused.
       if (exchange_ && !exchange_->request_complete) {
-        respond_error(400, "client_abort");
+        respond_error(400, state::Outcome::ClientAbort);
       }
       // A client that half-closed after a complete request still gets its response.
       return;
@@ -207,7 +207,7 @@ void ClientSession::on_read_end(int /*status*/) {
 void ClientSession::on_write_done(int status) {
   if (state_ == State::Closed) return;
   if (status != 0) {
-    abort_exchange("client_abort");
+    abort_exchange(state::Outcome::ClientAbort);
     return;
   }
   if (state_ == State::Lingering) {
@@ -228,7 +228,7 @@ void ClientSession::process_client_input() {
       case http::ExecuteStatus::Done:
         if (in_->room(true) == 0) {
           // The head does not fit in a buffer: it is over any limit a frontend may set.
-          respond_error(431, "head_too_large");
+          respond_error(431, state::Outcome::HeadTooLarge);
         }
         return;
       case http::ExecuteStatus::Upgrade:
@@ -239,7 +239,7 @@ void ClientSession::process_client_input() {
     respond_error(failure == http::ParseFailure::TooLarge        ? 431
                   : failure == http::ParseFailure::NotImplemented ? 501
                                                                   : 400,
-                  "bad_request");
+                  state::Outcome::BadRequest);
     return;
   }
   // While dispatching, or while a write upstream is pending, bytes wait in the buffer.
@@ -269,7 +269,7 @@ bool ClientSession::body_rate_holds(std::size_t length) {
     body_window_bytes_ = 0;
     return true;
   }
-  respond_error(408, "body_too_slow");
+  respond_error(408, state::Outcome::BodyTooSlow);
   return false;
 }
 
@@ -302,7 +302,7 @@ void ClientSession::on_request_head_parsed() {
   // The client has closed its side, and this request's body is not all here: it never will be,
   // so no server is bothered with it.
   if (client_eof_ && !exchange_->request_complete) {
-    respond_error(400, "client_abort");
+    respond_error(400, state::Outcome::ClientAbort);
     return;
   }
   // A browser navigation gets the maintenance page as soon as a backend the page depends on is
@@ -319,7 +319,7 @@ void ClientSession::on_request_head_parsed() {
       ex.wants_html && snapshot_->maintenance.is_poll_path(routing::origin_path(ex.request.target.view(in_->data)));
   if (navigation_needs_maintenance(facts, frontend_.maintenance_requires_indexes,
                                    [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
-    respond_local(snapshot_->maintenance.html(ex.request.method == HTTP_HEAD), 503, "maintenance");
+    respond_local(snapshot_->maintenance.html(ex.request.method == HTTP_HEAD), 503, state::Outcome::Maintenance);
     return;
   }
   dispatch();
@@ -328,7 +328,7 @@ void ClientSession::on_request_head_parsed() {
 bool ClientSession::other_server_left() const {
   const Exchange& ex = *exchange_;
   for (const auto& server : ex.backend->servers) {
-    if (server.get() != ex.server && server->up() && server->config.weight > 0 && !ex.tried.contains(server->index)) {
+    if (server.get() != ex.server && server->serving() && !ex.tried.contains(server->index)) {
       return true;
     }
   }
@@ -338,7 +338,7 @@ bool ClientSession::other_server_left() const {
 bool ClientSession::untried_server_left() const {
   const Exchange& ex = *exchange_;
   for (const auto& server : ex.backend->servers) {
-    if (server->up() && server->config.weight > 0 && !ex.tried.contains(server->index)) return true;
+    if (server->serving() && !ex.tried.contains(server->index)) return true;
   }
   return false;
 }
@@ -352,8 +352,8 @@ void ClientSession::dispatch() {
   const std::size_t count = std::min(servers.size(), candidates.size());
   for (std::size_t i = 0; i < count; ++i) {
     const auto& server = *servers[i];
-    candidates[i] = {server.up(), server.config.backup, server.config.weight,
-                     server.active.load(std::memory_order_relaxed)};
+    candidates[i] = {server.serving(), server.config.backup, server.weight(),
+                     server.runtime.active.load(std::memory_order_relaxed)};
   }
   const auto chosen =
       upstream::choose_server(ex.backend->config.balance, ex.backend->config.all_backups,
@@ -363,7 +363,7 @@ void ClientSession::dispatch() {
     return;
   }
   ex.server = servers[*chosen].get();
-  ex.server->active.fetch_add(1, std::memory_order_relaxed);
+  ex.server->runtime.active.fetch_add(1, std::memory_order_relaxed);
   ex.counted_active = true;
   ex.response_byte_seen = false;
   ex.request_written = false;
@@ -441,9 +441,9 @@ void ClientSession::pump_request_body() {
   if (result.status == http::ExecuteStatus::Error) {
     // The head was valid but the body framing is not (a bad chunk): nothing more goes up.
     if (ex.request_written) {
-      abort_exchange("bad_request_body");
+      abort_exchange(state::Outcome::BadRequestBody);
     } else {
-      respond_error(400, "bad_request_body");
+      respond_error(400, state::Outcome::BadRequestBody);
     }
   }
 }
@@ -628,12 +628,11 @@ int ClientSession::on_response_head(http::MessageHead& head) {
     http::write_response_head(arena, head, buffer.data, ex.plan, client_http10);
   } else {
     // A real answer: the server is reachable, whatever traffic said before.
-    if (ex.server->passive_failures.load(std::memory_order_relaxed) != 0) {
-      ex.server->passive_failures.store(0, std::memory_order_relaxed);
+    state::ServerRuntime& runtime = ex.server->runtime;
+    if (runtime.passive_failures.load(std::memory_order_relaxed) != 0) {
+      runtime.passive_failures.store(0, std::memory_order_relaxed);
     }
-    if (ex.server->unreachable.load(std::memory_order_relaxed)) {
-      ex.server->unreachable.store(false, std::memory_order_relaxed);
-    }
+    if (runtime.unreachable.load(std::memory_order_relaxed)) runtime.unreachable.store(false, std::memory_order_relaxed);
     const bool client_keep_alive = ex.request.keep_alive && !ex.request.upgrade && !worker_.draining();
     ex.plan = http::plan_response(head, client_http10, client_keep_alive);
     if (!ex.plan.relayable) return -1;  // codings an HTTP/1.0 client cannot be sent
@@ -702,7 +701,7 @@ void ClientSession::flush_to_client() {
       arm_client_timer(frontend_.timeouts.client);
       return;
     case net::WriteOutcome::Failed:
-      abort_exchange("client_abort");
+      abort_exchange(state::Outcome::ClientAbort);
       return;
   }
 }
@@ -741,13 +740,13 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int uv_status) {
   Exchange& ex = *exchange_;
   if (net::TcpStream::is_local_resource_error(uv_status) && !ex.response_started) {
     // Out of descriptors here says nothing about the server: no passive failure, no retry storm.
-    respond_error(503, "local_resources");
+    respond_error(503, state::Outcome::LocalResources);
     return;
   }
   if (ex.response_started) {
     // Part of a response reached the client: it must see a broken connection, never a response
     // that looks complete.
-    abort_exchange(failure == UpstreamFailure::Timeout ? "server_timeout" : "server_abort");
+    abort_exchange(failure == UpstreamFailure::Timeout ? state::Outcome::ServerTimeout : state::Outcome::ServerAbort);
     return;
   }
   switch (failure) {
@@ -774,7 +773,7 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int uv_status) {
   if (try_retry(failure)) return;
   switch (failure) {
     case UpstreamFailure::Timeout:
-      respond_error(504, "server_timeout");
+      respond_error(504, state::Outcome::ServerTimeout);
       return;
     case UpstreamFailure::ConnectFailed:
     case UpstreamFailure::ConnectTimeout:
@@ -785,17 +784,17 @@ void ClientSession::upstream_failed(UpstreamFailure failure, int uv_status) {
         mark_tried_servers_unreachable();
         respond_maintenance(*ex.backend);
       } else {
-        respond_error(502, "connect_failed");
+        respond_error(502, state::Outcome::ConnectFailed);
       }
       return;
     case UpstreamFailure::ServerDown:
       return;  // not retried: it keeps waiting on its server
     case UpstreamFailure::BadResponse:
-      respond_error(502, "bad_response");
+      respond_error(502, state::Outcome::BadResponse);
       return;
     case UpstreamFailure::ClosedEarly:
     case UpstreamFailure::WriteFailed:
-      respond_error(502, "server_closed");
+      respond_error(502, state::Outcome::ServerClosed);
       return;
   }
 }
@@ -813,16 +812,19 @@ bool ClientSession::try_retry(UpstreamFailure failure) {
   facts.fresh_connection_tried = ex.fresh_connection_only;
   facts.retries_done = ex.retries;
   facts.retries_allowed = ex.backend->config.retries;
-  switch (decide_retry(facts)) {
-    case RetryDecision::No:
-      return false;
-    case RetryDecision::FreshConnection:
-      ex.fresh_connection_only = true;
-      break;
-    case RetryDecision::OtherServer:
-      ++ex.retries;
-      ex.tried.add(ex.server->index);
-      break;
+  const RetryDecision decision = decide_retry(facts);
+  if (decision == RetryDecision::No) return false;
+  auto& server_counters = (*ex.server->runtime.traffic)[worker_.id()];
+  auto& backend_counters = (*ex.backend->runtime->traffic)[worker_.id()];
+  server_counters.retries.add();
+  backend_counters.retries.add();
+  if (decision == RetryDecision::FreshConnection) {
+    ex.fresh_connection_only = true;
+  } else {
+    ++ex.retries;
+    ex.tried.add(ex.server->index);
+    server_counters.redispatches.add();
+    backend_counters.redispatches.add();
   }
   release_upstream(false);
   worker_.buffers().release(ex.upstream_in);
@@ -847,14 +849,15 @@ bool ClientSession::try_retry(UpstreamFailure failure) {
 void ClientSession::release_upstream(bool reusable) {
   Exchange& ex = *exchange_;
   if (ex.counted_active) {
-    ex.server->active.fetch_sub(1, std::memory_order_relaxed);
+    ex.server->runtime.active.fetch_sub(1, std::memory_order_relaxed);
     ex.counted_active = false;
   }
   upstream::Connection* connection = ex.upstream;
   ex.upstream = nullptr;
   if (connection == nullptr) return;
   connection->timer().clear();
-  if (reusable) {
+  // A server being drained (or in maintenance) finishes what it has; its connections are not kept.
+  if (reusable && ex.server->runtime.admin_state() == state::AdminState::Ready) {
     connection->mark_reused();
     worker_.connections().put(connection, ex.backend->config.timeouts.keep_alive);
   } else {
@@ -867,7 +870,7 @@ void ClientSession::on_upstream_timer(void* self) noexcept {
   if (!session.exchange_) return;
   Exchange& ex = *session.exchange_;
   if (session.state_ == State::Tunnel) {
-    session.abort_exchange("tunnel_timeout");
+    session.abort_exchange(state::Outcome::TunnelTimeout);
     return;
   }
   if (ex.connecting) {
@@ -907,7 +910,7 @@ void ClientSession::on_client_timer(void* self) noexcept {
   switch (session.state_) {
     case State::ReadingHead:
       if (session.request_started_) {
-        session.respond_error(408, "head_timeout");
+        session.respond_error(408, state::Outcome::HeadTimeout);
       } else {
         session.close_now();  // idle keep-alive connection
       }
@@ -916,7 +919,7 @@ void ClientSession::on_client_timer(void* self) noexcept {
       session.close_now();
       return;
     case State::Tunnel:
-      session.abort_exchange("tunnel_timeout");
+      session.abort_exchange(state::Outcome::TunnelTimeout);
       return;
     default: {
       // Only waiting on the client counts: its request body, or its reading of the response.
@@ -929,12 +932,12 @@ void ClientSession::on_client_timer(void* self) noexcept {
       if (session.awaiting_continue()) return;
       if (!ex.request_complete) {
         if (ex.response_started) {
-          session.abort_exchange("client_timeout");
+          session.abort_exchange(state::Outcome::ClientTimeout);
         } else {
-          session.respond_error(408, "client_timeout");
+          session.respond_error(408, state::Outcome::ClientTimeout);
         }
       } else if (session.client_.write_pending()) {
-        session.abort_exchange("client_timeout");
+        session.abort_exchange(state::Outcome::ClientTimeout);
       }
       return;
     }
@@ -946,7 +949,7 @@ void ClientSession::on_client_timer(void* self) noexcept {
 
 void ClientSession::finish_exchange() {
   Exchange& ex = *exchange_;
-  log_exchange();
+  record_exchange();
   // A connection with part of the request still queued (the server answered early) is closed, not
   // pooled: those bytes point into buffers this session is about to reuse. Nor is one whose
   // response ended before the request was all written: the server may never have read the rest,
@@ -1030,9 +1033,9 @@ void ClientSession::release_client_buffer_if_empty() {
   }
 }
 
-void ClientSession::respond_error(int status, const char* termination) {
+void ClientSession::respond_error(int status, state::Outcome outcome) {
   if (exchange_ && exchange_->response_started) {
-    abort_exchange(termination);
+    abort_exchange(outcome);
     return;
   }
   const bool head_request = exchange_ && exchange_->request.method == HTTP_HEAD;
@@ -1044,10 +1047,10 @@ void ClientSession::respond_error(int status, const char* termination) {
   }
   Exchange& ex = *exchange_;
   ex.status = status;
-  ex.termination = termination;
+  ex.outcome = outcome;
   ex.bytes_out = response.size();
   release_upstream(false);
-  log_exchange();
+  record_exchange();
   release_exchange();
   state_ = State::Lingering;
   const net::IoSlice slice{response.data(), response.size()};
@@ -1080,10 +1083,10 @@ void ClientSession::linger_close() {
   if (client_.read_start() != 0) close_now();
 }
 
-void ClientSession::abort_exchange(const char* termination) {
+void ClientSession::abort_exchange(state::Outcome outcome) {
   if (exchange_) {
-    exchange_->termination = termination;
-    log_exchange();
+    exchange_->outcome = outcome;
+    record_exchange();
     release_upstream(false);
   }
   close_now(true);
@@ -1101,11 +1104,16 @@ void ClientSession::on_handle_closed() {
   if (--open_handles_ == 0) worker_.on_session_closed(this);
 }
 
-void ClientSession::log_exchange() {
-  auto& log = worker_.access_log();
-  if (!log.enabled() || !exchange_) return;
-  const Exchange& ex = *exchange_;
+// The one place an exchange is accounted for: its outcome goes to the counters of its frontend,
+// backend and server, and to the access log.
+void ClientSession::record_exchange() {
+  if (!exchange_ || exchange_->recorded) return;
+  Exchange& ex = *exchange_;
+  ex.recorded = true;
   const std::uint64_t now = worker_.loop().now_ms();
+  count_exchange(ex, now);
+  auto& log = worker_.access_log();
+  if (!log.enabled()) return;
   char client[64];
   const int client_length = std::snprintf(client, sizeof client, "%s:%u", client_ip_.c_str(), client_port_);
   log::AccessRecord record;
@@ -1137,21 +1145,41 @@ void ClientSession::log_exchange() {
                            : static_cast<std::int64_t>(ex.first_response_ms - ex.connected_ms);
   record.total_ms = static_cast<std::int64_t>(now - ex.started_ms);
   record.retries = ex.retries;
-  record.termination = ex.termination;
+  record.termination = state::outcome_name(ex.outcome);
   log.record(record);
+}
+
+void ClientSession::count_exchange(const Exchange& ex, std::uint64_t now) {
+  const std::size_t worker = worker_.id();
+  const std::size_t status_class = state::status_class_index(ex.status);
+  const auto outcome = static_cast<std::size_t>(ex.outcome);
+  const std::uint64_t elapsed_ms = now - ex.started_ms;
+  const auto count = [&](state::TrafficCounters& counters) {
+    counters.requests.add();
+    counters.responses[status_class].add();
+    counters.outcomes[outcome].add();
+    counters.bytes_in.add(ex.bytes_in);
+    counters.bytes_out.add(ex.bytes_out);
+    if (ex.status != 0) counters.observe_response_time(elapsed_ms);
+  };
+  count((*snapshot_->frontends[frontend_index_]->traffic)[worker]);
+  if (ex.backend != nullptr) count((*ex.backend->runtime->traffic)[worker]);
+  if (ex.server != nullptr) count((*ex.server->runtime.traffic)[worker]);
 }
 
 void ClientSession::note_traffic_failure(const char* reason, bool conclusive) {
   Exchange& ex = *exchange_;
-  if (ex.server == nullptr || !ex.backend->config.check) return;  // only checked servers come back
+  if (ex.server == nullptr) return;
+  (*ex.server->runtime.traffic)[worker_.id()].passive_failures.add();
+  if (!ex.backend->config.check) return;  // only checked servers come back
   upstream::Server& server = *ex.server;
-  const int failures = server.passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  const int failures = server.runtime.passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (!conclusive && failures < ex.backend->config.check->fall) return;
   // Out of rotation on every worker at once, before the checker's DOWN line: no request goes to it
   // in between. The worker that takes it out reports it; the checker clears the mark when it acts.
-  if (server.unreachable.exchange(true, std::memory_order_relaxed) || worker_.checker() == nullptr) return;
+  if (server.runtime.unreachable.exchange(true, std::memory_order_relaxed) || worker_.checker() == nullptr) return;
   worker_.checker()->report_traffic_failure(
-      server, conclusive ? std::string(reason)
+      server.runtime_entry, conclusive ? std::string(reason)
                          : std::string(reason) + ", " + std::to_string(failures) +
                                (failures == 1 ? " consecutive failure" : " consecutive failures"));
 }
@@ -1163,7 +1191,7 @@ void ClientSession::mark_tried_servers_unreachable() {
   const Exchange& ex = *exchange_;
   if (!ex.backend->config.check) return;  // nothing would ever bring them back
   for (const auto& server : ex.backend->servers) {
-    if (ex.tried.contains(server->index)) server->unreachable.store(true, std::memory_order_relaxed);
+    if (ex.tried.contains(server->index)) server->runtime.unreachable.store(true, std::memory_order_relaxed);
   }
 }
 
@@ -1172,7 +1200,7 @@ void ClientSession::mark_tried_servers_unreachable() {
 core::Duration ClientSession::response_wait() {
   Exchange& ex = *exchange_;
   const auto& config = ex.backend->config;
-  ex.short_leash = config.check && ex.server->failing_check.load(std::memory_order_relaxed) &&
+  ex.short_leash = config.check && ex.server->runtime.failing_check.load(std::memory_order_relaxed) &&
                    !ex.response_byte_seen && is_idempotent(ex.request.method) &&
                    config.check->timeout < config.timeouts.server;
   return ex.short_leash ? config.check->timeout : config.timeouts.server;
@@ -1185,11 +1213,11 @@ void ClientSession::on_server_trouble() {
       !ex.request_complete || !is_idempotent(ex.request.method)) {
     return;
   }
-  if (ex.server->up()) {
+  if (ex.server->healthy()) {
     // Only a failed check, so far: a request that has waited at least as long as the check did
     // is most likely stuck on the same silent server.
     const auto& check = ex.backend->config.check;
-    if (!check || !ex.server->failing_check.load(std::memory_order_relaxed)) return;
+    if (!check || !ex.server->runtime.failing_check.load(std::memory_order_relaxed)) return;
     const auto waited = static_cast<std::int64_t>(worker_.loop().now_ms() - ex.connected_ms);
     if (ex.connected_ms == 0 || waited < check->timeout.count()) return;
     // With nowhere else to go, a new connection to the same silent server would only add load.
@@ -1202,14 +1230,14 @@ void ClientSession::respond_maintenance(const upstream::Backend& backend) {
   const Exchange& ex = *exchange_;
   const bool head_only = ex.request.method == HTTP_HEAD;
   respond_local(ex.wants_html ? snapshot_->maintenance.html(head_only) : snapshot_->maintenance.json(backend.index, head_only),
-                503, "maintenance");
+                503, state::Outcome::Maintenance);
 }
 
-void ClientSession::respond_local(std::string_view response, int status, const char* termination) {
+void ClientSession::respond_local(std::string_view response, int status, state::Outcome outcome) {
   Exchange& ex = *exchange_;
   release_upstream(false);
   ex.status = status;
-  ex.termination = termination;
+  ex.outcome = outcome;
   ex.to_upstream.clear();
   ex.to_client.clear();
   ex.to_client.add_external(response.data(), response.size());
@@ -1225,7 +1253,7 @@ void ClientSession::respond_local(std::string_view response, int status, const c
 
 void ClientSession::start_tunnel() {
   Exchange& ex = *exchange_;
-  log_exchange();
+  record_exchange();
   state_ = State::Tunnel;
   timer_.set(frontend_.timeouts.tunnel);
   ex.upstream->timer().set(frontend_.timeouts.tunnel);
@@ -1261,7 +1289,7 @@ void ClientSession::pump_tunnel() {
         client_.read_stop();
         break;
       case net::WriteOutcome::Failed:
-        abort_exchange("tunnel_closed");
+        abort_exchange(state::Outcome::TunnelClosed);
         return;
     }
   }
@@ -1276,7 +1304,7 @@ void ClientSession::pump_tunnel() {
         ex.upstream->stream().read_stop();
         break;
       case net::WriteOutcome::Failed:
-        abort_exchange("tunnel_closed");
+        abort_exchange(state::Outcome::TunnelClosed);
         return;
     }
   }

@@ -2,13 +2,15 @@
 
 namespace haven::proxy {
 
-Snapshot::Snapshot(std::shared_ptr<const config::Config> config_in, fallback::MaintenanceResponses maintenance_in)
-    : config(std::move(config_in)), maintenance(std::move(maintenance_in)) {
+Snapshot::Snapshot(std::shared_ptr<const config::Config> config_in, fallback::MaintenanceResponses maintenance_in,
+                   const state::Binding& binding)
+    : config(std::move(config_in)), maintenance(std::move(maintenance_in)), frontends(binding.frontends) {
   routes.reserve(config->frontends.size());
   for (const auto& frontend : config->frontends) routes.emplace_back(frontend);
   backends.reserve(config->backends.size());
   for (std::size_t i = 0; i < config->backends.size(); ++i) {
-    backends.push_back(std::make_unique<upstream::Backend>(config->backends[i], i));
+    backends.push_back(
+        std::make_unique<upstream::Backend>(config->backends[i], i, binding.backends[i], binding.servers[i]));
   }
 }
 

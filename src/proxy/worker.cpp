@@ -28,15 +28,19 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler {
       : worker_(worker), frontend_index_(frontend_index), listener_(worker.loop_, *this) {}
 
   void on_accept(int fd, const sockaddr* peer) override {
+    auto& counters = (*worker_.snapshot_->frontends[frontend_index_]->traffic)[worker_.id()];
     std::optional<ClientKey> client;
     if (worker_.shared_.clients.limit() != 0) client = ClientKey::from(peer);
     if (client) {
       const auto admission = worker_.shared_.clients.admit(*client, worker_.loop_.now_ms());
       if (!admission.admitted) {
+        counters.refused_connections.add();
         worker_.refuse_over_limit(fd, peer, admission);
         return;
       }
     }
+    counters.connections.add();
+    counters.active.add(1);
     worker_.shared_.connections.fetch_add(1, std::memory_order_relaxed);
     auto* session = new ClientSession(worker_, worker_.snapshot_, frontend_index_);
     session->client_key_ = client;
@@ -66,7 +70,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       shared_(shared),
       events_(std::move(events)),
       access_log_(std::move(access_output), snapshot_->config->log.format),
-      connections_(loop_),
+      connections_(loop_, static_cast<std::size_t>(id)),
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
       server_trouble_signal_(loop_, &Worker::on_server_trouble, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
@@ -189,6 +193,7 @@ void Worker::on_session_closed(ClientSession* session) {
   if (session->next_ != nullptr) session->next_->prev_ = session->prev_;
   if (sessions_ == session) sessions_ = session->next_;
   if (session->client_key_) shared_.clients.release(*session->client_key_);
+  (*session->snapshot_->frontends[session->frontend_index_]->traffic)[id()].active.add(-1);
   delete session;
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   if (draining_) {

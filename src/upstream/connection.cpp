@@ -8,8 +8,8 @@ namespace {
 thread_local char idle_scratch[256];
 }  // namespace
 
-Connection::Connection(net::Loop& loop, Server& server, ConnectionPool& pool)
-    : stream_(loop, *this), timer_(loop, &Connection::on_idle_timeout, this), server_(server), pool_(pool) {}
+Connection::Connection(net::Loop& loop, std::shared_ptr<state::ServerRuntime> server, ConnectionPool& pool)
+    : stream_(loop, *this), timer_(loop, &Connection::on_idle_timeout, this), server_(std::move(server)), pool_(pool) {}
 
 void Connection::close(bool reset) {
   if (stream_.closing()) return;
@@ -40,16 +40,16 @@ void Connection::on_idle_timeout(void* self) noexcept { static_cast<Connection*>
 
 ConnectionPool::~ConnectionPool() { close_all(); }
 
-ConnectionPool::IdleList& ConnectionPool::list_for(const Server& server) {
+ConnectionPool::IdleList& ConnectionPool::list_for(const state::ServerRuntime* server) {
   for (auto& [key, list] : lists_) {
-    if (key == &server) return list;
+    if (key == server) return list;
   }
-  lists_.emplace_back(&server, IdleList{});
+  lists_.emplace_back(server, IdleList{});
   return lists_.back().second;
 }
 
 Connection* ConnectionPool::take(Server& server) {
-  IdleList& list = list_for(server);
+  IdleList& list = list_for(&server.runtime);
   Connection* connection = list.head;
   if (connection == nullptr) return nullptr;
   unlink(connection);
@@ -58,10 +58,13 @@ Connection* ConnectionPool::take(Server& server) {
   return connection;
 }
 
-Connection* ConnectionPool::create(Server& server) { return new Connection(loop_, server, *this); }
+Connection* ConnectionPool::create(Server& server) {
+  (*server.runtime.traffic)[worker_].connections.add();
+  return new Connection(loop_, server.runtime_entry, *this);
+}
 
 void ConnectionPool::put(Connection* connection, core::Duration idle_timeout) {
-  IdleList& list = list_for(connection->server_);
+  IdleList& list = list_for(connection->server_.get());
   if (list.size >= kMaxIdlePerServer || connection->closing()) {
     connection->close();
     return;
@@ -80,11 +83,12 @@ void ConnectionPool::put(Connection* connection, core::Duration idle_timeout) {
   list.head = connection;
   ++list.size;
   ++idle_count_;
+  (*connection->server_->traffic)[worker_].idle.add(1);
 }
 
 void ConnectionPool::unlink(Connection* connection) {
   if (!connection->idle_) return;
-  IdleList& list = list_for(connection->server_);
+  IdleList& list = list_for(connection->server_.get());
   if (connection->idle_prev_ != nullptr) {
     connection->idle_prev_->idle_next_ = connection->idle_next_;
   } else {
@@ -95,12 +99,23 @@ void ConnectionPool::unlink(Connection* connection) {
   connection->idle_ = false;
   --list.size;
   --idle_count_;
+  (*connection->server_->traffic)[worker_].idle.add(-1);
 }
 
 void ConnectionPool::close_all() {
   for (auto& [server, list] : lists_) {
     while (list.head != nullptr) list.head->close();
   }
+}
+
+void ConnectionPool::close_unwanted() {
+  for (auto& [server, list] : lists_) {
+    // A non-empty list's entry is alive: its connections hold it.
+    if (list.head != nullptr && list.head->server_->admin_state() != state::AdminState::Ready) {
+      while (list.head != nullptr) list.head->close();
+    }
+  }
+  std::erase_if(lists_, [](const auto& entry) { return entry.second.head == nullptr; });
 }
 
 }  // namespace haven::upstream

@@ -22,6 +22,8 @@ struct Address {
   std::uint16_t port = 0;
   bool is_ipv6 = false;
   std::string text;       // as written in the config, for messages ("[::1]:8080")
+
+  bool operator==(const Address&) const = default;
 };
 
 struct Timeouts {
@@ -38,6 +40,8 @@ struct Timeouts {
 struct StatusRange {
   int low = 200;
   int high = 399;
+
+  bool operator==(const StatusRange&) const = default;
 };
 
 struct Check {
@@ -51,6 +55,8 @@ struct Check {
   int rise = 2;
   int fall = 3;
   std::vector<StatusRange> expect_status{{200, 399}};
+
+  bool operator==(const Check&) const = default;
 
   [[nodiscard]] bool status_expected(int status) const {
     for (const auto& range : expect_status) {
@@ -83,6 +89,9 @@ struct Backend {
   // there), "count" counts it towards the check's `fall` like other connection failures.
   bool refused_marks_down = true;
   std::optional<Check> check;            // no `check` table: no active checks
+  // A server that a reload adds, or whose address or check it changes, starts CHECKING (no traffic
+  // before its first check passes) unless this is false ("up"). At start-up every server starts UP.
+  bool init_checking = true;
   std::vector<Server> servers;           // declared order
   Timeouts timeouts;                     // [timeouts] merged with the backend's own overrides
   // Server response heads (many Set-Cookie lines are normal): limits apart from the clients'.

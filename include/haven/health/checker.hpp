@@ -1,8 +1,10 @@
 #pragma once
 // Active HTTP checks of every server whose backend has a `check` table (HAProxy's
-// `option httpchk`), and the one place that changes a server's state: check results and
-// failures reported by traffic (passive checks) both end up here, on the checker's loop.
-#include <chrono>
+// `option httpchk`), and the one place that changes a server's operational state: check results
+// and failures reported by traffic (passive checks) both end up here, on the checker's loop.
+//
+// A check belongs to a server's registry entry, not to a snapshot: a reload that keeps the entry
+// keeps the check running with its rise/fall history; a new entry gets a new check.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,7 +17,9 @@
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
 #include "haven/net/loop.hpp"
+#include "haven/net/socket_address.hpp"
 #include "haven/net/timer.hpp"
+#include "haven/state/server_runtime.hpp"
 #include "haven/upstream/server.hpp"
 
 namespace haven::health {
@@ -28,34 +32,38 @@ class Checker final : private net::HandleOwner {
   // the idempotent requests that wait on it in vain.
   using TroubleListener = std::function<void()>;
 
-  Checker(net::Loop& loop, const std::vector<std::unique_ptr<upstream::Backend>>& backends, log::EventLog& events,
-          TroubleListener on_trouble);
+  Checker(net::Loop& loop, log::EventLog& events, TroubleListener on_trouble);
   ~Checker();
   Checker(const Checker&) = delete;
   Checker& operator=(const Checker&) = delete;
 
-  // Schedules the first check of every server, spread over the first moments.
-  void start();
+  // The backends of the snapshot in force (at start-up and after each reload). Checks of entries
+  // that stay go on; entries no longer named lose theirs; new entries are checked at once. The
+  // backends must outlive the next bind() or stop().
+  void bind(const std::vector<std::unique_ptr<upstream::Backend>>& backends);
   // Closes every timer and probe; the loop can then end.
   void stop();
 
-  // From any thread: real traffic failed to reach `server` `fall` times in a row.
-  void report_traffic_failure(upstream::Server& server, std::string reason);
+  // From any thread: real traffic failed to reach the server `fall` times in a row.
+  void report_traffic_failure(std::shared_ptr<state::ServerRuntime> server, std::string reason);
 
-  // Called by a probe with its verdict.
-  void on_probe_result(std::size_t check_index, bool ok, const std::string& reason, std::int64_t elapsed_ms,
-                       bool no_verdict);
+  // Called by a probe with its verdict. `status` is the response's status code, 0 without one.
+  void on_probe_result(std::uint64_t check_id, bool ok, int status, const std::string& reason,
+                       std::int64_t elapsed_ms, bool no_verdict);
 
  private:
-  struct ServerCheck {
-    ServerCheck(net::Loop& loop, Checker& checker, upstream::Server& server, const config::Check& check,
-                std::size_t index);
+  // Owns its timer; once retired, it is freed when the timer has closed.
+  struct ServerCheck final : net::HandleOwner {
+    ServerCheck(net::Loop& loop, Checker& checker, std::shared_ptr<state::ServerRuntime> server, std::uint64_t id);
+    void on_handle_closed() override;
     Checker& checker;
-    upstream::Server& server;
-    const config::Check& check;
-    std::size_t index;
+    const std::shared_ptr<state::ServerRuntime> server;
+    const config::Check& check;  // *server->check
+    const std::uint64_t id;
+    std::size_t backend_index = 0;  // in the bound backends
     HealthState state;
     net::Timer timer;
+    net::SocketAddress address;
     Probe* probe = nullptr;
     std::string request;  // the check request, built once
   };
@@ -64,24 +72,28 @@ class Checker final : private net::HandleOwner {
   static void on_reports(void* self) noexcept;
   void run_check(ServerCheck& check);
   void schedule(ServerCheck& check, core::Duration delay);
-  void apply_change(upstream::Server& server, bool up, const std::string& why);
-  void on_handle_closed() override {}
+  void retire(ServerCheck& check);
+  ServerCheck* find(std::uint64_t id);
+  void apply_change(ServerCheck& check, bool up, const std::string& why);
+  void on_handle_closed() override;
 
   net::Loop& loop_;
   log::EventLog& events_;
   TroubleListener on_trouble_;
   std::vector<std::unique_ptr<ServerCheck>> checks_;
-  std::vector<const upstream::Backend*> backends_;
+  std::vector<std::unique_ptr<ServerCheck>> retired_;  // timers closing
+  const std::vector<std::unique_ptr<upstream::Backend>>* backends_ = nullptr;
   std::vector<bool> backend_available_;
   net::Async reports_signal_;
   std::mutex reports_mutex_;
-  std::vector<std::pair<upstream::Server*, std::string>> reports_;
+  std::vector<std::pair<std::shared_ptr<state::ServerRuntime>, std::string>> reports_;  // under reports_mutex_
   bool reports_closed_ = false;  // under reports_mutex_
   std::minstd_rand random_;
+  std::uint64_t next_check_id_ = 1;
   bool stopped_ = false;
 };
 
-// Counts of a backend's servers that are up, for event lines.
+// Counts of a backend's servers that may take requests, for event lines.
 struct TierCounts {
   int main_up = 0;
   int backup_up = 0;

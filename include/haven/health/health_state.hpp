@@ -12,6 +12,9 @@ class HealthState {
 
   // Records one check result; returns true when the server changed state (UP <-> DOWN).
   bool observe(bool ok);
+  // The first verdict on a server nothing was known of (added by a reload): UP on a pass, DOWN on
+  // a failure, with no history either way.
+  void settle(bool ok);
   // Traffic showed the server dead: DOWN now, and `rise` successes needed to come back.
   // Returns true when it was UP.
   bool force_down();

@@ -3,6 +3,7 @@
 // connection (never a client's) and deletes itself once closed.
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -17,7 +18,7 @@ class Checker;
 
 class Probe final : private net::StreamHandler, private net::HandleOwner {
  public:
-  Probe(net::Loop& loop, Checker& checker, std::size_t check_index, const std::string& request,
+  Probe(net::Loop& loop, Checker& checker, std::uint64_t check_id, const std::string& request,
         const config::Check& check);
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
@@ -40,7 +41,8 @@ class Probe final : private net::StreamHandler, private net::HandleOwner {
   net::TcpStream stream_;
   net::Timer timer_;
   Checker* checker_;
-  std::size_t check_index_;
+  std::uint64_t check_id_;
+  int status_ = 0;  // the response's status code, once read
   const std::string& request_;
   const config::Check& check_;
   std::chrono::steady_clock::time_point started_;

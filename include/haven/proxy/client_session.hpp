@@ -96,9 +96,9 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void pump_tunnel();
 
   // Endings.
-  void respond_error(int status, const char* termination);
+  void respond_error(int status, state::Outcome outcome);
   // Answers with a pre-built response (maintenance) and keeps the connection when possible.
-  void respond_local(std::string_view response, int status, const char* termination);
+  void respond_local(std::string_view response, int status, state::Outcome outcome);
   void respond_maintenance(const upstream::Backend& backend);
   bool untried_server_left() const;
   // A usable server other than the current one that this request has not tried.
@@ -113,10 +113,12 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void restart_body_rate_window();
   void mark_tried_servers_unreachable();
   void linger_close();
-  void abort_exchange(const char* termination);
+  void abort_exchange(state::Outcome outcome);
   void close_now(bool reset = false);
   void release_upstream(bool reusable);
-  void log_exchange();
+  // Counts the exchange's outcome and writes its access-log line; once per exchange.
+  void record_exchange();
+  void count_exchange(const Exchange& ex, std::uint64_t now);
   void make_room_in_client_buffer();
   void release_client_buffer_if_empty();
   void release_exchange();

@@ -10,6 +10,7 @@
 #include "haven/proxy/out_queue.hpp"
 #include "haven/upstream/balancer.hpp"
 #include "haven/upstream/connection.hpp"
+#include "haven/state/outcome.hpp"
 #include "haven/upstream/server.hpp"
 
 namespace haven::proxy {
@@ -23,7 +24,7 @@ struct ExchangeProgress {
   std::size_t upstream_parsed = 0;
   http::ResponsePlan plan;
   upstream::TriedSet tried;
-  const char* termination = "ok";
+  state::Outcome outcome = state::Outcome::Ok;
   int retries = 0;
   int status = 0;
   std::uint64_t bytes_in = 0;
@@ -48,6 +49,7 @@ struct ExchangeProgress {
   bool upstream_eof = false;
   bool routed = false;              // backend chosen (a replay keeps it)
   bool tunnel_write_pending = false;  // a queued upstream write carries tunnel bytes from in_
+  bool recorded = false;  // counted and logged (record_exchange)
   bool short_leash = false;  // waiting on a server whose last check failed: re-sent after the check timeout
 };
 

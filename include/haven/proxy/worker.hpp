@@ -58,6 +58,7 @@ class Worker final : private net::HandleOwner {
   void notify_server_trouble() { server_trouble_signal_.send(); }
 
   // For sessions.
+  [[nodiscard]] std::size_t id() const { return static_cast<std::size_t>(id_); }
   net::Loop& loop() { return loop_; }
   BufferPool& buffers() { return buffers_; }
   upstream::ConnectionPool& connections() { return connections_; }

@@ -3,6 +3,7 @@
 // events; while idle in the pool it handles them itself: any byte or close from the server ends
 // it, since an idle HTTP/1.1 connection has nothing to say.
 #include <cstddef>
+#include <memory>
 
 #include "haven/net/tcp_stream.hpp"
 #include "haven/net/deadline.hpp"
@@ -14,13 +15,14 @@ class ConnectionPool;
 
 class Connection final : public net::StreamHandler, private net::HandleOwner {
  public:
-  Connection(net::Loop& loop, Server& server, ConnectionPool& pool);
+  Connection(net::Loop& loop, std::shared_ptr<state::ServerRuntime> server, ConnectionPool& pool);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   net::TcpStream& stream() { return stream_; }
   net::Deadline& timer() { return timer_; }
-  Server& server() { return server_; }
+  // The registry entry of the server it is connected to (kept alive while the connection is).
+  [[nodiscard]] const state::ServerRuntime& server() const { return *server_; }
   // Served at least one complete exchange already (a failure before any response byte may then
   // be the server closing an idle connection, and is safe to retry).
   [[nodiscard]] bool reused() const { return reused_; }
@@ -43,7 +45,7 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
 
   net::TcpStream stream_;
   net::Deadline timer_;
-  Server& server_;
+  const std::shared_ptr<state::ServerRuntime> server_;
   ConnectionPool& pool_;
   Connection* idle_prev_ = nullptr;  // intrusive idle list of the pool
   Connection* idle_next_ = nullptr;
@@ -52,14 +54,16 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
   bool idle_ = false;
 };
 
-// Idle keep-alive connections of one worker, per server. Most recently used first: a warm
-// connection is least likely to have been closed by the server.
+// Idle keep-alive connections of one worker, per server registry entry (not per snapshot: a
+// reload that keeps a server keeps its pool). Most recently used first: a warm connection is least
+// likely to have been closed by the server.
 class ConnectionPool {
  public:
   // High enough that a burst never has to reconnect; idle connections expire after keep_alive.
   static constexpr std::size_t kMaxIdlePerServer = 16384;
 
-  explicit ConnectionPool(net::Loop& loop) : loop_(loop) {}
+  // `worker` picks this worker's counters in the servers' registry entries.
+  ConnectionPool(net::Loop& loop, std::size_t worker) : loop_(loop), worker_(worker) {}
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ~ConnectionPool();
@@ -70,8 +74,11 @@ class ConnectionPool {
   Connection* create(Server& server);
   // Gives a connection that just finished a complete exchange back; it closes after `idle_timeout`.
   void put(Connection* connection, core::Duration idle_timeout);
-  // Closes every idle connection (shutdown, reload).
+  // Closes every idle connection (shutdown).
   void close_all();
+  // Closes the idle connections to servers that may not take new requests (DRAIN, MAINT), and
+  // forgets empty lists of servers gone from the registry.
+  void close_unwanted();
   [[nodiscard]] std::size_t idle_count() const { return idle_count_; }
 
  private:
@@ -83,9 +90,12 @@ class ConnectionPool {
   void unlink(Connection* connection);
 
   net::Loop& loop_;
-  std::vector<std::pair<const Server*, IdleList>> lists_;  // few servers: a flat map is fastest
+  const std::size_t worker_;
+  // Few servers: a flat map is fastest. A key stays valid while its list holds a connection (each
+  // holds the entry); an empty list may outlive its entry and is only ever compared, never read.
+  std::vector<std::pair<const state::ServerRuntime*, IdleList>> lists_;
   std::size_t idle_count_ = 0;
-  IdleList& list_for(const Server& server);
+  IdleList& list_for(const state::ServerRuntime* server);
 };
 
 }  // namespace haven::upstream

@@ -1,0 +1,74 @@
+#pragma once
+// The long-lived runtime state of every frontend, backend and server, keyed by name. A
+// configuration (at start-up, or on each reload) is bound to it: entries whose name survives keep
+// their state; a server keeps its health only while its address and check stay the same, and its
+// admin state, runtime weight and counters as long as its name does.
+//
+// bind() and the lookups run on the supervisor's thread (start-up, reload, admin API); workers
+// only ever hold the entries a snapshot gave them.
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "haven/config/config.hpp"
+#include "haven/state/server_runtime.hpp"
+#include "haven/state/traffic_counters.hpp"
+
+namespace haven::state {
+
+struct FrontendRuntime {
+  FrontendRuntime(std::string frontend_name, std::size_t workers)
+      : name(std::move(frontend_name)), traffic(std::make_shared<WorkerTraffic>(workers)) {}
+  const std::string name;
+  const std::shared_ptr<WorkerTraffic> traffic;
+};
+
+struct BackendRuntime {
+  BackendRuntime(std::string backend_name, std::size_t workers)
+      : name(std::move(backend_name)), traffic(std::make_shared<WorkerTraffic>(workers)) {}
+  const std::string name;
+  const std::shared_ptr<WorkerTraffic> traffic;
+};
+
+// The entries one configuration uses, in its order.
+struct Binding {
+  std::vector<std::shared_ptr<FrontendRuntime>> frontends;
+  std::vector<std::shared_ptr<BackendRuntime>> backends;
+  std::vector<std::vector<std::shared_ptr<ServerRuntime>>> servers;  // [backend][server]
+};
+
+// What a bind changed, by "backend/server" id, for the reload's event lines.
+struct BindChanges {
+  std::vector<std::string> added;
+  std::vector<std::string> changed;  // address or check differs: health starts over
+  std::vector<std::string> removed;
+};
+
+class Registry {
+ public:
+  explicit Registry(std::size_t workers) : workers_(workers) {}
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
+  // Binds `config`. At start-up every server begins UP; later, an added or changed server begins
+  // CHECKING when its backend is checked and asks for it (init_state). Entries the config no longer
+  // names leave the registry (snapshots still holding them keep them alive).
+  Binding bind(const config::Config& config, bool start_up, BindChanges* changes = nullptr);
+
+  // The server's entry, or nullptr.
+  [[nodiscard]] std::shared_ptr<ServerRuntime> find_server(std::string_view backend, std::string_view server) const;
+  [[nodiscard]] std::size_t workers() const { return workers_; }
+
+ private:
+  const std::size_t workers_;
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<FrontendRuntime>, std::less<>> frontends_;
+  std::map<std::string, std::shared_ptr<BackendRuntime>, std::less<>> backends_;
+  std::map<std::string, std::shared_ptr<ServerRuntime>, std::less<>> servers_;  // by "backend/server"
+};
+
+}  // namespace haven::state

@@ -1,0 +1,81 @@
+#include "haven/state/registry.hpp"
+
+namespace haven::state {
+
+namespace {
+
+std::string server_key(std::string_view backend, std::string_view server) {
+  std::string key;
+  key.reserve(backend.size() + 1 + server.size());
+  key.append(backend).append("/").append(server);
+  return key;
+}
+
+// Looks `name` up in `previous` and moves it to `next`, or creates it there.
+template <typename Entry>
+std::shared_ptr<Entry> carry_or_create(std::map<std::string, std::shared_ptr<Entry>, std::less<>>& previous,
+                                       std::map<std::string, std::shared_ptr<Entry>, std::less<>>& next,
+                                       const std::string& name, std::size_t workers) {
+  std::shared_ptr<Entry> entry;
+  if (auto found = previous.find(name); found != previous.end()) {
+    entry = found->second;
+  } else {
+    entry = std::make_shared<Entry>(name, workers);
+  }
+  next[name] = entry;
+  return entry;
+}
+
+}  // namespace
+
+Binding Registry::bind(const config::Config& config, bool start_up, BindChanges* changes) {
+  const std::lock_guard lock(mutex_);
+  Binding binding;
+  decltype(frontends_) frontends;
+  decltype(backends_) backends;
+  decltype(servers_) servers;
+
+  for (const auto& frontend : config.frontends) {
+    binding.frontends.push_back(carry_or_create(frontends_, frontends, frontend.name, workers_));
+  }
+  for (const auto& backend : config.backends) {
+    binding.backends.push_back(carry_or_create(backends_, backends, backend.name, workers_));
+    auto& bound_servers = binding.servers.emplace_back();
+    for (const auto& server : backend.servers) {
+      const std::string key = server_key(backend.name, server.name);
+      std::shared_ptr<ServerRuntime> entry;
+      const auto found = servers_.find(key);
+      const ServerRuntime* previous = found != servers_.end() ? found->second.get() : nullptr;
+      if (previous != nullptr && previous->address == server.address && previous->check == backend.check) {
+        entry = found->second;
+      } else {
+        const bool checking = !start_up && backend.check && backend.init_checking;
+        entry = std::make_shared<ServerRuntime>(backend.name, server.name, server.address, backend.check,
+                                                checking ? Health::Checking : Health::Up,
+                                                previous != nullptr ? previous->traffic
+                                                                    : std::make_shared<WorkerTraffic>(workers_));
+        if (previous != nullptr) entry->inherit_admin(*previous);
+        if (changes != nullptr) (previous != nullptr ? changes->changed : changes->added).push_back(key);
+      }
+      servers[key] = entry;
+      bound_servers.push_back(std::move(entry));
+    }
+  }
+  if (changes != nullptr) {
+    for (const auto& [key, entry] : servers_) {
+      if (!servers.contains(key)) changes->removed.push_back(key);
+    }
+  }
+  frontends_ = std::move(frontends);
+  backends_ = std::move(backends);
+  servers_ = std::move(servers);
+  return binding;
+}
+
+std::shared_ptr<ServerRuntime> Registry::find_server(std::string_view backend, std::string_view server) const {
+  const std::lock_guard lock(mutex_);
+  const auto found = servers_.find(server_key(backend, server));
+  return found != servers_.end() ? found->second : nullptr;
+}
+
+}  // namespace haven::state
