@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include <llhttp.h>
+#include "haven/http/method.hpp"
 
 #include "haven/http/field_chars.hpp"
 #include "haven/http/request_target.hpp"
@@ -70,7 +70,7 @@ void append_chunk_header(std::string& out, std::size_t size) {
 
 void write_request_head(std::string& out, const MessageHead& request, const char* base,
                         const RequestRewrite& rewrite) {
-  out.append(llhttp_method_name(static_cast<llhttp_method_t>(request.method)));
+  out.append(method_name(request.method));
   out.push_back(' ');
   out.append(request.target.view(base));
   out.append(" HTTP/1.1\r\n");

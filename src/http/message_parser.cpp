@@ -1,5 +1,7 @@
 #include "haven/http/message_parser.hpp"
 
+#include <llhttp.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +17,8 @@ namespace haven::http {
 namespace {
 
 MessageParser& self(llhttp_t* parser) { return *static_cast<MessageParser*>(parser->data); }
+
+static_assert(kSinkPause == HPE_PAUSED);
 
 bool lists_websocket(const MessageHead& head, const char* base) {
   for (const auto& header : head.headers) {
@@ -34,22 +38,41 @@ std::uint32_t last_span_end(const MessageHead& head) {
 
 }  // namespace
 
-const llhttp_settings_t& MessageParser::settings() {
+struct MessageParser::Callbacks {
+  static int on_message_begin_cb(llhttp_t* parser) noexcept;
+  static int on_url_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_status_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_header_field_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_header_value_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_header_value_complete_cb(llhttp_t* parser) noexcept;
+  static int on_headers_complete_cb(llhttp_t* parser) noexcept;
+  static int on_body_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_message_complete_cb(llhttp_t* parser) noexcept;
+  static int on_chunk_extension_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
+  static int on_chunk_complete_cb(llhttp_t* parser) noexcept;
+  static const llhttp_settings_t& settings();
+  static llhttp_t& state(MessageParser& parser) {
+    static_assert(sizeof(llhttp_t) <= kParserStateSize && alignof(llhttp_t) <= 16);
+    return *reinterpret_cast<llhttp_t*>(parser.parser_state_);
+  }
+};
+
+const llhttp_settings_t& MessageParser::Callbacks::settings() {
   static const llhttp_settings_t instance = [] {
     llhttp_settings_t s;
     llhttp_settings_init(&s);
-    s.on_message_begin = &MessageParser::on_message_begin_cb;
-    s.on_url = &MessageParser::on_url_cb;
-    s.on_status = &MessageParser::on_status_cb;
-    s.on_header_field = &MessageParser::on_header_field_cb;
-    s.on_header_value = &MessageParser::on_header_value_cb;
-    s.on_header_value_complete = &MessageParser::on_header_value_complete_cb;
-    s.on_headers_complete = &MessageParser::on_headers_complete_cb;
-    s.on_body = &MessageParser::on_body_cb;
-    s.on_message_complete = &MessageParser::on_message_complete_cb;
-    s.on_chunk_extension_name = &MessageParser::on_chunk_extension_cb;
-    s.on_chunk_extension_value = &MessageParser::on_chunk_extension_cb;
-    s.on_chunk_complete = &MessageParser::on_chunk_complete_cb;
+    s.on_message_begin = &Callbacks::on_message_begin_cb;
+    s.on_url = &Callbacks::on_url_cb;
+    s.on_status = &Callbacks::on_status_cb;
+    s.on_header_field = &Callbacks::on_header_field_cb;
+    s.on_header_value = &Callbacks::on_header_value_cb;
+    s.on_header_value_complete = &Callbacks::on_header_value_complete_cb;
+    s.on_headers_complete = &Callbacks::on_headers_complete_cb;
+    s.on_body = &Callbacks::on_body_cb;
+    s.on_message_complete = &Callbacks::on_message_complete_cb;
+    s.on_chunk_extension_name = &Callbacks::on_chunk_extension_cb;
+    s.on_chunk_extension_value = &Callbacks::on_chunk_extension_cb;
+    s.on_chunk_complete = &Callbacks::on_chunk_complete_cb;
     return s;
   }();
   return instance;
@@ -58,8 +81,9 @@ const llhttp_settings_t& MessageParser::settings() {
 MessageParser::MessageParser(MessageKind kind, MessageSink& sink) : sink_(&sink), kind_(kind) { reset(); }
 
 void MessageParser::reset() {
-  llhttp_init(&parser_, kind_ == MessageKind::Request ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
-  parser_.data = this;
+  llhttp_t& llhttp = Callbacks::state(*this);
+  llhttp_init(&llhttp, kind_ == MessageKind::Request ? HTTP_REQUEST : HTTP_RESPONSE, &Callbacks::settings());
+  llhttp.data = this;
   failure_ = ParseFailure::None;
   failure_reason_ = "";
   head_ = nullptr;
@@ -100,15 +124,16 @@ bool MessageParser::framing_has_bare_cr(const char* from, const char* to) {
 }
 
 ExecuteResult MessageParser::execute(const char* base, const char* data, std::size_t length) {
+  llhttp_t& llhttp = Callbacks::state(*this);
   base_ = base;
   const char* const end = data + length;
   const char* position = data;
   framing_from_ = data;
   for (;;) {
-    const llhttp_errno_t err = llhttp_execute(&parser_, position, static_cast<std::size_t>(end - position));
-    const char* const stop = err == HPE_OK ? end : llhttp_get_error_pos(&parser_);
+    const llhttp_errno_t err = llhttp_execute(&llhttp, position, static_cast<std::size_t>(end - position));
+    const char* const stop = err == HPE_OK ? end : llhttp_get_error_pos(&llhttp);
     if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) {
-      fail(ParseFailure::Malformed, llhttp_get_error_reason(&parser_));
+      fail(ParseFailure::Malformed, llhttp_get_error_reason(&llhttp));
       return {ExecuteStatus::Error, 0};
     }
     // llhttp 8.1.0 takes a lone CR for a line end; a peer behind haven may not, and would see
@@ -129,7 +154,7 @@ ExecuteResult MessageParser::execute(const char* base, const char* data, std::si
       fail(ParseFailure::Malformed, kind_ == MessageKind::Request ? "request refused" : "response refused");
       return {ExecuteStatus::Error, 0};
     }
-    llhttp_resume(&parser_);
+    llhttp_resume(&llhttp);
     position = stop;
   }
 }
@@ -139,14 +164,16 @@ int MessageParser::deliver_head() {
   // Responses to HEAD, 1xx, 204 and 304 may announce a length but carry no body; llhttp only
   // knows that when told.
   if (rc == 1 || (kind_ == MessageKind::Response && head_->framing == BodyFraming::None)) {
-    parser_.flags |= F_SKIPBODY;
+    Callbacks::state(*this).flags |= F_SKIPBODY;
     if (rc == 1) rc = 0;
   }
   return rc;
 }
 
+void MessageParser::resume() { llhttp_resume(&Callbacks::state(*this)); }
+
 ExecuteResult MessageParser::finish() {
-  const llhttp_errno_t err = llhttp_finish(&parser_);
+  const llhttp_errno_t err = llhttp_finish(&Callbacks::state(*this));
   if (err == HPE_PAUSED && std::exchange(internal_pause_, InternalPause::None) == InternalPause::MessageComplete) {
     sink_->on_message_complete();  // a read-until-close body ends here; nothing can follow it
     return {ExecuteStatus::Done, 0};
@@ -156,7 +183,7 @@ ExecuteResult MessageParser::finish() {
   return {ExecuteStatus::Error, 0};
 }
 
-int MessageParser::on_message_begin_cb(llhttp_t* parser) noexcept {
+int MessageParser::Callbacks::on_message_begin_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
   p.head_ = &p.sink_->on_message_begin();
   p.head_->clear();
@@ -169,7 +196,7 @@ int MessageParser::on_message_begin_cb(llhttp_t* parser) noexcept {
   return 0;
 }
 
-int MessageParser::on_url_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
+int MessageParser::Callbacks::on_url_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
   auto& p = self(parser);
   if (!p.count_head_bytes(length)) return p.fail(ParseFailure::TooLarge, "request line too long");
   if (p.head_->target.length == 0) p.head_->target.offset = static_cast<std::uint32_t>(at - p.base_);
@@ -177,7 +204,7 @@ int MessageParser::on_url_cb(llhttp_t* parser, const char* at, std::size_t lengt
   return 0;
 }
 
-int MessageParser::on_status_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
+int MessageParser::Callbacks::on_status_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
   auto& p = self(parser);
   if (!p.count_head_bytes(length)) return p.fail(ParseFailure::TooLarge, "status line too long");
   if (p.head_->reason.length == 0) p.head_->reason.offset = static_cast<std::uint32_t>(at - p.base_);
@@ -185,7 +212,7 @@ int MessageParser::on_status_cb(llhttp_t* parser, const char* at, std::size_t le
   return 0;
 }
 
-int MessageParser::on_header_field_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
+int MessageParser::Callbacks::on_header_field_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
   auto& p = self(parser);
   if (!p.count_head_bytes(length)) return p.fail(ParseFailure::TooLarge, "header section too large");
   if (p.head_complete_) return 0;  // trailer fields: counted, never forwarded
@@ -199,7 +226,7 @@ int MessageParser::on_header_field_cb(llhttp_t* parser, const char* at, std::siz
   return 0;
 }
 
-int MessageParser::on_header_value_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
+int MessageParser::Callbacks::on_header_value_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
   auto& p = self(parser);
   if (!p.count_head_bytes(length)) return p.fail(ParseFailure::TooLarge, "header section too large");
   if (p.head_complete_) return 0;
@@ -209,7 +236,7 @@ int MessageParser::on_header_value_cb(llhttp_t* parser, const char* at, std::siz
   return 0;
 }
 
-int MessageParser::on_header_value_complete_cb(llhttp_t* parser) noexcept {
+int MessageParser::Callbacks::on_header_value_complete_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
   // ": " and CRLF around every field count towards the limit like the bytes on the wire.
   if (!p.count_head_bytes(4)) return p.fail(ParseFailure::TooLarge, "header section too large");
@@ -246,17 +273,18 @@ int MessageParser::on_header_value_complete_cb(llhttp_t* parser) noexcept {
 
 int MessageParser::validate_request_head() {
   auto& head = *head_;
+  llhttp_t& llhttp = Callbacks::state(*this);
   if (head.version_major != 1 || head.version_minor > 1) {
     return fail(ParseFailure::Malformed, "only HTTP/1.0 and HTTP/1.1 are accepted");
   }
-  if (head.method == HTTP_CONNECT) return fail(ParseFailure::NotImplemented, "CONNECT is not served");
+  if (head.method == Method::Connect) return fail(ParseFailure::NotImplemented, "CONNECT is not served");
   if (head.host_count > 1) return fail(ParseFailure::Malformed, "more than one Host header");
   if (head.host_count == 0 && !head.is_http10()) return fail(ParseFailure::Malformed, "HTTP/1.1 request without Host");
-  if ((parser_.flags & F_TRANSFER_ENCODING) != 0 && head.is_http10()) {
+  if ((llhttp.flags & F_TRANSFER_ENCODING) != 0 && head.is_http10()) {
     return fail(ParseFailure::Malformed, "Transfer-Encoding in an HTTP/1.0 request");
   }
   const auto target = head.target.view(base_);
-  const TargetCheck checked = check_request_target(target, head.method == HTTP_OPTIONS);
+  const TargetCheck checked = check_request_target(target, head.method == Method::Options);
   if (checked.form == TargetForm::Invalid) return fail(ParseFailure::Malformed, checked.problem);
   if (const Header* host = head.find(HeaderKind::Host)) {
     const auto host_value = host->value.view(base_);
@@ -268,14 +296,14 @@ int MessageParser::validate_request_head() {
   // Only WebSocket is ever tunnelled: any other upgrade (h2c above all) would carry requests past
   // every rule haven applies to paths. Such a request goes on as a plain one, its Upgrade and
   // HTTP2-Settings dropped as hop-by-hop fields.
-  if (parser_.upgrade != 0 && !lists_websocket(head, base_)) parser_.upgrade = 0;
+  if (llhttp.upgrade != 0 && !lists_websocket(head, base_)) llhttp.upgrade = 0;
   return 0;
 }
 
 int MessageParser::validate_framing_lists() {
   auto& head = *head_;
   if (const char* problem = gather_connection_tokens(head, base_)) return fail(ParseFailure::Malformed, problem);
-  const bool llhttp_chunked = (parser_.flags & F_CHUNKED) != 0;
+  const bool llhttp_chunked = (Callbacks::state(*this).flags & F_CHUNKED) != 0;
   const CodingList codings = classify_transfer_codings(head, base_);
   switch (codings) {
     case CodingList::None:
@@ -299,6 +327,7 @@ int MessageParser::validate_framing_lists() {
 }
 
 int MessageParser::validate_head() {
+  llhttp_t& llhttp = Callbacks::state(*this);
   auto& head = *head_;
   // A bare CR is reported as such before any other rule, however the head was cut into reads (the
   // few bytes after the last span are checked once llhttp has paused at the head's end).
@@ -308,10 +337,10 @@ int MessageParser::validate_head() {
     }
     framing_from_ = checked_to;
   }
-  head.version_major = llhttp_get_http_major(&parser_);
-  head.version_minor = llhttp_get_http_minor(&parser_);
-  head.method = llhttp_get_method(&parser_);
-  head.status = llhttp_get_status_code(&parser_);
+  head.version_major = llhttp_get_http_major(&llhttp);
+  head.version_minor = llhttp_get_http_minor(&llhttp);
+  head.method = static_cast<Method>(llhttp_get_method(&llhttp));
+  head.status = llhttp_get_status_code(&llhttp);
   if (kind_ == MessageKind::Request) {
     if (const int rc = validate_request_head(); rc != 0) return rc;
   } else {
@@ -326,21 +355,21 @@ int MessageParser::validate_head() {
     }
     // Without "Connection: upgrade" llhttp would read the new protocol's bytes as HTTP while the
     // proxy tunnels them: both must agree that the protocol changes.
-    if (head.status == 101 && parser_.upgrade == 0) {
+    if (head.status == 101 && llhttp.upgrade == 0) {
       return fail(ParseFailure::Malformed, "101 Switching Protocols without Connection: upgrade");
     }
   }
   if (const int rc = validate_framing_lists(); rc != 0) return rc;
   // llhttp misses "close" with whitespace around it ("close\t"); the gathered tokens do not.
-  head.keep_alive = llhttp_should_keep_alive(&parser_) != 0 && !head.connection.close;
-  head.upgrade = parser_.upgrade != 0;
-  if ((parser_.flags & F_CHUNKED) != 0) {
+  head.keep_alive = llhttp_should_keep_alive(&llhttp) != 0 && !head.connection.close;
+  head.upgrade = llhttp.upgrade != 0;
+  if ((llhttp.flags & F_CHUNKED) != 0) {
     head.framing = BodyFraming::Chunked;
-  } else if ((parser_.flags & F_CONTENT_LENGTH) != 0) {
+  } else if ((llhttp.flags & F_CONTENT_LENGTH) != 0) {
     // Content-Length: 0 stays explicit: a POST without it may get 411 from the server.
     head.framing = BodyFraming::ContentLength;
-    head.content_length = parser_.content_length;
-  } else if (kind_ == MessageKind::Response && !skip_body_ && llhttp_message_needs_eof(&parser_) != 0) {
+    head.content_length = llhttp.content_length;
+  } else if (kind_ == MessageKind::Response && !skip_body_ && llhttp_message_needs_eof(&llhttp) != 0) {
     head.framing = BodyFraming::UntilClose;
   }
   if (kind_ == MessageKind::Response && (skip_body_ || head.status / 100 == 1 || head.status == 204 ||
@@ -350,7 +379,7 @@ int MessageParser::validate_head() {
   return 0;
 }
 
-int MessageParser::on_headers_complete_cb(llhttp_t* parser) noexcept {
+int MessageParser::Callbacks::on_headers_complete_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
   if (p.validate_head() != 0) return -1;
   p.head_complete_ = true;
@@ -358,7 +387,7 @@ int MessageParser::on_headers_complete_cb(llhttp_t* parser) noexcept {
   return HPE_PAUSED;
 }
 
-int MessageParser::on_body_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
+int MessageParser::Callbacks::on_body_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept {
   // llhttp flushes an open span at the end of every execute(), also an empty one; an empty
   // piece would become a terminating chunk once re-chunked.
   if (length == 0) return 0;
@@ -373,14 +402,14 @@ int MessageParser::on_body_cb(llhttp_t* parser, const char* at, std::size_t leng
   return 0;
 }
 
-int MessageParser::on_message_complete_cb(llhttp_t* parser) noexcept {
+int MessageParser::Callbacks::on_message_complete_cb(llhttp_t* parser) noexcept {
   auto& p = self(parser);
   p.in_message_ = false;
   p.internal_pause_ = InternalPause::MessageComplete;
   return HPE_PAUSED;
 }
 
-int MessageParser::on_chunk_extension_cb(llhttp_t* parser, const char* /*at*/, std::size_t length) noexcept {
+int MessageParser::Callbacks::on_chunk_extension_cb(llhttp_t* parser, const char* /*at*/, std::size_t length) noexcept {
   auto& p = self(parser);
   p.chunk_extension_bytes_ += static_cast<std::uint32_t>(length);
   if (p.chunk_extension_bytes_ > p.limits_.max_chunk_extension_bytes) {
@@ -389,7 +418,7 @@ int MessageParser::on_chunk_extension_cb(llhttp_t* parser, const char* /*at*/, s
   return 0;
 }
 
-int MessageParser::on_chunk_complete_cb(llhttp_t* parser) noexcept {
+int MessageParser::Callbacks::on_chunk_complete_cb(llhttp_t* parser) noexcept {
   self(parser).chunk_extension_bytes_ = 0;
   return 0;
 }

@@ -9,16 +9,17 @@
 #include <cstring>
 #include <utility>
 
-#include <llhttp.h>
+#include "haven/http/method.hpp"
 
 #include "haven/fallback/error_responses.hpp"
 #include "haven/fallback/maintenance.hpp"
+#include "haven/proxy/body_queue.hpp"
 #include "haven/net/socket_address.hpp"
 #include "haven/health/checker.hpp"
-#include "haven/proxy/buffer_pool.hpp"
+#include "haven/net/buffer_pool.hpp"
 #include "haven/proxy/exchange.hpp"
 #include "haven/proxy/maintenance_policy.hpp"
-#include "haven/proxy/out_queue.hpp"
+#include "haven/net/out_queue.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/upstream/balancer.hpp"
 
@@ -46,7 +47,7 @@ struct ClientSession::UpstreamEvents final : net::StreamHandler {
 struct ClientSession::RequestEvents final : http::MessageSink {
   explicit RequestEvents(ClientSession& s) : session(s), upstream(s), response(s) {}
   http::MessageHead& on_message_begin() override { return session.on_request_begin(); }
-  int on_head(http::MessageHead& /*head*/) override { return HPE_PAUSED; }
+  int on_head(http::MessageHead& /*head*/) override { return http::kSinkPause; }
   void on_body(const char* data, std::size_t length) override { session.on_request_body(data, length); }
   int on_message_complete() override { return session.on_request_complete(); }
 
@@ -319,7 +320,7 @@ void ClientSession::on_request_head_parsed() {
       ex.wants_html && snapshot_->maintenance.is_poll_path(routing::origin_path(ex.request.target.view(in_->data)));
   if (navigation_needs_maintenance(facts, frontend_.maintenance_requires_indexes,
                                    [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
-    respond_local(snapshot_->maintenance.html(ex.request.method == HTTP_HEAD), 503, state::Outcome::Maintenance);
+    respond_local(snapshot_->maintenance.html(ex.request.method == http::Method::Head), 503, state::Outcome::Maintenance);
     return;
   }
   dispatch();
@@ -418,7 +419,7 @@ void ClientSession::on_upstream_ready() {
   limits.max_head_bytes = ex.backend->config.max_response_header_bytes;
   limits.max_headers = ex.backend->config.max_response_headers;
   ex.response_parser.set_limits(limits);
-  ex.response_parser.set_skip_body(ex.request.method == HTTP_HEAD);
+  ex.response_parser.set_skip_body(ex.request.method == http::Method::Head);
   if (ex.upstream->stream().read_start() != 0) {
     upstream_failed(UpstreamFailure::ClosedEarly, 0);
     return;
@@ -452,20 +453,20 @@ void ClientSession::on_request_body(const char* data, std::size_t length) {
   Exchange& ex = *exchange_;
   ex.bytes_in += length;
   // Chunked requests are re-chunked: chunk extensions never reach the server.
-  ex.to_upstream.add_body(data, length, ex.request.framing == http::BodyFraming::Chunked);
+  queue_body(ex.to_upstream, data, length, ex.request.framing == http::BodyFraming::Chunked);
 }
 
 int ClientSession::on_request_complete() {
   if (!exchange_) {
     // A request without body completes inside the head's execute() call, before the exchange
     // exists; the head pause comes first, so this runs on resume with the exchange set.
-    return HPE_PAUSED;
+    return http::kSinkPause;
   }
   Exchange& ex = *exchange_;
   ex.request_complete = true;
   if (ex.request.framing == http::BodyFraming::Chunked) ex.to_upstream.add_external("0\r\n\r\n", 5);
   // Stop after this message: a pipelined request waits until this response is done.
-  return ex.request.upgrade ? 0 : HPE_PAUSED;
+  return ex.request.upgrade ? 0 : http::kSinkPause;
 }
 
 void ClientSession::flush_to_upstream() {
@@ -581,7 +582,7 @@ void ClientSession::on_upstream_read(std::size_t length) {
 
 void ClientSession::parse_response() {
   Exchange& ex = *exchange_;
-  Buffer& buffer = *ex.upstream_in;
+  net::Buffer& buffer = *ex.upstream_in;
   const auto result =
       ex.response_parser.execute(buffer.data, buffer.data + ex.upstream_parsed, buffer.end - ex.upstream_parsed);
   ex.upstream_parsed += result.consumed;
@@ -611,7 +612,7 @@ void ClientSession::parse_response() {
 
 int ClientSession::on_response_head(http::MessageHead& head) {
   Exchange& ex = *exchange_;
-  Buffer& buffer = *ex.upstream_in;
+  net::Buffer& buffer = *ex.upstream_in;
   std::string& arena = ex.to_client.arena();
   const std::size_t start = arena.size();
   const bool client_http10 = ex.request.is_http10();
@@ -650,7 +651,7 @@ int ClientSession::on_response_head(http::MessageHead& head) {
 
 void ClientSession::on_response_body(const char* data, std::size_t length) {
   Exchange& ex = *exchange_;
-  ex.to_client.add_body(data, length, ex.plan.framing == http::ClientFraming::Chunked);
+  queue_body(ex.to_client, data, length, ex.plan.framing == http::ClientFraming::Chunked);
 }
 
 int ClientSession::on_response_complete() {
@@ -660,7 +661,7 @@ int ClientSession::on_response_complete() {
   ex.response_complete = true;
   if (ex.plan.framing == http::ClientFraming::Chunked) ex.to_client.add_external("0\r\n\r\n", 5);
   if (ex.response.framing == http::BodyFraming::UntilClose) ex.upstream_reusable = false;
-  return HPE_PAUSED;
+  return http::kSinkPause;
 }
 
 void ClientSession::on_upstream_read_end(int status) {
@@ -723,7 +724,7 @@ void ClientSession::after_client_write() {
     return;
   }
   // Everything parsed went out: the buffer starts over, unless it holds an unfinished head.
-  Buffer* buffer = ex.upstream_in;
+  net::Buffer* buffer = ex.upstream_in;
   if (buffer != nullptr && ex.response_parser.head_complete() && ex.upstream_parsed == buffer->end) {
     buffer->end = ex.upstream_parsed = 0;
   }
@@ -1038,7 +1039,7 @@ void ClientSession::respond_error(int status, state::Outcome outcome) {
     abort_exchange(outcome);
     return;
   }
-  const bool head_request = exchange_ && exchange_->request.method == HTTP_HEAD;
+  const bool head_request = exchange_ && exchange_->request.method == http::Method::Head;
   const std::string_view response =
       head_request ? fallback::error_response_head_only(status) : fallback::error_response(status);
   if (exchange_ == nullptr) exchange_ = worker_.acquire_exchange(request_events_->response);
@@ -1122,7 +1123,7 @@ void ClientSession::record_exchange() {
   record.backend = ex.backend != nullptr ? std::string_view(ex.backend->config.name) : std::string_view("-");
   record.server = ex.server != nullptr ? std::string_view(ex.server->config.name) : std::string_view("-");
   const bool have_head = ex.request.target.length > 0;
-  record.method = have_head ? llhttp_method_name(static_cast<llhttp_method_t>(ex.request.method)) : "-";
+  record.method = have_head ? http::method_name(ex.request.method) : "-";
   if (!ex.target_copy.empty()) {
     record.target = ex.target_copy;
   } else if (have_head && in_ != nullptr && ex.request.target.offset + ex.request.target.length <= in_->end) {
@@ -1228,7 +1229,7 @@ void ClientSession::on_server_trouble() {
 
 void ClientSession::respond_maintenance(const upstream::Backend& backend) {
   const Exchange& ex = *exchange_;
-  const bool head_only = ex.request.method == HTTP_HEAD;
+  const bool head_only = ex.request.method == http::Method::Head;
   respond_local(ex.wants_html ? snapshot_->maintenance.html(head_only) : snapshot_->maintenance.json(backend.index, head_only),
                 503, state::Outcome::Maintenance);
 }
@@ -1259,7 +1260,7 @@ void ClientSession::start_tunnel() {
   ex.upstream->timer().set(frontend_.timeouts.tunnel);
   // Bytes that arrived behind the heads belong to the new protocol.
   if (ex.upstream_in != nullptr) {
-    Buffer& up = *ex.upstream_in;
+    net::Buffer& up = *ex.upstream_in;
     std::memmove(up.data, up.data + ex.upstream_parsed, up.end - ex.upstream_parsed);
     up.end -= ex.upstream_parsed;
     ex.upstream_parsed = 0;
@@ -1293,7 +1294,7 @@ void ClientSession::pump_tunnel() {
         return;
     }
   }
-  Buffer* up = ex.upstream_in;
+  net::Buffer* up = ex.upstream_in;
   if (up != nullptr && up->end > 0 && !client_.write_pending()) {
     const net::IoSlice slice{up->data, up->end};
     switch (client_.write({&slice, 1})) {

@@ -1,17 +1,17 @@
 #include "haven/proxy/retry_policy.hpp"
 
-#include <llhttp.h>
+#include "haven/http/method.hpp"
 
 namespace haven::proxy {
 
-bool is_idempotent(std::uint8_t method) {
+bool is_idempotent(http::Method method) {
   switch (method) {
-    case HTTP_GET:
-    case HTTP_HEAD:
-    case HTTP_PUT:
-    case HTTP_DELETE:
-    case HTTP_OPTIONS:
-    case HTTP_TRACE:
+    case http::Method::Get:
+    case http::Method::Head:
+    case http::Method::Put:
+    case http::Method::Delete:
+    case http::Method::Options:
+    case http::Method::Trace:
       return true;
     default:
       return false;

@@ -22,7 +22,7 @@ using haven::fuzz::require;
 constexpr std::string_view kHead = "POST /upload HTTP/1.1\r\nHost: fuzz.example\r\nTransfer-Encoding: chunked\r\n\r\n";
 constexpr haven::http::ParseLimits kLimits{};
 
-// What the proxy sends upstream for a chunked request body (OutQueue::add_body, then the last chunk).
+// What the proxy sends upstream for a chunked request body (proxy::queue_body, then the last chunk).
 std::string rechunked(const haven::fuzz::RecordedMessage& message) {
   std::string wire(kHead);
   std::size_t offset = 0;

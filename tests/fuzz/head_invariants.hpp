@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include <llhttp.h>
+#include "haven/http/method.hpp"
 
 #include "haven/http/head_writer.hpp"
 #include "haven/http/message_parser.hpp"
@@ -125,7 +125,7 @@ inline void check_request_head(const http::MessageHead& head, const http::ParseL
   require(counted_head_bytes(head) <= limits.max_head_bytes);
   check_fields(head, base, arrived);
   require(head.version_major == 1 && head.version_minor <= 1);
-  require(head.method != HTTP_CONNECT);
+  require(head.method != haven::http::Method::Connect);
   require(head.host_count <= 1);
   if (!head.is_http10()) require(head.host_count == 1);
   const auto target = head.target.view(base);

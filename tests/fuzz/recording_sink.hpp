@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include <llhttp.h>
+#include "haven/http/method.hpp"
 
 #include "arriving_input.hpp"
 #include "haven/http/message_parser.hpp"
@@ -103,7 +103,7 @@ class RecordingSink final : public http::MessageSink {
  private:
   int pause() {
     ++pauses_;
-    return HPE_PAUSED;
+    return haven::http::kSinkPause;
   }
 
   http::MessageKind kind_;

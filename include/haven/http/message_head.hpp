@@ -7,6 +7,7 @@
 
 #include "haven/http/connection_tokens.hpp"
 #include "haven/http/header_kind.hpp"
+#include "haven/http/method.hpp"
 
 namespace haven::http {
 
@@ -33,7 +34,7 @@ enum class BodyFraming : std::uint8_t {
 
 struct MessageHead {
   // Request line.
-  std::uint8_t method = 0;  // llhttp_method_t
+  Method method{};
   Span target;
   // Status line.
   int status = 0;
@@ -55,7 +56,7 @@ struct MessageHead {
   ConnectionTokens connection;
 
   void clear() {
-    method = 0;
+    method = Method{};
     target = {};
     status = 0;
     reason = {};

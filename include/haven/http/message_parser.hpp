@@ -8,8 +8,6 @@
 #include <cstdint>
 #include <string_view>
 
-#include <llhttp.h>
-
 #include "haven/http/message_head.hpp"
 
 namespace haven::http {
@@ -35,19 +33,24 @@ enum class ParseFailure : std::uint8_t {
   NotImplemented,  // 501: a method a reverse proxy does not serve (CONNECT)
 };
 
-// Receives the parts of a message as llhttp finds them. `base` is the pointer all Spans are
+// What MessageSink::on_head and on_message_complete return.
+inline constexpr int kSinkContinue = 0;
+inline constexpr int kSinkSkipBody = 1;  // on_head only: the head describes no body (a response to HEAD)
+inline constexpr int kSinkPause = 21;    // stop execute() right after the head or the message
+inline constexpr int kSinkError = -1;    // the message is refused
+
+// Receives the parts of a message as the parser finds them. `base` is the pointer all Spans are
 // relative to, as passed to execute().
 class MessageSink {
  public:
   virtual ~MessageSink() = default;
   // Called before a new message starts; returns the head to fill (kept by the sink).
   virtual MessageHead& on_message_begin() = 0;
-  // Head parsed and validated. Return 0 to go on, 1 to skip the body (response to HEAD),
-  // or HPE_PAUSED to stop execute() right after the head.
+  // Head parsed and validated: kSinkContinue, kSinkSkipBody, kSinkPause or kSinkError.
   virtual int on_head(MessageHead& head) = 0;
   // Body bytes, de-chunked; `data` points into the buffer given to execute().
   virtual void on_body(const char* data, std::size_t length) = 0;
-  // Return 0 to go on with the next message in the buffer, or HPE_PAUSED to stop after it.
+  // kSinkContinue goes on with the next message in the buffer, kSinkPause stops after this one.
   virtual int on_message_complete() = 0;
 };
 
@@ -82,7 +85,7 @@ class MessageParser {
   // The peer closed its side: completes a read-until-close body, or reports a truncated message.
   ExecuteResult finish();
   // Continue after ExecuteStatus::Paused.
-  void resume() { llhttp_resume(&parser_); }
+  void resume();
   // The next response answers a HEAD request: its length headers describe no body.
   void set_skip_body(bool skip) { skip_body_ = skip; }
 
@@ -93,18 +96,10 @@ class MessageParser {
   [[nodiscard]] bool body_started() const { return body_started_; }
 
  private:
-  static int on_message_begin_cb(llhttp_t* parser) noexcept;
-  static int on_url_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
-  static int on_status_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
-  static int on_header_field_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
-  static int on_header_value_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
-  static int on_header_value_complete_cb(llhttp_t* parser) noexcept;
-  static int on_headers_complete_cb(llhttp_t* parser) noexcept;
-  static int on_body_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
-  static int on_message_complete_cb(llhttp_t* parser) noexcept;
-  static int on_chunk_extension_cb(llhttp_t* parser, const char* at, std::size_t length) noexcept;
-  static int on_chunk_complete_cb(llhttp_t* parser) noexcept;
-  static const llhttp_settings_t& settings();
+  // The llhttp callbacks and the llhttp_t in parser_state_: src/http/message_parser.cpp only, so
+  // llhttp stays inside this module.
+  struct Callbacks;
+  static constexpr std::size_t kParserStateSize = 128;
 
   int fail(ParseFailure failure, const char* reason);
   bool count_head_bytes(std::size_t length);
@@ -121,7 +116,7 @@ class MessageParser {
   // before the sink sees anything.
   enum class InternalPause : std::uint8_t { None, HeadComplete, MessageComplete };
 
-  llhttp_t parser_{};
+  alignas(16) unsigned char parser_state_[kParserStateSize]{};  // an llhttp_t
   MessageSink* sink_;
   MessageHead* head_ = nullptr;
   const char* base_ = nullptr;

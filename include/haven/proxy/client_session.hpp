@@ -12,13 +12,13 @@
 #include "haven/net/tcp_stream.hpp"
 #include "haven/net/deadline.hpp"
 #include "haven/proxy/client_table.hpp"
+#include "haven/net/buffer_pool.hpp"
 #include "haven/proxy/retry_policy.hpp"
 #include "haven/proxy/snapshot.hpp"
 
 namespace haven::proxy {
 
 class Worker;
-struct Buffer;
 struct Exchange;
 
 class ClientSession final : private net::StreamHandler, private net::HandleOwner {
@@ -136,7 +136,7 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   std::unique_ptr<RequestEvents> request_events_;
   http::MessageParser request_parser_;
   Exchange* exchange_ = nullptr;  // from the worker's pool while a request is in progress
-  Buffer* in_ = nullptr;       // client bytes; a request head always starts at offset 0
+  net::Buffer* in_ = nullptr;       // client bytes; a request head always starts at offset 0
   std::size_t parsed_ = 0;     // bytes of in_ given to the request parser
   std::string client_ip_;
   std::uint16_t client_port_ = 0;

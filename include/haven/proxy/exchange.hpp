@@ -6,8 +6,8 @@
 
 #include "haven/http/head_writer.hpp"
 #include "haven/http/message_parser.hpp"
-#include "haven/proxy/buffer_pool.hpp"
-#include "haven/proxy/out_queue.hpp"
+#include "haven/net/buffer_pool.hpp"
+#include "haven/net/out_queue.hpp"
 #include "haven/upstream/balancer.hpp"
 #include "haven/upstream/connection.hpp"
 #include "haven/state/outcome.hpp"
@@ -15,12 +15,15 @@
 
 namespace haven::proxy {
 
+// A head is parsed in one read buffer: the largest head a limit may allow must fit.
+static_assert(net::Buffer::kCapacity > config::kMaxHeadBytes, "a read buffer must hold the largest head a limit allows");
+
 // Everything about an exchange that simply starts over with the next request.
 struct ExchangeProgress {
   upstream::Backend* backend = nullptr;
   upstream::Server* server = nullptr;
   upstream::Connection* upstream = nullptr;
-  Buffer* upstream_in = nullptr;
+  net::Buffer* upstream_in = nullptr;
   std::size_t upstream_parsed = 0;
   http::ResponsePlan plan;
   upstream::TriedSet tried;
@@ -72,8 +75,8 @@ struct Exchange : ExchangeProgress {
   http::MessageHead request;
   http::MessageHead response;
   http::MessageParser response_parser;
-  OutQueue to_upstream;
-  OutQueue to_client;
+  net::OutQueue to_upstream;
+  net::OutQueue to_client;
   std::string target_copy;  // the target, once the client buffer no longer holds the head
 };
 

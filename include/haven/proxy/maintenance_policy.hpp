@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <span>
 
-#include <llhttp.h>
+#include "haven/http/method.hpp"
 
 namespace haven::proxy {
 
 struct NavigationFacts {
-  std::uint8_t method = HTTP_GET;  // llhttp_method_t
+  http::Method method = http::Method::Get;
   bool wants_html = false;         // Accept lists text/html
   bool poll_path = false;          // one of the health URLs the maintenance page polls
 };
@@ -22,7 +22,7 @@ template <typename BackendUsable>
 bool navigation_needs_maintenance(const NavigationFacts& request, std::span<const std::size_t> required,
                                   BackendUsable&& backend_usable) {
   if (!request.wants_html || request.poll_path) return false;
-  if (request.method != HTTP_GET && request.method != HTTP_HEAD) return false;
+  if (request.method != http::Method::Get && request.method != http::Method::Head) return false;
   for (const std::size_t backend : required) {
     if (!backend_usable(backend)) return true;
   }

@@ -3,6 +3,8 @@
 // decides, and the unit tests cover every method and failure kind.
 #include <cstdint>
 
+#include "haven/http/method.hpp"
+
 namespace haven::proxy {
 
 enum class UpstreamFailure : std::uint8_t {
@@ -17,7 +19,7 @@ enum class UpstreamFailure : std::uint8_t {
 
 struct RetryFacts {
   UpstreamFailure failure = UpstreamFailure::ConnectFailed;
-  std::uint8_t method = 0;          // llhttp_method_t
+  http::Method method{};
   bool request_written = false;     // some byte of the request reached this connection
   bool response_byte_seen = false;  // the server answered something
   bool replayable = true;           // the whole request is still in the buffer
@@ -34,7 +36,7 @@ enum class RetryDecision : std::uint8_t {
   OtherServer,      // spend a retry on another usable server
 };
 
-bool is_idempotent(std::uint8_t method);
+bool is_idempotent(http::Method method);
 RetryDecision decide_retry(const RetryFacts& facts);
 
 }  // namespace haven::proxy

@@ -16,7 +16,7 @@
 #include "haven/net/async.hpp"
 #include "haven/net/listener.hpp"
 #include "haven/net/loop.hpp"
-#include "haven/proxy/buffer_pool.hpp"
+#include "haven/net/buffer_pool.hpp"
 #include "haven/proxy/client_table.hpp"
 #include "haven/proxy/snapshot.hpp"
 #include "haven/upstream/balancer.hpp"
@@ -60,7 +60,7 @@ class Worker final : private net::HandleOwner {
   // For sessions.
   [[nodiscard]] std::size_t id() const { return static_cast<std::size_t>(id_); }
   net::Loop& loop() { return loop_; }
-  BufferPool& buffers() { return buffers_; }
+  net::BufferPool& buffers() { return buffers_; }
   upstream::ConnectionPool& connections() { return connections_; }
   log::AccessLog& access_log() { return access_log_; }
   log::EventLog& events() { return *events_; }
@@ -97,7 +97,7 @@ class Worker final : private net::HandleOwner {
   SharedCounters& shared_;
   std::shared_ptr<log::EventLog> events_;
   log::AccessLog access_log_;
-  BufferPool buffers_;
+  net::BufferPool buffers_;
   upstream::ConnectionPool connections_;
   std::vector<upstream::BalancerState> balancer_states_;
   std::vector<Exchange*> free_exchanges_;

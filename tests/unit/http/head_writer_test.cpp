@@ -13,7 +13,7 @@ namespace {
 struct Holder final : MessageSink {
   MessageHead head;
   MessageHead& on_message_begin() override { return head; }
-  int on_head(MessageHead& /*h*/) override { return HPE_PAUSED; }
+  int on_head(MessageHead& /*h*/) override { return haven::http::kSinkPause; }
   void on_body(const char*, std::size_t) override {}
   int on_message_complete() override { return 0; }
 };

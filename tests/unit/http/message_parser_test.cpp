@@ -18,7 +18,7 @@ struct Recorder final : MessageSink {
   bool pause_on_head = false;
 
   MessageHead& on_message_begin() override { return head; }
-  int on_head(MessageHead& /*h*/) override { return pause_on_head ? HPE_PAUSED : 0; }
+  int on_head(MessageHead& /*h*/) override { return pause_on_head ? haven::http::kSinkPause : 0; }
   void on_body(const char* data, std::size_t length) override {
     body.append(data, length);
     body_piece_sizes.push_back(length);
@@ -305,7 +305,7 @@ TEST_CASE("Connection may not name the fields the proxy relies on") {
 
 TEST_CASE("Connection lists are bounded: 32 distinct names, 128 tokens") {
   std::string distinct = "GET / HTTP/1.1\r\nHost: a\r\nConnection: ";
-  for (int i = 0; i < 32; ++i) distinct += "x" + std::to_string(i) + ",";
+  for (int i = 0; i < 32; ++i) distinct.append("x").append(std::to_string(i)).append(",");
   Recorder fits;
   CHECK(parse_request(distinct + "\r\n\r\n", fits).status == ExecuteStatus::Done);
   CHECK(fits.head.connection.count == 32);

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+using haven::http::Method;
 using haven::proxy::NavigationFacts;
 using haven::proxy::navigation_needs_maintenance;
 
@@ -15,22 +16,22 @@ bool decide(const NavigationFacts& facts, const std::vector<bool>& usable, std::
 }  // namespace
 
 TEST_CASE("a browser navigation gets the page when a required backend is gone") {
-  const NavigationFacts navigation{HTTP_GET, true, false};
+  const NavigationFacts navigation{Method::Get, true, false};
   CHECK_FALSE(decide(navigation, {true, true}, {0, 1}));
   CHECK(decide(navigation, {true, false}, {0, 1}));
   CHECK(decide(navigation, {false, true}, {0, 1}));
-  CHECK(decide(NavigationFacts{HTTP_HEAD, true, false}, {false, true}, {0, 1}));
+  CHECK(decide(NavigationFacts{Method::Head, true, false}, {false, true}, {0, 1}));
 }
 
 TEST_CASE("only required backends count") {
-  const NavigationFacts navigation{HTTP_GET, true, false};
+  const NavigationFacts navigation{Method::Get, true, false};
   CHECK_FALSE(decide(navigation, {true, false}, {0}));
   CHECK_FALSE(decide(navigation, {false, false}, {}));
 }
 
 TEST_CASE("API calls, other methods and the health URLs are routed by their own backend") {
   const std::vector<bool> api_down{true, false};
-  CHECK_FALSE(decide(NavigationFacts{HTTP_GET, false, false}, api_down, {0, 1}));  // fetch() of JSON
-  CHECK_FALSE(decide(NavigationFacts{HTTP_POST, true, false}, api_down, {0, 1}));
-  CHECK_FALSE(decide(NavigationFacts{HTTP_GET, true, true}, api_down, {0, 1}));   // a poll URL
+  CHECK_FALSE(decide(NavigationFacts{Method::Get, false, false}, api_down, {0, 1}));  // fetch() of JSON
+  CHECK_FALSE(decide(NavigationFacts{Method::Post, true, false}, api_down, {0, 1}));
+  CHECK_FALSE(decide(NavigationFacts{Method::Get, true, true}, api_down, {0, 1}));   // a poll URL
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Bytes waiting to be written to one side: slices of a read buffer (forwarded without copying)
 // and bytes haven wrote itself (rewritten heads, chunk framing) kept in an arena. Slices are
-// turned into pointers only when written, so the arena may grow while the queue fills.
+// turned into pointers only when written, so the arena may grow while the queue fills. Knows no
+// protocol: whatever stream writes it (TCP, TLS) sees only slices.
 #include <array>
 #include <cstdint>
 #include <span>
@@ -11,7 +12,7 @@
 
 #include "haven/net/tcp_stream.hpp"
 
-namespace haven::proxy {
+namespace haven::net {
 
 class OutQueue {
  public:
@@ -26,12 +27,10 @@ class OutQueue {
   // Bytes that stay valid until the write completes (read buffer or static text).
   void add_external(const char* data, std::size_t length);
   void add_copy(std::string_view text);
-  // Body bytes as one chunk of the chunked coding (size line, bytes, CRLF), or as they are.
-  void add_body(const char* data, std::size_t length, bool chunked);
 
   [[nodiscard]] bool empty() const { return pieces_.empty() && head_.empty(); }
   [[nodiscard]] std::uint64_t bytes() const { return bytes_ + head_.size(); }
-  std::span<const net::IoSlice> slices();
+  std::span<const IoSlice> slices();
   void clear();
 
  private:
@@ -41,13 +40,13 @@ class OutQueue {
     std::uint32_t length;
   };
   // Past this many pieces, further bytes are copied so one write never exceeds the slice limit.
-  static constexpr std::size_t kMaxPieces = net::TcpStream::kMaxSlices - 5;
+  static constexpr std::size_t kMaxPieces = TcpStream::kMaxSlices - 5;
 
   std::string head_;
   std::string arena_;
   std::vector<Piece> pieces_;
-  std::array<net::IoSlice, net::TcpStream::kMaxSlices> slices_{};
+  std::array<IoSlice, TcpStream::kMaxSlices> slices_{};
   std::uint64_t bytes_ = 0;
 };
 
-}  // namespace haven::proxy
+}  // namespace haven::net

@@ -1,12 +1,11 @@
 #pragma once
 // Read buffers, taken from a per-worker free list only while a connection has bytes to hold:
-// an idle keep-alive connection keeps no buffer, which is what keeps it small.
+// an idle keep-alive connection keeps no buffer, which is what keeps it small. Below any protocol:
+// plain TCP and TLS streams use the same buffers.
 #include <cstddef>
 #include <vector>
 
-#include "haven/config/config.hpp"
-
-namespace haven::proxy {
+namespace haven::net {
 
 struct Buffer {
   // Whole pages, mapped on their own. A head is parsed in one buffer: the largest head a limit may
@@ -26,7 +25,6 @@ struct Buffer {
     return end >= limit ? 0 : limit - end;
   }
 };
-static_assert(Buffer::kCapacity > config::kMaxHeadBytes, "a read buffer must hold the largest head a limit allows");
 
 // Buffers are mapped pages rather than heap memory, so that after a burst the memory goes back to
 // the system instead of staying in the allocator. Under steady load the pool keeps as many as the
@@ -56,4 +54,4 @@ class BufferPool {
   std::size_t peak_in_use_ = 0;  // since the last trim
 };
 
-}  // namespace haven::proxy
+}  // namespace haven::net

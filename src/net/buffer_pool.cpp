@@ -1,11 +1,11 @@
-#include "haven/proxy/buffer_pool.hpp"
+#include "haven/net/buffer_pool.hpp"
 
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <new>
 
-namespace haven::proxy {
+namespace haven::net {
 
 static_assert(sizeof(Buffer) == Buffer::kSize);
 
@@ -51,4 +51,4 @@ void BufferPool::trim() {
   peak_in_use_ = in_use_;
 }
 
-}  // namespace haven::proxy
+}  // namespace haven::net

@@ -1,8 +1,6 @@
-#include "haven/proxy/out_queue.hpp"
+#include "haven/net/out_queue.hpp"
 
-#include "haven/http/head_writer.hpp"
-
-namespace haven::proxy {
+namespace haven::net {
 
 void OutQueue::add_arena_since(std::size_t arena_offset) {
   const std::size_t length = arena_.size() - arena_offset;
@@ -33,17 +31,7 @@ void OutQueue::add_copy(std::string_view text) {
   add_arena_since(offset);
 }
 
-void OutQueue::add_body(const char* data, std::size_t length, bool chunked) {
-  if (chunked) {
-    const std::size_t start = arena_.size();
-    http::append_chunk_header(arena_, length);
-    add_arena_since(start);
-  }
-  add_external(data, length);
-  if (chunked) add_external("\r\n", 2);
-}
-
-std::span<const net::IoSlice> OutQueue::slices() {
+std::span<const IoSlice> OutQueue::slices() {
   std::size_t count = 0;
   if (!head_.empty()) slices_[count++] = {head_.data(), head_.size()};
   for (const auto& piece : pieces_) {
@@ -60,4 +48,4 @@ void OutQueue::clear() {
   bytes_ = 0;
 }
 
-}  // namespace haven::proxy
+}  // namespace haven::net

@@ -1,11 +1,11 @@
-#include "haven/proxy/buffer_pool.hpp"
+#include "haven/net/buffer_pool.hpp"
 
 #include <vector>
 
 #include <doctest/doctest.h>
 
-using haven::proxy::Buffer;
-using haven::proxy::BufferPool;
+using haven::net::Buffer;
+using haven::net::BufferPool;
 
 TEST_CASE("the pool keeps what recent load needed and gives back the rest") {
   BufferPool pool;
