@@ -7,8 +7,14 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include "haven/admin/admin_api.hpp"
+#include "haven/admin/admin_server.hpp"
+#include "haven/admin/history.hpp"
+#include "haven/admin/stats.hpp"
 #include "haven/app/check_summary.hpp"
 #include "haven/app/fd_limit.hpp"
 #include "haven/app/options.hpp"
@@ -18,6 +24,7 @@
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
 #include "haven/net/loop.hpp"
+#include "haven/net/timer.hpp"
 #include "haven/proxy/snapshot.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/state/registry.hpp"
@@ -26,14 +33,18 @@ namespace haven::app {
 
 namespace {
 
-// Owns the main thread's loop: health checks, signals in, shutdown requests out to the workers.
-class Supervisor final : private net::HandleOwner {
+// Owns the main thread's loop: health checks, the admin listener, signals in, shutdown requests
+// out to the workers.
+class Supervisor final : private net::HandleOwner, private admin::Operator {
  public:
   Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, std::shared_ptr<const proxy::Snapshot> snapshot,
-             log::EventLog& events)
+             std::vector<std::uint16_t> ports, log::EventLog& events, std::string version)
       : workers_(workers),
         events_(events),
         snapshot_(std::move(snapshot)),
+        ports_(std::move(ports)),
+        version_(std::move(version)),
+        started_ms_(state::wall_clock_ms()),
         checker_(loop_, events,
                  [this] {
                    for (auto& worker : workers_) worker->notify_server_trouble();
@@ -41,11 +52,29 @@ class Supervisor final : private net::HandleOwner {
         terminate_(loop_, &Supervisor::on_signal, this),
         interrupt_(loop_, &Supervisor::on_signal, this),
         hangup_(loop_, &Supervisor::on_hangup, this),
-        workers_stopped_signal_(loop_, &Supervisor::on_worker_stopped, this) {
+        workers_stopped_signal_(loop_, &Supervisor::on_worker_stopped, this),
+        history_timer_(loop_, &Supervisor::on_history_due, this) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
     hangup_.start(SIGHUP);
     for (auto& worker : workers_) worker->set_checker(&checker_);
+    reloads_.last_success_ms = started_ms_;
+  }
+
+  // Opens the admin listener when the config has one. Returns "" or why it could not.
+  std::string open_admin() {
+    const config::Admin& settings = snapshot_->config->admin;
+    if (!settings.enabled) return {};
+    admin_api_ = std::make_unique<admin::AdminApi>(settings, static_cast<admin::Operator&>(*this), events_);
+    admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
+    if (std::string error = admin_server_->open(settings.bind); !error.empty()) return error;
+    const std::string host = settings.bind.is_ipv6 ? "[" + settings.bind.host + "]" : settings.bind.host;
+    const std::string address = fmt::format("{}:{}", host, admin_server_->port());
+    events_.write("admin_listening",
+                  fmt::format("admin listening on {} (stats page: http://{}/){}", address, address,
+                              settings.token.empty() ? "" : "; writes need the token"),
+                  {{"address", address}});
+    return {};
   }
 
   // For worker threads: tell the supervisor this worker has finished. The count and the send are
@@ -60,11 +89,45 @@ class Supervisor final : private net::HandleOwner {
   // Runs until a signal asked for shutdown and every handle of this loop is closed.
   void run() {
     checker_.bind(snapshot_->backends);
+    history_timer_.start(core::Duration(admin::History::kIntervalMs), core::Duration(admin::History::kIntervalMs));
+    on_history_due(this);
     loop_.run();
     loop_.close();
   }
 
  private:
+  // --- admin::Operator
+  admin::Inventory inventory() override {
+    admin::Inventory inventory;
+    inventory.owner = snapshot_;
+    inventory.config = snapshot_->config.get();
+    for (const auto& backend : snapshot_->backends) inventory.backends.push_back(backend.get());
+    inventory.frontends = snapshot_->frontends;
+    inventory.frontend_ports = ports_;
+    return inventory;
+  }
+  admin::ProcessStats process() override {
+    admin::ProcessStats stats;
+    stats.version = version_;
+    stats.pid = static_cast<long>(::getpid());
+    stats.workers = static_cast<int>(workers_.size());
+    stats.started_ms = started_ms_;
+    stats.now_ms = state::wall_clock_ms();
+    stats.config_source = snapshot_->config->source;
+    stats.reloads = reloads_;
+    return stats;
+  }
+  const admin::History& history() override { return history_; }
+  void server_admin_changed() override {
+    for (auto& worker : workers_) worker->notify_admin_change();
+  }
+
+  static void on_history_due(void* self) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    admin::sample_history(supervisor.history_, supervisor.inventory(),
+                          static_cast<std::int64_t>(supervisor.loop_.now_ms()));
+  }
+
   static void on_signal(void* self, int signal_number) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
     const char* name = signal_number == SIGTERM ? "SIGTERM" : "SIGINT";
@@ -78,7 +141,11 @@ class Supervisor final : private net::HandleOwner {
     supervisor.events_.write("shutdown",
                              fmt::format("received {}: no new connections; finishing in-flight requests", name));
     for (auto& worker : supervisor.workers_) worker->request_shutdown();
+    // Nothing on this loop may signal a worker from now on: workers close their asyncs as they
+    // finish.
     supervisor.checker_.stop();
+    if (supervisor.admin_server_) supervisor.admin_server_->close();
+    supervisor.history_timer_.close(&supervisor);
   }
 
   // Operators used to nginx or HAProxy send SIGHUP to reload; its default action would end the
@@ -111,18 +178,26 @@ class Supervisor final : private net::HandleOwner {
   std::vector<std::unique_ptr<proxy::Worker>>& workers_;
   log::EventLog& events_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;  // the one in force
+  std::vector<std::uint16_t> ports_;                 // frontend ports as bound
+  std::string version_;
+  std::int64_t started_ms_;
+  admin::ReloadStats reloads_;
+  admin::History history_;
   health::Checker checker_;
   net::Signal terminate_;
   net::Signal interrupt_;
   net::Signal hangup_;
   net::Async workers_stopped_signal_;
+  net::Timer history_timer_;
+  std::unique_ptr<admin::AdminApi> admin_api_;
+  std::unique_ptr<admin::AdminServer> admin_server_;
   std::mutex stopped_mutex_;
   int stopped_workers_ = 0;            // guarded by stopped_mutex_
   bool stopped_signal_closed_ = false;  // guarded by stopped_mutex_
   bool shutting_down_ = false;
 };
 
-int serve(std::shared_ptr<const config::Config> config) {
+int serve(std::shared_ptr<const config::Config> config, const char* version) {
   std::string error;
   auto event_output = log::Output::open(config->log.events, error);
   if (!event_output) {
@@ -172,7 +247,11 @@ int serve(std::shared_ptr<const config::Config> config) {
   }
 
   // The supervisor (and its checker) exists before any worker runs: workers report to it.
-  Supervisor supervisor(workers, snapshot, *events);
+  Supervisor supervisor(workers, snapshot, ports, *events, version);
+  if (const std::string admin_error = supervisor.open_admin(); !admin_error.empty()) {
+    events->write("error", admin_error);
+    return 1;
+  }
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
   for (auto& worker : workers) {
@@ -215,7 +294,7 @@ int run(int argc, char** argv, const char* version) {
   std::signal(SIGPIPE, SIG_IGN);
   // Until the supervisor watches SIGHUP (and after it stops), a hang-up is ignored, never fatal.
   std::signal(SIGHUP, SIG_IGN);
-  return serve(std::move(config));
+  return serve(std::move(config), version);
 }
 
 }  // namespace haven::app

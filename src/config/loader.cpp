@@ -26,9 +26,10 @@ ConfigError syntax_error(const std::string& source_name, const toml::parse_error
 // Sections are read in dependency order: [timeouts] before the blocks that override it, backends
 // before the frontends that name them.
 bool read_document(const detail::TableReader& root, const std::filesystem::path& base_dir, Config& config) {
-  static constexpr std::array<std::string_view, 6> kKeys{"global",      "log",       "timeouts",
+  static constexpr std::array<std::string_view, 7> kKeys{"global",      "admin",     "log",     "timeouts",
                                                          "maintenance", "frontends", "backends"};
-  return root.allow_only(kKeys) && detail::read_global(root, config.global) && detail::read_log(root, config.log) &&
+  return root.allow_only(kKeys) && detail::read_global(root, config.global) &&
+         detail::read_admin(root, base_dir, config.admin) && detail::read_log(root, config.log) &&
          detail::read_timeouts_section(root, config.timeouts) &&
          detail::read_maintenance(root, base_dir, config.maintenance) &&
          detail::read_backends(root, config.timeouts, config.backends) &&

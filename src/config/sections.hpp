@@ -13,6 +13,8 @@ namespace haven::config::detail {
 
 // [global]
 bool read_global(const TableReader& root, Global& out);
+// [admin]; a relative state_file is resolved against `base_dir`.
+bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, Admin& out);
 // [log]
 bool read_log(const TableReader& root, Log& out);
 // [timeouts]

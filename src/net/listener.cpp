@@ -35,7 +35,7 @@ Listener::~Listener() {
   if (fd_ >= 0 && !poll_initialised_) ::close(fd_);
 }
 
-int Listener::open(const SocketAddress& address, std::string& error) {
+int Listener::open(const SocketAddress& address, std::string& error, bool reuse_port) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = std::string("socket: ") + std::strerror(errno);
@@ -43,7 +43,7 @@ int Listener::open(const SocketAddress& address, std::string& error) {
   }
   const int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (reuse_port) ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
   if (address.family() == AF_INET6) ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (::bind(fd, address.get(), address.length()) != 0 || ::listen(fd, SOMAXCONN) != 0) {
     const int saved = errno;

@@ -73,6 +73,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       connections_(loop_, static_cast<std::size_t>(id)),
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
       server_trouble_signal_(loop_, &Worker::on_server_trouble, this),
+      admin_change_signal_(loop_, &Worker::on_admin_change, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
       grace_timer_(loop_, &Worker::on_grace_expired, this),
       trim_timer_(loop_, &Worker::on_trim, this) {
@@ -162,6 +163,8 @@ void Worker::on_server_trouble(void* self) noexcept {
     session = next;
   }
 }
+
+void Worker::on_admin_change(void* self) noexcept { static_cast<Worker*>(self)->connections_.close_unwanted(); }
 
 void Worker::begin_shutdown() {
   if (draining_) return;
@@ -260,6 +263,7 @@ void Worker::finish_shutdown() {
   for (auto& acceptor : acceptors_) acceptor->listener().close(this);
   shutdown_signal_.close(this);
   server_trouble_signal_.close(this);
+  admin_change_signal_.close(this);
   flush_logs_.close(this);
   grace_timer_.close(this);
   trim_timer_.close(this);

@@ -1212,6 +1212,28 @@ class Haven:
             except OSError:
                 pass
 
+    # -- admin listener ------------------------------------------------------------------------
+    def admin_port(self, timeout: float = 5.0) -> int:
+        """The port of the admin listener, from its `admin listening on HOST:PORT` event line."""
+        m = self.wait_event(r"admin listening on (\S+)", timeout)
+        hp = parse_host_port(m.group(1))
+        check(hp is not None, f"cannot parse the admin address in {m.group(0)!r}")
+        return hp[1]
+
+    def admin(self, method: str, path: str, body: object = None, headers: dict | None = None,
+              timeout: float = 5.0) -> "AdminAnswer":
+        """One request to the admin listener; a dict or list body is sent as JSON."""
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.admin_port(), timeout=timeout)
+        try:
+            data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+            conn.request(method, path, body=data, headers=headers or {})
+            resp = conn.getresponse()
+            raw = resp.read()
+            return AdminAnswer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, raw)
+        finally:
+            conn.close()
+
     # -- clients -------------------------------------------------------------------------------
     def client(self, timeout: float = 5.0, port: int | None = None) -> "Client":
         return Client(self.host, port or self.port, timeout=timeout)
@@ -1221,6 +1243,133 @@ class Haven:
         """One request on a fresh connection, sent with Connection: close."""
         with self.client(timeout) as c:
             return c.request(method, target, headers=[*headers, ("Connection", "close")], body=body)
+
+
+@dataclass
+class AdminAnswer:
+    status: int
+    headers: dict
+    raw: bytes
+
+    def json(self) -> object:
+        try:
+            return json.loads(self.raw)
+        except ValueError as e:
+            raise TestFailure(f"the admin answer is not JSON ({e}): {self.raw[:300]!r}") from None
+
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
+_SAMPLE = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})? (\S+)\Z")
+
+
+def _parse_labels(text: str, line: str) -> tuple[tuple[str, str], ...]:
+    """`{a="x",b="y\\"z"}` -> (("a", "x"), ("b", 'y"z')), strictly: every value quoted, escapes
+    only \\\\, \\" and \\n, no duplicate names."""
+    inner = text[1:-1]
+    labels: list[tuple[str, str]] = []
+    i = 0
+    while i < len(inner):
+        eq = inner.find("=", i)
+        check(eq > i, f"label without a name in {line!r}")
+        name = inner[i:eq]
+        check(_LABEL_NAME.match(name) is not None, f"bad label name {name!r} in {line!r}")
+        check(eq + 1 < len(inner) and inner[eq + 1] == '"', f"unquoted label value in {line!r}")
+        j = eq + 2
+        value = []
+        while True:
+            check(j < len(inner), f"unterminated label value in {line!r}")
+            c = inner[j]
+            if c == "\\":
+                check(j + 1 < len(inner) and inner[j + 1] in '\\"n', f"bad escape in {line!r}")
+                value.append("\n" if inner[j + 1] == "n" else inner[j + 1])
+                j += 2
+                continue
+            if c == '"':
+                break
+            value.append(c)
+            j += 1
+        labels.append((name, "".join(value)))
+        i = j + 1
+        if i < len(inner):
+            check(inner[i] == ",", f"expected ',' between labels in {line!r}")
+            i += 1
+    names = [n for n, _ in labels]
+    check(len(names) == len(set(names)), f"a label appears twice in {line!r}")
+    return tuple(labels)
+
+
+def parse_prometheus(text: str) -> dict:
+    """A strict reader of the Prometheus text format 0.0.4, as a scraper would apply it: every
+    family has HELP and TYPE before its samples, samples of a family are contiguous, names and
+    labels are well formed, no series appears twice, values are numbers, and histograms have
+    cumulative buckets ending in +Inf that equals _count. Returns {(name, labels): value} plus
+    "__types__": {family: type}."""
+    check(text.endswith("\n"), "the exposition must end with a newline")
+    types: dict[str, str] = {}
+    helps: set[str] = set()
+    samples: dict = {}
+    finished: set[str] = set()
+    current = None
+    for line in text.split("\n")[:-1]:
+        check(line.strip() != "", "empty line in the exposition")
+        if line.startswith("# HELP "):
+            name = line.split(" ", 3)[2]
+            check(_METRIC_NAME.match(name) is not None, f"bad metric name in {line!r}")
+            check(name not in helps, f"HELP twice for {name}")
+            helps.add(name)
+            continue
+        if line.startswith("# TYPE "):
+            parts = line.split(" ")
+            check(len(parts) == 4, f"bad TYPE line {line!r}")
+            name, kind = parts[2], parts[3]
+            check(kind in ("counter", "gauge", "histogram", "summary", "untyped"), f"bad type in {line!r}")
+            check(name not in types, f"TYPE twice for {name}")
+            check(name in helps, f"TYPE before HELP for {name}")
+            if current is not None:
+                finished.add(current)
+            types[name] = kind
+            current = name
+            continue
+        check(not line.startswith("#"), f"unexpected comment {line!r}")
+        m = _SAMPLE.match(line)
+        check(m is not None, f"malformed sample line {line!r}")
+        name, label_text, value_text = m.group(1), m.group(2), m.group(3)
+        family = name
+        if current is not None and types.get(current) == "histogram" and name in (
+                current + "_bucket", current + "_sum", current + "_count"):
+            family = current
+        check(family == current, f"sample {name} outside its family (current: {current})")
+        check(family not in finished, f"samples of {family} are not contiguous")
+        labels = _parse_labels(label_text, line) if label_text else ()
+        try:
+            value = float(value_text)
+        except ValueError:
+            raise TestFailure(f"value is not a number in {line!r}") from None
+        key = (name, labels)
+        check(key not in samples, f"series twice: {line!r}")
+        if types[family] == "counter":
+            check(value >= 0, f"negative counter {line!r}")
+        samples[key] = value
+    for family, kind in types.items():
+        if kind != "histogram":
+            continue
+        groups: dict = {}
+        for (name, labels), value in samples.items():
+            if name != family + "_bucket":
+                continue
+            base = tuple(l for l in labels if l[0] != "le")
+            le = dict(labels)["le"]
+            groups.setdefault(base, []).append((float("inf") if le == "+Inf" else float(le), value))
+        for base, buckets in groups.items():
+            buckets.sort()
+            values = [v for _, v in buckets]
+            check(values == sorted(values), f"{family}{base}: buckets are not cumulative")
+            check(buckets[-1][0] == float("inf"), f"{family}{base}: no +Inf bucket")
+            check(samples.get((family + "_count", base)) == buckets[-1][1], f"{family}{base}: +Inf != _count")
+            check((family + "_sum", base) in samples, f"{family}{base}: no _sum")
+    samples["__types__"] = types
+    return samples
 
 
 def start_haven(config_text: str, **kwargs) -> Haven:

@@ -149,9 +149,21 @@ struct Maintenance {
   Duration poll_interval{5000};
 };
 
+// The admin listener (stats page, stats.json, /metrics, runtime API). Off without an [admin] table.
+struct Admin {
+  bool enabled = false;
+  Address bind;                          // default 127.0.0.1:9000; port 0 lets the system choose
+  std::string token;                     // bearer token; "" = none (allowed on loopback only)
+  bool read_token_required = false;      // reads need the token too
+  std::string state_file;                // admin state and weights kept across restarts; "" = none
+
+  [[nodiscard]] bool loopback_only() const;
+};
+
 struct Config {
   std::string source;                    // the file it was read from
   Global global;
+  Admin admin;
   Log log;
   Timeouts timeouts;
   Maintenance maintenance;

@@ -4,7 +4,11 @@
 #include <string>
 #include <string_view>
 
+#include "haven/core/json_text.hpp"
+
 namespace haven::log {
+
+using core::append_json_escaped;
 
 class Output {
  public:
@@ -26,7 +30,5 @@ class Output {
 
 // "2026-11-21T00:21:30.123Z"
 void append_timestamp(std::string& out);
-// Appends `text` as the inside of a JSON string.
-void append_json_escaped(std::string& out, std::string_view text);
 
 }  // namespace haven::log

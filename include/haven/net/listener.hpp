@@ -29,9 +29,10 @@ class Listener : private HandleOwner {
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
 
-  // Binds with SO_REUSEPORT (one socket per worker, the kernel spreads connections) and listens.
-  // Returns 0 or a negative errno; `error` says what failed.
-  int open(const SocketAddress& address, std::string& error);
+  // Binds and listens. With `reuse_port` (SO_REUSEPORT) every worker has its own socket on the
+  // same port and the kernel spreads connections; without it a port in use is an error. Returns 0
+  // or a negative errno; `error` says what failed.
+  int open(const SocketAddress& address, std::string& error, bool reuse_port = true);
   [[nodiscard]] std::uint16_t port() const;
 
   // Stops accepting until resume(); pending connections wait in the kernel's backlog.

@@ -56,6 +56,9 @@ class Worker final : private net::HandleOwner {
   // From any thread: some server went DOWN or failed a check; requests waiting on it in vain are
   // re-sent elsewhere.
   void notify_server_trouble() { server_trouble_signal_.send(); }
+  // From any thread: a server's admin state or weight changed; idle connections to servers that
+  // may no longer take requests are closed.
+  void notify_admin_change() { admin_change_signal_.send(); }
 
   // For sessions.
   [[nodiscard]] std::size_t id() const { return static_cast<std::size_t>(id_); }
@@ -87,6 +90,7 @@ class Worker final : private net::HandleOwner {
   void report_dropped_headers();
   static void on_shutdown_requested(void* self) noexcept;
   static void on_server_trouble(void* self) noexcept;
+  static void on_admin_change(void* self) noexcept;
   static void on_before_poll(void* self) noexcept;
   static void on_grace_expired(void* self) noexcept;
   static void on_trim(void* self) noexcept;
@@ -106,6 +110,7 @@ class Worker final : private net::HandleOwner {
   std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
   net::Async shutdown_signal_;
   net::Async server_trouble_signal_;
+  net::Async admin_change_signal_;
   health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;
   net::Timer grace_timer_;

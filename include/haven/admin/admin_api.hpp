@@ -1,0 +1,69 @@
+#pragma once
+// The admin listener's requests and answers, apart from sockets: who may do what (bearer token,
+// CSRF and DNS-rebinding rules), the routes, and the runtime changes they make. Every answer is
+// JSON except /metrics and the stats page. docs/admin-api.md describes the API.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "haven/admin/history.hpp"
+#include "haven/admin/inventory.hpp"
+#include "haven/admin/stats.hpp"
+#include "haven/config/config.hpp"
+#include "haven/http/method.hpp"
+#include "haven/log/event_log.hpp"
+
+namespace haven::admin {
+
+struct AdminRequest {
+  http::Method method = http::Method::Get;
+  std::string target;         // path and query as sent
+  std::string host;           // Host header ("" when absent)
+  std::string origin;         // Origin header ("" when absent)
+  std::string fetch_site;     // Sec-Fetch-Site header
+  std::string authorization;  // Authorization header
+  std::string body;
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::string allow;  // Allow header of a 405
+};
+
+// What the admin side needs from the running process (the app implements it).
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  // The configuration in force as the admin side sees it.
+  virtual Inventory inventory() = 0;
+  virtual ProcessStats process() = 0;
+  virtual const History& history() = 0;
+  // A server's admin state or weight was changed: workers drop idle connections it may no longer
+  // use. Called after the registry entry changed.
+  virtual void server_admin_changed() = 0;
+};
+
+class AdminApi {
+ public:
+  AdminApi(const config::Admin& settings, Operator& process, log::EventLog& events);
+
+  AdminResponse handle(const AdminRequest& request);
+
+ private:
+  AdminResponse route(const AdminRequest& request, std::string_view path);
+  AdminResponse patch_server(const AdminRequest& request, std::string_view backend, std::string_view server);
+  [[nodiscard]] bool token_matches(std::string_view authorization) const;
+  [[nodiscard]] bool host_is_local(std::string_view host) const;
+
+  config::Admin settings_;
+  Operator& process_;
+  log::EventLog& events_;
+};
+
+// {"error": message, "status": status}
+AdminResponse json_error(int status, std::string_view message);
+
+}  // namespace haven::admin

@@ -1,0 +1,46 @@
+#pragma once
+// The admin listener: HTTP/1.1 on the supervisor's loop, one request per connection (answered
+// with Connection: close), strict parsing by the same parser as the proxy, small limits (a 16 KiB
+// head, a 64 KiB body, 10 s to send it all), at most 64 connections at once.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "haven/admin/admin_api.hpp"
+#include "haven/net/listener.hpp"
+#include "haven/net/loop.hpp"
+
+namespace haven::admin {
+
+class AdminConnection;
+
+class AdminServer final : private net::AcceptHandler, private net::HandleOwner {
+ public:
+  AdminServer(net::Loop& loop, AdminApi& api);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Returns "" or why the address could not be bound.
+  std::string open(const config::Address& bind);
+  [[nodiscard]] std::uint16_t port() const { return listener_.port(); }
+  // Stops accepting and ends open connections; the loop can then finish.
+  void close();
+
+ private:
+  friend class AdminConnection;
+  static constexpr int kMaxConnections = 64;
+  void on_accept(int fd, const sockaddr* peer) override;
+  bool can_accept() override { return !closed_ && connections_ < kMaxConnections; }
+  void on_handle_closed() override {}
+  void connection_closed(AdminConnection* connection);
+
+  net::Loop& loop_;
+  AdminApi& api_;
+  net::Listener listener_;
+  AdminConnection* first_ = nullptr;  // intrusive list of open connections
+  int connections_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace haven::admin

@@ -1,0 +1,20 @@
+#pragma once
+// Stats as text: stats.json (docs/admin-api.md documents the schema) and the Prometheus text
+// exposition format (version 0.0.4) for /metrics. Pure functions of a Stats value.
+#include <cstdint>
+#include <string>
+
+#include "haven/admin/stats.hpp"
+
+namespace haven::admin {
+
+std::string render_stats_json(const Stats& stats);
+std::string render_prometheus(const Stats& stats);
+// Parts of stats.json, for the runtime API.
+std::string render_backends_json(const Stats& stats);  // {"backends": [...]}
+std::string render_backend_json(const BackendStats& backend);
+std::string render_server_json(const ServerStats& server);
+// "2026-12-02T14:03:05.123Z" for milliseconds since the epoch.
+std::string iso8601(std::int64_t epoch_ms);
+
+}  // namespace haven::admin

@@ -1,0 +1,99 @@
+#pragma once
+// The numbers the stats page, stats.json and /metrics show, gathered in one pass: counters summed
+// over workers, states read from the registry. Plain values, so renderers never touch live state.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "haven/admin/history.hpp"
+#include "haven/admin/inventory.hpp"
+#include "haven/state/server_runtime.hpp"
+#include "haven/state/traffic_counters.hpp"
+
+namespace haven::admin {
+
+struct ServerStats {
+  std::string name;
+  std::string address;
+  bool backup = false;
+  bool serving = false;           // takes new requests now (tier in force, healthy, READY, weight > 0)
+  bool checked = false;
+  state::Health health = state::Health::Up;
+  std::int64_t health_since_ms = 0;
+  std::uint64_t health_changes = 0;
+  state::AdminState admin = state::AdminState::Ready;
+  std::int64_t admin_since_ms = 0;
+  int weight_configured = 1;
+  std::optional<int> weight_runtime;
+  int weight_effective = 1;
+  int active = 0;                 // requests in flight, all workers
+  state::CheckReport last_check;
+  state::TrafficTotals traffic;
+  Rates rates;
+};
+
+// The routing haven does for a backend now.
+enum class BackendMode : std::uint8_t { Primary, Backup, Maintenance };
+
+struct BackendStats {
+  std::string name;
+  std::string balance;
+  BackendMode mode = BackendMode::Primary;
+  int main_serving = 0;    // healthy, READY and weighted: could take a request
+  int backup_serving = 0;
+  int main_total = 0;
+  int backup_total = 0;
+  state::TrafficTotals traffic;
+  Rates rates;
+  std::vector<ServerStats> servers;
+};
+
+struct FrontendStats {
+  std::string name;
+  std::string bind;
+  state::TrafficTotals traffic;
+  Rates rates;
+};
+
+struct ReloadStats {
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::int64_t last_success_ms = 0;  // wall clock; start-up counts as the first load
+  std::int64_t last_failure_ms = 0;
+  std::string last_error;            // "file:line:col: message" of the last failed reload, until one succeeds
+};
+
+struct ProcessStats {
+  std::string version;
+  long pid = 0;
+  int workers = 1;
+  std::int64_t started_ms = 0;
+  std::int64_t now_ms = 0;
+  std::string config_source;
+  ReloadStats reloads;
+};
+
+struct Stats {
+  ProcessStats process;
+  std::vector<FrontendStats> frontends;
+  std::vector<BackendStats> backends;
+};
+
+std::string_view backend_mode_name(BackendMode mode);  // "primary", "backup", "maintenance"
+
+// Keys of the history series.
+std::string history_key_frontend(std::string_view name);
+std::string history_key_backend(std::string_view name);
+std::string history_key_server(std::string_view backend, std::string_view server);
+// What the history counts as errors: 5xx answers and exchanges that ended without a status.
+std::uint64_t error_count(const state::TrafficTotals& traffic);
+// Records the current totals of every entity of `inventory` (the admin side's timer, every
+// History::kIntervalMs).
+void sample_history(History& history, const Inventory& inventory, std::int64_t now_ms);
+
+// Gathers everything from `inventory` (and rates from `history`, which may be empty).
+Stats collect_stats(const Inventory& inventory, const History& history, ProcessStats process);
+
+}  // namespace haven::admin

@@ -1,0 +1,244 @@
+#include "haven/admin/admin_api.hpp"
+
+#include <fmt/format.h>
+
+#include "haven/admin/json_body.hpp"
+#include "haven/admin/render.hpp"
+#include "haven/core/json_text.hpp"
+
+namespace haven::admin {
+
+namespace {
+
+constexpr std::string_view kApiPrefix = "/api/v1/backends";
+
+bool is_write(http::Method method) { return method == http::Method::Post || method == http::Method::Patch; }
+bool is_read(http::Method method) { return method == http::Method::Get || method == http::Method::Head; }
+
+// Compares without leaking, through timing, how much of a guess was right.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  unsigned char difference = a.size() == b.size() ? 0 : 1;
+  const std::size_t length = std::max(a.size(), b.size());
+  for (std::size_t i = 0; i < length; ++i) {
+    const auto x = static_cast<unsigned char>(i < a.size() ? a[i] : 0);
+    const auto y = static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+    difference |= static_cast<unsigned char>(x ^ y);
+  }
+  return difference == 0;
+}
+
+// "/api/v1/backends/api/servers/a" -> {"api", "a"}; segments must be non-empty and have no '/'.
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    const std::size_t slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+const BackendStats* find_backend(const Stats& stats, std::string_view name) {
+  for (const auto& backend : stats.backends) {
+    if (backend.name == name) return &backend;
+  }
+  return nullptr;
+}
+
+const upstream::Server* find_server(const Inventory& inventory, std::string_view backend, std::string_view server) {
+  for (const upstream::Backend* b : inventory.backends) {
+    if (b->config.name != backend) continue;
+    for (const auto& s : b->servers) {
+      if (s->config.name == server) return s.get();
+    }
+  }
+  return nullptr;
+}
+
+AdminResponse json_ok(std::string body) { return {200, "application/json", std::move(body), {}}; }
+
+}  // namespace
+
+AdminResponse json_error(int status, std::string_view message) {
+  std::string body = "{\"error\":";
+  core::append_json_string(body, message);
+  body += fmt::format(",\"status\":{}}}\n", status);
+  return {status, "application/json", std::move(body), {}};
+}
+
+AdminApi::AdminApi(const config::Admin& settings, Operator& process, log::EventLog& events)
+    : settings_(settings), process_(process), events_(events) {}
+
+bool AdminApi::token_matches(std::string_view authorization) const {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() < kBearer.size()) return false;
+  std::string scheme(authorization.substr(0, kBearer.size()));
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "bearer ") return false;
+  return constant_time_equal(authorization.substr(kBearer.size()), settings_.token);
+}
+
+// Without a token only the local machine may use the admin listener, and then only under a local
+// name: a web page on another site that resolves its own name to 127.0.0.1 (DNS rebinding) sends
+// that name as Host and is refused.
+bool AdminApi::host_is_local(std::string_view host) const {
+  std::string_view name = host;
+  if (name.starts_with("[")) {
+    const std::size_t close = name.find(']');
+    if (close == std::string_view::npos) return false;
+    name = name.substr(1, close - 1);
+  } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  return name == "localhost" || name == "::1" || name.starts_with("127.");
+}
+
+AdminResponse AdminApi::handle(const AdminRequest& request) {
+  // CSRF: a browser sends Origin with every write and with cross-site reads; only the admin's own
+  // origin (the page it serves) may act.
+  if (!request.origin.empty() && request.origin != "http://" + request.host) {
+    return json_error(403, "requests from another origin are refused");
+  }
+  if (request.fetch_site == "cross-site") return json_error(403, "cross-site requests are refused");
+  if (settings_.token.empty() && !host_is_local(request.host)) {
+    return json_error(403, "without a token the admin listener only answers requests to localhost or 127.0.0.1");
+  }
+  const bool authorized = !settings_.token.empty() && token_matches(request.authorization);
+  if (!settings_.token.empty() && !authorized &&
+      (is_write(request.method) || settings_.read_token_required || !request.authorization.empty())) {
+    AdminResponse denied = json_error(401, request.authorization.empty() ? "this request needs the admin token"
+                                                                         : "the admin token is wrong");
+    return denied;
+  }
+  std::string_view path = request.target;
+  if (const std::size_t query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
+  return route(request, path);
+}
+
+AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path) {
+  const auto only = [&](bool allowed, std::string_view allow) -> std::optional<AdminResponse> {
+    if (allowed) return std::nullopt;
+    AdminResponse response = json_error(405, fmt::format("{} is not allowed here", http::method_name(request.method)));
+    response.allow = allow;
+    return response;
+  };
+  const Inventory inventory = process_.inventory();
+  if (path == "/stats.json") {
+    if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+    return json_ok(render_stats_json(collect_stats(inventory, process_.history(), process_.process())));
+  }
+  if (path == "/metrics") {
+    if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+    return {200, "text/plain; version=0.0.4; charset=utf-8",
+            render_prometheus(collect_stats(inventory, process_.history(), process_.process())),
+            {}};
+  }
+  if (path == kApiPrefix || path.starts_with(std::string(kApiPrefix) + "/")) {
+    const auto parts = split_path(path.substr(kApiPrefix.size() + (path.size() > kApiPrefix.size() ? 1 : 0)));
+    if (path == kApiPrefix) {
+      if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+      return json_ok(render_backends_json(collect_stats(inventory, process_.history(), process_.process())));
+    }
+    const Stats stats = collect_stats(inventory, process_.history(), process_.process());
+    const BackendStats* backend = parts.empty() ? nullptr : find_backend(stats, parts[0]);
+    if (backend == nullptr) return json_error(404, fmt::format("no backend \"{}\"", parts.empty() ? "" : parts[0]));
+    if (parts.size() == 1) {
+      if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+      return json_ok(render_backend_json(*backend));
+    }
+    if (parts.size() == 2 && parts[1] == "servers") {
+      if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+      std::string body = "{\"servers\":[";
+      for (std::size_t i = 0; i < backend->servers.size(); ++i) {
+        if (i != 0) body.push_back(',');
+        std::string one = render_server_json(backend->servers[i]);
+        one.pop_back();  // its newline
+        body += one;
+      }
+      body += "]}\n";
+      return json_ok(std::move(body));
+    }
+    if (parts.size() == 3 && parts[1] == "servers") {
+      const ServerStats* server = nullptr;
+      for (const auto& s : backend->servers) {
+        if (s.name == parts[2]) server = &s;
+      }
+      if (server == nullptr) {
+        return json_error(404, fmt::format("no server \"{}\" in backend \"{}\"", parts[2], parts[0]));
+      }
+      if (request.method == http::Method::Patch) return patch_server(request, parts[0], parts[2]);
+      if (auto refused = only(is_read(request.method), "GET, HEAD, PATCH")) return *refused;
+      return json_ok(render_server_json(*server));
+    }
+  }
+  return json_error(404, fmt::format("nothing at {}", path));
+}
+
+AdminResponse AdminApi::patch_server(const AdminRequest& request, std::string_view backend_name,
+                                     std::string_view server_name) {
+  const JsonObject body = parse_json_object(request.body);
+  if (!body.error.empty()) return json_error(400, fmt::format("invalid JSON body: {}", body.error));
+  std::optional<state::AdminState> new_state;
+  std::optional<std::optional<int>> new_weight;  // outer: given; inner: nullopt = back to the configured weight
+  for (const auto& [key, value] : body.members) {
+    if (key == "state") {
+      if (value.kind != JsonValue::Kind::String) return json_error(400, "\"state\" must be \"ready\", \"drain\" or \"maint\"");
+      new_state = state::parse_admin_state(value.text);
+      if (!new_state) return json_error(400, "\"state\" must be \"ready\", \"drain\" or \"maint\"");
+    } else if (key == "weight") {
+      if (value.kind == JsonValue::Kind::Null) {
+        new_weight = std::optional<int>{};
+      } else if (value.kind != JsonValue::Kind::Integer || value.integer < 0 || value.integer > 256) {
+        return json_error(400, "\"weight\" must be a whole number from 0 to 256, or null for the configured weight");
+      } else {
+        new_weight = std::optional<int>{static_cast<int>(value.integer)};
+      }
+    } else {
+      return json_error(400, fmt::format("unknown member \"{}\" (expected \"state\" and/or \"weight\")", key));
+    }
+  }
+  if (!new_state && !new_weight) return json_error(400, "nothing to change: give \"state\" and/or \"weight\"");
+
+  const Inventory inventory = process_.inventory();
+  const upstream::Server* server = find_server(inventory, backend_name, server_name);
+  if (server == nullptr) return json_error(404, "the server is gone (a reload removed it)");
+  state::ServerRuntime& runtime = server->runtime;
+  const std::string who = "admin API";
+  if (new_state) {
+    const state::AdminState before = runtime.admin_state();
+    if (runtime.set_admin_state(*new_state)) {
+      // Leaving maintenance, a checked server is not trusted until a check passes again: its
+      // health is as old as the maintenance.
+      if (before == state::AdminState::Maint && runtime.check) runtime.set_health(state::Health::Checking);
+      events_.write("server_admin", fmt::format("server {} set to {} by {} (was {})", runtime.id,
+                                                state::admin_state_name(*new_state), who,
+                                                state::admin_state_name(before)),
+                    {{"server", runtime.id},
+                     {"state", std::string(state::admin_state_name(*new_state))},
+                     {"previous", std::string(state::admin_state_name(before))},
+                     {"source", who}});
+    }
+  }
+  if (new_weight) {
+    const int before = server->weight();
+    runtime.set_runtime_weight(*new_weight);
+    if (server->weight() != before || new_weight->has_value() != runtime.runtime_weight().has_value()) {
+      events_.write("server_weight",
+                    fmt::format("server {} weight set to {}{} by {} (was {})", runtime.id, server->weight(),
+                                new_weight->has_value() ? "" : " (the configured weight)", who, before),
+                    {{"server", runtime.id}, {"weight", static_cast<long>(server->weight())}, {"source", who}});
+    }
+  }
+  process_.server_admin_changed();
+  const Stats stats = collect_stats(inventory, process_.history(), process_.process());
+  for (const auto& backend : stats.backends) {
+    if (backend.name != backend_name) continue;
+    for (const auto& s : backend.servers) {
+      if (s.name == server_name) return json_ok(render_server_json(s));
+    }
+  }
+  return json_error(404, "the server is gone (a reload removed it)");
+}
+
+}  // namespace haven::admin

@@ -1,0 +1,144 @@
+#include "haven/admin/stats.hpp"
+
+#include <array>
+
+#include "haven/upstream/balancer.hpp"
+
+namespace haven::admin {
+
+namespace {
+
+std::string balance_name(config::Balance balance) {
+  switch (balance) {
+    case config::Balance::RoundRobin:
+      return "roundrobin";
+    case config::Balance::LeastConn:
+      return "leastconn";
+    case config::Balance::First:
+      return "first";
+  }
+  return "roundrobin";
+}
+
+std::string host_port(const config::Address& address, std::uint16_t port) {
+  const std::string host = address.is_ipv6 ? "[" + address.host + "]" : address.host;
+  return host + ":" + std::to_string(port);
+}
+
+ServerStats server_stats(const upstream::Server& server, bool serving, const History& history) {
+  const state::ServerRuntime& runtime = server.runtime;
+  ServerStats stats;
+  stats.name = server.config.name;
+  stats.address = server.config.address.text;
+  stats.backup = server.config.backup;
+  stats.serving = serving;
+  stats.checked = runtime.check.has_value();
+  stats.health = runtime.health();
+  stats.health_since_ms = runtime.health_since_ms();
+  stats.health_changes = runtime.health_changes();
+  stats.admin = runtime.admin_state();
+  stats.admin_since_ms = runtime.admin_since_ms();
+  stats.weight_configured = server.config.weight;
+  stats.weight_runtime = runtime.runtime_weight();
+  stats.weight_effective = server.weight();
+  stats.active = runtime.active.load(std::memory_order_relaxed);
+  stats.last_check = runtime.last_check();
+  stats.traffic = state::sum(*runtime.traffic);
+  stats.rates = history.rates(history_key_server(runtime.backend, runtime.name));
+  return stats;
+}
+
+}  // namespace
+
+std::string history_key_frontend(std::string_view name) { return "f/" + std::string(name); }
+std::string history_key_backend(std::string_view name) { return "b/" + std::string(name); }
+std::string history_key_server(std::string_view backend, std::string_view server) {
+  return "s/" + std::string(backend) + "/" + std::string(server);
+}
+
+std::uint64_t error_count(const state::TrafficTotals& traffic) {
+  return traffic.responses[4] + traffic.responses[state::kStatusClasses - 1];
+}
+
+std::string_view backend_mode_name(BackendMode mode) {
+  switch (mode) {
+    case BackendMode::Primary:
+      return "primary";
+    case BackendMode::Backup:
+      return "backup";
+    case BackendMode::Maintenance:
+      return "maintenance";
+  }
+  return "maintenance";
+}
+
+Stats collect_stats(const Inventory& inventory, const History& history, ProcessStats process) {
+  Stats stats;
+  stats.process = std::move(process);
+  const config::Config& config = *inventory.config;
+  for (std::size_t i = 0; i < inventory.frontends.size(); ++i) {
+    const auto& frontend = *inventory.frontends[i];
+    FrontendStats entry;
+    entry.name = frontend.name;
+    const std::uint16_t port = i < inventory.frontend_ports.size() ? inventory.frontend_ports[i] : 0;
+    entry.bind = host_port(config.frontends[i].bind, port != 0 ? port : config.frontends[i].bind.port);
+    entry.traffic = state::sum(*frontend.traffic);
+    entry.rates = history.rates(history_key_frontend(frontend.name));
+    stats.frontends.push_back(std::move(entry));
+  }
+  for (const upstream::Backend* backend : inventory.backends) {
+    BackendStats entry;
+    entry.name = backend->config.name;
+    entry.balance = balance_name(backend->config.balance);
+    entry.traffic = state::sum(*backend->runtime->traffic);
+    entry.rates = history.rates(history_key_backend(backend->config.name));
+    // The same view of the servers the balancer takes.
+    std::array<upstream::Candidate, config::kMaxServersPerBackend> candidates;
+    const std::size_t count = std::min(backend->servers.size(), candidates.size());
+    for (std::size_t s = 0; s < count; ++s) {
+      const auto& server = *backend->servers[s];
+      candidates[s] = {server.serving(), server.config.backup, server.weight(),
+                       server.runtime.active.load(std::memory_order_relaxed)};
+    }
+    const std::span<const upstream::Candidate> view(candidates.data(), count);
+    switch (upstream::usable_tier(view)) {
+      case upstream::Tier::Main:
+        entry.mode = BackendMode::Primary;
+        break;
+      case upstream::Tier::Backup:
+        entry.mode = BackendMode::Backup;
+        break;
+      case upstream::Tier::None:
+        entry.mode = BackendMode::Maintenance;
+        break;
+    }
+    for (std::size_t s = 0; s < count; ++s) {
+      const auto& server = *backend->servers[s];
+      const bool serving = upstream::in_service(view, s, backend->config.all_backups);
+      (server.config.backup ? entry.backup_total : entry.main_total) += 1;
+      if (server.serving()) (server.config.backup ? entry.backup_serving : entry.main_serving) += 1;
+      entry.servers.push_back(server_stats(server, serving, history));
+    }
+    stats.backends.push_back(std::move(entry));
+  }
+  return stats;
+}
+
+void sample_history(History& history, const Inventory& inventory, std::int64_t now_ms) {
+  std::set<std::string> keys;
+  const auto record = [&](std::string key, const state::WorkerTraffic& traffic) {
+    const state::TrafficTotals totals = state::sum(traffic);
+    history.record(key, totals.requests, error_count(totals), now_ms);
+    keys.insert(std::move(key));
+  };
+  for (const auto& frontend : inventory.frontends) record(history_key_frontend(frontend->name), *frontend->traffic);
+  for (const upstream::Backend* backend : inventory.backends) {
+    record(history_key_backend(backend->config.name), *backend->runtime->traffic);
+    for (const auto& server : backend->servers) {
+      record(history_key_server(backend->config.name, server->config.name), *server->runtime.traffic);
+    }
+  }
+  history.keep_only(keys);
+}
+
+}  // namespace haven::admin
