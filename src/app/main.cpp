@@ -14,6 +14,7 @@
 #include "haven/admin/admin_api.hpp"
 #include "haven/admin/admin_server.hpp"
 #include "haven/admin/history.hpp"
+#include "haven/admin/state_file.hpp"
 #include "haven/admin/stats.hpp"
 #include "haven/app/check_summary.hpp"
 #include "haven/app/fd_limit.hpp"
@@ -65,6 +66,11 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   std::string open_admin() {
     const config::Admin& settings = snapshot_->config->admin;
     if (!settings.enabled) return {};
+    if (!settings.state_file.empty()) {
+      for (const std::string& warning : admin::load_state_file(settings.state_file, inventory())) {
+        events_.write("warning", warning);
+      }
+    }
     admin_api_ = std::make_unique<admin::AdminApi>(settings, static_cast<admin::Operator&>(*this), events_);
     admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
     if (std::string error = admin_server_->open(settings.bind); !error.empty()) return error;
@@ -120,6 +126,11 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   const admin::History& history() override { return history_; }
   void server_admin_changed() override {
     for (auto& worker : workers_) worker->notify_admin_change();
+    const std::string& path = snapshot_->config->admin.state_file;
+    if (path.empty()) return;
+    if (const std::string error = admin::save_state_file(path, inventory()); !error.empty()) {
+      events_.write("warning", fmt::format("admin state not saved: {}", error));
+    }
   }
 
   static void on_history_due(void* self) noexcept {

@@ -228,6 +228,31 @@ def bad_writes_get_json_errors_and_change_nothing() -> None:
              "servers listed")
 
 
+@test
+def admin_state_and_weights_survive_a_restart_through_the_state_file() -> None:
+    a = Upstream(name="a")
+    b = Upstream(name="b")
+    with tempfile.TemporaryDirectory() as tmp:
+        state_file = os.path.join(tmp, "admin.state")
+        config = make_config({"static": [{"name": "a", "address": a}, {"name": "b", "address": b}]},
+                             extra=ADMIN + f'state_file = "{state_file}"\n')
+        first = Haven(config)
+        set_server(first, "static", "a", {"state": "drain"})
+        set_server(first, "static", "b", {"weight": 5})
+        check_eq(first.stop(), 0, "exit status")
+        with open(state_file) as f:
+            lines = [line for line in f.read().splitlines() if not line.startswith("#")]
+        check_eq(lines, ["static/a drain -", "static/b ready 5"], "the saved state")
+        with open(state_file, "a") as f:
+            f.write("static/gone maint -\nstatic/b sleepy 5\n")
+        second = Haven(config)
+        check_eq(server_stats(second, "static", "a")["admin"]["state"], "DRAIN", "a after the restart")
+        check_eq(server_stats(second, "static", "b")["weight"]["runtime"], 5, "b's weight after the restart")
+        second.wait_event(r"no server static/gone in the configuration")
+        second.wait_event(r"STATE must be ready, drain or maint")
+        check_eq(served_by(second), "b", "the drained server gets nothing")
+
+
 # ---------------------------------------------------------------------------------------------
 # Who may use it
 # ---------------------------------------------------------------------------------------------
