@@ -8,6 +8,9 @@
 
 namespace haven::admin {
 
+// static/stats.html, compiled in (generated at build time).
+std::string_view bundled_stats_page();
+
 namespace {
 
 constexpr std::string_view kApiPrefix = "/api/v1/backends";
@@ -104,6 +107,13 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
   if (settings_.token.empty() && !host_is_local(request.host)) {
     return json_error(403, "without a token the admin listener only answers requests to localhost or 127.0.0.1");
   }
+  std::string_view path = request.target;
+  if (const std::size_t query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
+  // The page holds no data (it reads stats.json, with the token typed into it): anyone who may
+  // reach the listener may load it.
+  if (path == "/" && is_read(request.method)) {
+    return {200, "text/html; charset=utf-8", std::string(bundled_stats_page()), {}};
+  }
   const bool authorized = !settings_.token.empty() && token_matches(request.authorization);
   if (!settings_.token.empty() && !authorized &&
       (is_write(request.method) || settings_.read_token_required || !request.authorization.empty())) {
@@ -111,8 +121,6 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
                                                                          : "the admin token is wrong");
     return denied;
   }
-  std::string_view path = request.target;
-  if (const std::size_t query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);
   return route(request, path);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The browser tests: static/maintenance.html in headless Chromium (/usr/bin/chromium), driven by
-# Node's test runner and playwright-core against the haven binary given as $1.
+# The browser tests: static/maintenance.html and the admin stats page in headless Chromium
+# (/usr/bin/chromium), driven by Node's test runner and playwright-core against the haven binary
+# given as $1.
 #
 #   tests/browser/run.sh path/to/haven
 set -euo pipefail
@@ -29,4 +30,4 @@ if [[ ! -d node_modules/playwright-core ]]; then
   npm ci --no-audit --no-fund
 fi
 
-HAVEN_BIN="$haven_bin" exec node --test maintenance.test.mjs
+HAVEN_BIN="$haven_bin" exec node --test maintenance.test.mjs stats.test.mjs

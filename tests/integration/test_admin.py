@@ -222,6 +222,11 @@ def bad_writes_get_json_errors_and_change_nothing() -> None:
     check_eq(refused.status, 405, "DELETE")
     check_eq(refused.headers.get("allow"), "GET, HEAD, PATCH", "Allow")
     check_eq(haven.admin("POST", "/stats.json").status, 405, "POST to a read-only path")
+    page = haven.admin("GET", "/")
+    check_eq(page.status, 200, "the stats page")
+    check(page.headers["content-type"].startswith("text/html"), "the page is HTML")
+    check(b"/stats.json" in page.raw and b"<script" in page.raw, "the page reads stats.json")
+    check(b"http://" not in page.raw.replace(b"http://www.w3.org/2000/svg", b""), "the page loads nothing from elsewhere")
     listing = haven.admin("GET", "/api/v1/backends").json()
     check_eq([b["name"] for b in listing["backends"]], ["static"], "backends listed")
     check_eq([s["name"] for s in haven.admin("GET", "/api/v1/backends/static/servers").json()["servers"]], ["s1"],
