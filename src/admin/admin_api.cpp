@@ -142,6 +142,14 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
             render_prometheus(collect_stats(inventory, process_.history(), process_.process())),
             {}};
   }
+  if (path == "/api/v1/reload") {
+    if (auto refused = only(request.method == http::Method::Post, "POST")) return *refused;
+    const ReloadResult result = process_.reload("admin API");
+    std::string body = result.ok ? "{\"result\":\"success\",\"message\":" : "{\"result\":\"failure\",\"error\":";
+    core::append_json_string(body, result.message);
+    body += "}\n";
+    return {result.ok ? 200 : 422, "application/json", std::move(body), {}};
+  }
   if (path == kApiPrefix || path.starts_with(std::string(kApiPrefix) + "/")) {
     const auto parts = split_path(path.substr(kApiPrefix.size() + (path.size() > kApiPrefix.size() ? 1 : 0)));
     if (path == kApiPrefix) {

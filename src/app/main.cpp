@@ -7,9 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "haven/admin/admin_api.hpp"
 #include "haven/admin/admin_server.hpp"
@@ -24,7 +28,9 @@
 #include "haven/health/checker.hpp"
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
+#include "haven/net/listener.hpp"
 #include "haven/net/loop.hpp"
+#include "haven/net/socket_address.hpp"
 #include "haven/net/timer.hpp"
 #include "haven/proxy/snapshot.hpp"
 #include "haven/proxy/worker.hpp"
@@ -39,9 +45,12 @@ namespace {
 class Supervisor final : private net::HandleOwner, private admin::Operator {
  public:
   Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, std::shared_ptr<const proxy::Snapshot> snapshot,
-             std::vector<std::uint16_t> ports, log::EventLog& events, std::string version)
+             std::vector<std::uint16_t> ports, log::EventLog& events, std::string version, state::Registry& registry,
+             std::string config_path)
       : workers_(workers),
         events_(events),
+        registry_(registry),
+        config_path_(std::move(config_path)),
         snapshot_(std::move(snapshot)),
         ports_(std::move(ports)),
         version_(std::move(version)),
@@ -124,6 +133,130 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     return stats;
   }
   const admin::History& history() override { return history_; }
+  admin::ReloadResult reload(std::string_view source) override {
+    try {
+      return reload_config(source);
+    } catch (const std::exception& error) {
+      return refuse_reload(source, error.what());
+    }
+  }
+
+  // Reads the configuration file again and puts it in force on every worker, or refuses it and
+  // keeps the running one. Runs on this loop (SIGHUP, the admin API).
+  admin::ReloadResult reload_config(std::string_view source) {
+    if (shutting_down_) return {false, "haven is shutting down"};
+    auto loaded = config::load_config_file(config_path_);
+    if (!loaded) return refuse_reload(source, loaded.error().to_string());
+    auto config = std::make_shared<const config::Config>(std::move(loaded).value());
+    auto maintenance = fallback::MaintenanceResponses::build(*config);
+    if (!maintenance) return refuse_reload(source, maintenance.error());
+
+    // What only a restart changes stays as it was; the operator is told.
+    const config::Config& running = *snapshot_->config;
+    std::vector<std::string> kept;
+    if (config->global.workers != running.global.workers) kept.push_back("[global] workers");
+    if (config->global.max_connections != running.global.max_connections) kept.push_back("[global] max_connections");
+    if (config->global.max_connections_per_client != running.global.max_connections_per_client) {
+      kept.push_back("[global] max_connections_per_client");
+    }
+    if (config->log.access != running.log.access || config->log.events != running.log.events ||
+        config->log.format != running.log.format) {
+      kept.push_back("[log]");
+    }
+    if (config->admin.enabled != running.admin.enabled || !(config->admin.bind == running.admin.bind) ||
+        config->admin.token != running.admin.token ||
+        config->admin.read_token_required != running.admin.read_token_required ||
+        config->admin.state_file != running.admin.state_file) {
+      kept.push_back("[admin]");
+    }
+
+    // Sockets for binds no worker listens on yet, made before anything changes: a bind that fails
+    // refuses the whole reload. Every worker gets its own socket on the same port (SO_REUSEPORT).
+    const auto& frontends = config->frontends;
+    std::vector<std::vector<int>> fds(workers_.size(), std::vector<int>(frontends.size(), -1));
+    std::vector<std::uint16_t> ports(frontends.size(), 0);
+    const auto close_all = [&fds] {
+      for (auto& per_worker : fds) {
+        for (const int fd : per_worker) {
+          if (fd >= 0) ::close(fd);
+        }
+      }
+    };
+    // A frontend keeps the listener of the running frontend with its name and bind; failing that,
+    // of one with its bind (a rename) unless that bind says port 0 (each such bind is its own port).
+    std::vector<int> keep(frontends.size(), -1);
+    std::vector<bool> taken(running.frontends.size(), false);
+    for (int pass = 0; pass < 2; ++pass) {
+      for (std::size_t i = 0; i < frontends.size(); ++i) {
+        for (std::size_t j = 0; j < running.frontends.size() && keep[i] < 0; ++j) {
+          if (taken[j] || !(running.frontends[j].bind == frontends[i].bind)) continue;
+          if (pass == 0 ? running.frontends[j].name != frontends[i].name : frontends[i].bind.port == 0) continue;
+          keep[i] = static_cast<int>(j);
+          taken[j] = true;
+          ports[i] = ports_[j];
+        }
+      }
+    }
+    for (std::size_t i = 0; i < frontends.size(); ++i) {
+      if (keep[i] >= 0) continue;
+      std::uint16_t port = frontends[i].bind.port;
+      for (std::size_t w = 0; w < workers_.size(); ++w) {
+        net::SocketAddress address;
+        address.assign(frontends[i].bind.host, port);
+        std::string error;
+        const int fd = net::Listener::bind_socket(address, error);
+        if (fd < 0) {
+          close_all();
+          return refuse_reload(source, fmt::format("{}: frontend {} cannot listen on {}: {}", config_path_,
+                                                   frontends[i].name, frontends[i].bind.text, error));
+        }
+        fds[w][i] = fd;
+        if (port == 0) port = bound_port(fd);  // the others share the port the first one got
+      }
+      ports[i] = port;
+    }
+
+    state::BindChanges changes;
+    auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
+                                                            registry_.bind(*config, false, &changes));
+    for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->adopt_snapshot(snapshot, keep, std::move(fds[w]));
+    snapshot_ = std::move(snapshot);
+    ports_ = std::move(ports);
+    checker_.bind(snapshot_->backends);
+    reloads_.succeeded += 1;
+    reloads_.last_success_ms = state::wall_clock_ms();
+    reloads_.last_error.clear();
+
+    std::string summary = fmt::format("configuration reloaded from {} ({}): {} frontends, {} backends", config_path_,
+                                      source, frontends.size(), config->backends.size());
+    const auto list = [&summary](std::string_view what, const std::vector<std::string>& names) {
+      if (!names.empty()) summary += fmt::format("; {} {}", what, fmt::join(names, ", "));
+    };
+    list("servers added:", changes.added);
+    list("servers changed (checked before traffic):", changes.changed);
+    list("servers removed:", changes.removed);
+    if (!kept.empty()) summary += fmt::format("; {} need a restart and stay as they were", fmt::join(kept, ", "));
+    events_.write("reload", summary, {{"source", std::string(source)}, {"result", "success"}});
+    return {true, summary};
+  }
+
+  admin::ReloadResult refuse_reload(std::string_view source, const std::string& why) {
+    reloads_.failed += 1;
+    reloads_.last_failure_ms = state::wall_clock_ms();
+    reloads_.last_error = why;
+    events_.write("reload_refused",
+                  fmt::format("configuration reload ({}) refused, still running the previous one: {}", source, why),
+                  {{"source", std::string(source)}, {"result", "failure"}, {"error", why}});
+    return {false, why};
+  }
+
+  static std::uint16_t bound_port(int fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+    if (address.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+  }
   void server_admin_changed() override {
     for (auto& worker : workers_) worker->notify_admin_change();
     const std::string& path = snapshot_->config->admin.state_file;
@@ -159,13 +292,14 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     supervisor.history_timer_.close(&supervisor);
   }
 
-  // Operators used to nginx or HAProxy send SIGHUP to reload; its default action would end the
-  // process and take the page down with it.
+  // SIGHUP reloads the configuration, as with nginx and HAProxy.
   static void on_hangup(void* self, int /*signal_number*/) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
-    supervisor.events_.write("warning",
-                             "received SIGHUP: configuration reload is not supported; still running with the "
-                             "configuration loaded at start-up (restart haven to apply changes)");
+    try {
+      supervisor.reload_config("SIGHUP");
+    } catch (const std::exception& error) {
+      supervisor.refuse_reload("SIGHUP", error.what());
+    }
   }
 
   static void on_worker_stopped(void* self) noexcept {
@@ -188,6 +322,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   net::Loop loop_;
   std::vector<std::unique_ptr<proxy::Worker>>& workers_;
   log::EventLog& events_;
+  state::Registry& registry_;
+  const std::string config_path_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;  // the one in force
   std::vector<std::uint16_t> ports_;                 // frontend ports as bound
   std::string version_;
@@ -208,7 +344,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   bool shutting_down_ = false;
 };
 
-int serve(std::shared_ptr<const config::Config> config, const char* version) {
+int serve(std::shared_ptr<const config::Config> config, const std::string& config_path, const char* version) {
   std::string error;
   auto event_output = log::Output::open(config->log.events, error);
   if (!event_output) {
@@ -258,7 +394,7 @@ int serve(std::shared_ptr<const config::Config> config, const char* version) {
   }
 
   // The supervisor (and its checker) exists before any worker runs: workers report to it.
-  Supervisor supervisor(workers, snapshot, ports, *events, version);
+  Supervisor supervisor(workers, snapshot, ports, *events, version, registry, config_path);
   if (const std::string admin_error = supervisor.open_admin(); !admin_error.empty()) {
     events->write("error", admin_error);
     return 1;
@@ -305,7 +441,7 @@ int run(int argc, char** argv, const char* version) {
   std::signal(SIGPIPE, SIG_IGN);
   // Until the supervisor watches SIGHUP (and after it stops), a hang-up is ignored, never fatal.
   std::signal(SIGHUP, SIG_IGN);
-  return serve(std::move(config), version);
+  return serve(std::move(config), options.config_path, version);
 }
 
 }  // namespace haven::app

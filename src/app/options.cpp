@@ -11,7 +11,9 @@ const char* usage() {
          "       haven --help            print this help\n"
          "\n"
          "Signals: SIGTERM or SIGINT stop accepting, let in-flight requests finish\n"
-         "(up to timeouts.shutdown), then exit 0.\n";
+         "(up to timeouts.shutdown), then exit 0. SIGHUP reloads FILE: a valid one is put\n"
+         "in force without closing a listener or losing a request; an invalid one is\n"
+         "reported (FILE:LINE:COL) and the running configuration stays.\n";
 }
 
 bool parse_options(int argc, char** argv, Options& options, std::string& error) {

@@ -35,7 +35,7 @@ Listener::~Listener() {
   if (fd_ >= 0 && !poll_initialised_) ::close(fd_);
 }
 
-int Listener::open(const SocketAddress& address, std::string& error, bool reuse_port) {
+int Listener::bind_socket(const SocketAddress& address, std::string& error, bool reuse_port) {
   const int fd = ::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     error = std::string("socket: ") + std::strerror(errno);
@@ -51,12 +51,22 @@ int Listener::open(const SocketAddress& address, std::string& error, bool reuse_
     ::close(fd);
     return -saved;
   }
+  return fd;
+}
+
+int Listener::open(const SocketAddress& address, std::string& error, bool reuse_port) {
+  const int fd = bind_socket(address, error, reuse_port);
+  if (fd < 0) return fd;
+  adopt(fd);
+  return 0;
+}
+
+void Listener::adopt(int fd) {
   fd_ = fd;
   uv_poll_init_socket(loop_.get(), ListenerAccess::poll(*this), fd_);
   ListenerAccess::poll(*this)->data = this;
   poll_initialised_ = true;
   resume();
-  return 0;
 }
 
 std::uint16_t Listener::port() const {

@@ -70,20 +70,42 @@ http::MessageHead& ClientSession::RequestEvents::Response::on_message_begin() { 
 ClientSession::ClientSession(Worker& worker, std::shared_ptr<const Snapshot> snapshot, std::size_t frontend_index)
     : worker_(worker),
       snapshot_(std::move(snapshot)),
-      frontend_(snapshot_->config->frontends[frontend_index]),
+      frontend_(&snapshot_->config->frontends[frontend_index]),
       frontend_index_(frontend_index),
       client_(worker.loop(), *this),
       timer_(worker.loop(), &ClientSession::on_client_timer, this),
       request_events_(std::make_unique<RequestEvents>(*this)),
       request_parser_(http::MessageKind::Request, *request_events_) {
+  apply_frontend_limits();
+}
+
+void ClientSession::apply_frontend_limits() {
   http::ParseLimits limits;
-  limits.max_head_bytes = frontend_.max_header_bytes;
-  limits.max_headers = frontend_.max_headers;
-  limits.underscores = frontend_.underscores_in_headers == config::HeaderUnderscores::Reject ? http::UnderscoreHeaders::Reject
-                       : frontend_.underscores_in_headers == config::HeaderUnderscores::Allow
+  limits.max_head_bytes = frontend_->max_header_bytes;
+  limits.max_headers = frontend_->max_headers;
+  limits.underscores = frontend_->underscores_in_headers == config::HeaderUnderscores::Reject ? http::UnderscoreHeaders::Reject
+                       : frontend_->underscores_in_headers == config::HeaderUnderscores::Allow
                            ? http::UnderscoreHeaders::Allow
                            : http::UnderscoreHeaders::Drop;
   request_parser_.set_limits(limits);
+}
+
+// Between requests a keep-alive connection moves to the configuration in force, so a reload's
+// routes, limits and timeouts apply to its next request (the one before finished on the
+// configuration it started with). False when its frontend is gone or now listens elsewhere.
+bool ClientSession::follow_reload() {
+  const std::shared_ptr<const Snapshot>& current = worker_.snapshot();
+  if (current == snapshot_) return true;
+  const auto& frontends = current->config->frontends;
+  for (std::size_t i = 0; i < frontends.size(); ++i) {
+    if (frontends[i].name != frontend_->name || !(frontends[i].bind == frontend_->bind)) continue;
+    snapshot_ = current;
+    frontend_ = &frontends[i];
+    frontend_index_ = i;
+    apply_frontend_limits();
+    return true;
+  }
+  return false;
 }
 
 ClientSession::~ClientSession() {
@@ -104,12 +126,18 @@ void ClientSession::start(int fd, const sockaddr* peer) {
   }
   client_.set_nodelay();
   net::SocketAddress::describe(peer, client_ip_, client_port_);
-  arm_client_timer(frontend_.timeouts.http_request);
+  arm_client_timer(frontend_->timeouts.http_request);
   if (client_.read_start() != 0) close_now();
 }
 
 void ClientSession::close_if_idle() {
   if (state_ == State::ReadingHead && !request_started_) close_now();
+}
+
+void ClientSession::on_reload() {
+  // An idle connection of a frontend the reload removed is closed now (a client takes that as the
+  // usual end of an idle keep-alive connection); a busy one finishes its request first.
+  if (state_ == State::ReadingHead && !request_started_ && !follow_reload()) close_now();
 }
 
 void ClientSession::abort_now() {
@@ -150,8 +178,8 @@ void ClientSession::on_read(std::size_t length) {
   if (state_ == State::Tunnel) {
     if (in_->room(false) == 0) client_.read_stop();
     // Traffic either way keeps the tunnel alive.
-    arm_client_timer(frontend_.timeouts.tunnel);
-    if (exchange_->upstream != nullptr) exchange_->upstream->timer().set(frontend_.timeouts.tunnel);
+    arm_client_timer(frontend_->timeouts.tunnel);
+    if (exchange_->upstream != nullptr) exchange_->upstream->timer().set(frontend_->timeouts.tunnel);
     pump_tunnel();
     return;
   }
@@ -159,11 +187,11 @@ void ClientSession::on_read(std::size_t length) {
     // The head timer runs from the first byte of a request (slowloris), not from the last one.
     request_started_ = true;
     request_started_ms_ = worker_.loop().now_ms();
-    arm_client_timer(frontend_.timeouts.http_request);
+    arm_client_timer(frontend_->timeouts.http_request);
   } else if (state_ == State::Forwarding) {
-    arm_client_timer(frontend_.timeouts.client);
+    arm_client_timer(frontend_->timeouts.client);
   }
-  if (frontend_.min_body_rate != 0 && state_ != State::ReadingHead && exchange_ != nullptr &&
+  if (frontend_->min_body_rate != 0 && state_ != State::ReadingHead && exchange_ != nullptr &&
       !exchange_->request_complete && !body_rate_holds(length)) {
     return;
   }
@@ -265,7 +293,7 @@ bool ClientSession::body_rate_holds(std::size_t length) {
   body_window_bytes_ += length;
   const std::uint64_t elapsed = now - body_window_start_ms_;
   if (elapsed < kWindowMs) return true;
-  if (body_window_bytes_ * 1000 >= frontend_.min_body_rate * elapsed) {
+  if (body_window_bytes_ * 1000 >= frontend_->min_body_rate * elapsed) {
     body_window_start_ms_ = now;
     body_window_bytes_ = 0;
     return true;
@@ -288,6 +316,8 @@ void ClientSession::on_request_head_parsed() {
   timer_.clear();
   restart_body_rate_window();
   if (!exchange_->routed) {
+    // A request that began before a reload reached this worker still gets the routes in force.
+    follow_reload();
     exchange_->routed = true;
     exchange_->started_ms = request_started_ms_;
     exchange_->head_ms = worker_.loop().now_ms();
@@ -318,7 +348,7 @@ void ClientSession::on_request_head_parsed() {
   facts.wants_html = ex.wants_html;
   facts.poll_path =
       ex.wants_html && snapshot_->maintenance.is_poll_path(routing::origin_path(ex.request.target.view(in_->data)));
-  if (navigation_needs_maintenance(facts, frontend_.maintenance_requires_indexes,
+  if (navigation_needs_maintenance(facts, frontend_->maintenance_requires_indexes,
                                    [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
     respond_local(snapshot_->maintenance.html(ex.request.method == http::Method::Head), 503, state::Outcome::Maintenance);
     return;
@@ -358,7 +388,7 @@ void ClientSession::dispatch() {
   }
   const auto chosen =
       upstream::choose_server(ex.backend->config.balance, ex.backend->config.all_backups,
-                              std::span(candidates.data(), count), ex.tried, worker_.balancer_state(ex.backend->index));
+                              std::span(candidates.data(), count), ex.tried, ex.backend->runtime->balancer[worker_.id()]);
   if (!chosen) {
     respond_maintenance(*ex.backend);
     return;
@@ -528,7 +558,7 @@ void ClientSession::after_upstream_write() {
     return;
   }
   make_room_in_client_buffer();
-  arm_client_timer(frontend_.timeouts.client);
+  arm_client_timer(frontend_->timeouts.client);
   if (!client_eof_ && in_->room(false) > 0) {
     if (!client_.reading()) restart_body_rate_window();  // haven, not the client, was the holdup
     client_.read_start();
@@ -570,8 +600,8 @@ void ClientSession::on_upstream_read(std::size_t length) {
     ex.first_response_ms = worker_.loop().now_ms();
   }
   if (state_ == State::Tunnel) {
-    ex.upstream->timer().set(frontend_.timeouts.tunnel);
-    arm_client_timer(frontend_.timeouts.tunnel);
+    ex.upstream->timer().set(frontend_->timeouts.tunnel);
+    arm_client_timer(frontend_->timeouts.tunnel);
     pump_tunnel();
     return;
   }
@@ -699,7 +729,7 @@ void ClientSession::flush_to_client() {
     case net::WriteOutcome::Pending:
       // Backpressure: the server waits while the client is slow.
       if (ex.upstream != nullptr) ex.upstream->stream().read_stop();
-      arm_client_timer(frontend_.timeouts.client);
+      arm_client_timer(frontend_->timeouts.client);
       return;
     case net::WriteOutcome::Failed:
       abort_exchange(state::Outcome::ClientAbort);
@@ -997,6 +1027,10 @@ void ClientSession::next_request() {
 
 void ClientSession::start_next_request() {
   release_exchange();
+  if (!follow_reload()) {
+    close_now();
+    return;
+  }
   // The next request (pipelined bytes, if any) moves to the front of the buffer.
   if (in_ != nullptr) {
     std::memmove(in_->data, in_->data + parsed_, in_->end - parsed_);
@@ -1019,7 +1053,7 @@ void ClientSession::start_next_request() {
     if (state_ == State::ReadingHead) close_now();  // an unfinished head that can never complete
     return;
   }
-  arm_client_timer(request_started_ ? frontend_.timeouts.http_request : frontend_.timeouts.keep_alive);
+  arm_client_timer(request_started_ ? frontend_->timeouts.http_request : frontend_->timeouts.keep_alive);
   if (client_.read_start() != 0) {
     close_now();
     return;
@@ -1060,7 +1094,7 @@ void ClientSession::respond_error(int status, state::Outcome outcome) {
       linger_close();
       return;
     case net::WriteOutcome::Pending:
-      arm_client_timer(frontend_.timeouts.client);  // on_write_done lingers once it is out
+      arm_client_timer(frontend_->timeouts.client);  // on_write_done lingers once it is out
       return;
     case net::WriteOutcome::Failed:
       close_now(true);
@@ -1119,7 +1153,7 @@ void ClientSession::record_exchange() {
   const int client_length = std::snprintf(client, sizeof client, "%s:%u", client_ip_.c_str(), client_port_);
   log::AccessRecord record;
   record.client = {client, static_cast<std::size_t>(client_length > 0 ? client_length : 0)};
-  record.frontend = frontend_.name;
+  record.frontend = frontend_->name;
   record.backend = ex.backend != nullptr ? std::string_view(ex.backend->config.name) : std::string_view("-");
   record.server = ex.server != nullptr ? std::string_view(ex.server->config.name) : std::string_view("-");
   const bool have_head = ex.request.target.length > 0;
@@ -1256,8 +1290,8 @@ void ClientSession::start_tunnel() {
   Exchange& ex = *exchange_;
   record_exchange();
   state_ = State::Tunnel;
-  timer_.set(frontend_.timeouts.tunnel);
-  ex.upstream->timer().set(frontend_.timeouts.tunnel);
+  timer_.set(frontend_->timeouts.tunnel);
+  ex.upstream->timer().set(frontend_->timeouts.tunnel);
   // Bytes that arrived behind the heads belong to the new protocol.
   if (ex.upstream_in != nullptr) {
     net::Buffer& up = *ex.upstream_in;

@@ -21,11 +21,17 @@ constexpr std::size_t kMinFreeExchanges = 16;
 constexpr core::Duration kTrimInterval{500};
 }  // namespace
 
-// Accepts for one frontend and hands sockets to new sessions.
-class Worker::FrontendAcceptor final : public net::AcceptHandler {
+// Accepts for one frontend and hands sockets to new sessions. A reload that keeps the frontend's
+// bind keeps the acceptor (and its socket) and only tells it the frontend's new index.
+class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::HandleOwner {
  public:
   FrontendAcceptor(Worker& worker, std::size_t frontend_index)
       : worker_(worker), frontend_index_(frontend_index), listener_(worker.loop_, *this) {}
+
+  void set_frontend_index(std::size_t index) { frontend_index_ = index; }
+  // Stops accepting for good (the frontend is gone); closed() once the socket is.
+  void retire() { listener_.close(this); }
+  [[nodiscard]] bool closed() const { return closed_; }
 
   void on_accept(int fd, const sockaddr* peer) override {
     auto& counters = (*worker_.snapshot_->frontends[frontend_index_]->traffic)[worker_.id()];
@@ -58,9 +64,12 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler {
   net::Listener& listener() { return listener_; }
 
  private:
+  void on_handle_closed() override { closed_ = true; }
+
   Worker& worker_;
   std::size_t frontend_index_;
   net::Listener listener_;
+  bool closed_ = false;
 };
 
 Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters& shared,
@@ -74,10 +83,10 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
       server_trouble_signal_(loop_, &Worker::on_server_trouble, this),
       admin_change_signal_(loop_, &Worker::on_admin_change, this),
+      snapshot_signal_(loop_, &Worker::on_snapshot_change, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
       grace_timer_(loop_, &Worker::on_grace_expired, this),
       trim_timer_(loop_, &Worker::on_trim, this) {
-  balancer_states_.resize(snapshot_->backends.size());
   trim_timer_.start(kTrimInterval, kTrimInterval);
 }
 
@@ -110,6 +119,7 @@ void Worker::release_exchange(Exchange* exchange) {
 
 void Worker::on_trim(void* self) noexcept {
   auto& worker = *static_cast<Worker*>(self);
+  std::erase_if(worker.retired_acceptors_, [](const auto& acceptor) { return acceptor->closed(); });
   worker.report_dropped_headers();
   worker.buffers_.trim();
   const std::size_t in_use = worker.exchanges_in_use_;
@@ -149,7 +159,6 @@ void Worker::run(const std::function<void()>& on_stopped) {
   if (on_stopped) on_stopped();
 }
 
-upstream::BalancerState& Worker::balancer_state(std::size_t backend_index) { return balancer_states_[backend_index]; }
 
 void Worker::request_shutdown() { shutdown_signal_.send(); }
 
@@ -166,11 +175,82 @@ void Worker::on_server_trouble(void* self) noexcept {
 
 void Worker::on_admin_change(void* self) noexcept { static_cast<Worker*>(self)->connections_.close_unwanted(); }
 
+void Worker::adopt_snapshot(std::shared_ptr<const Snapshot> snapshot, std::vector<int> keep,
+                            std::vector<int> listener_fds) {
+  {
+    const std::lock_guard lock(pending_mutex_);
+    if (!pending_closed_) {
+      pending_.push_back({std::move(snapshot), std::move(keep), std::move(listener_fds)});
+      snapshot_signal_.send();
+      return;
+    }
+  }
+  for (const int fd : listener_fds) {
+    if (fd >= 0) ::close(fd);
+  }
+}
+
+void Worker::on_snapshot_change(void* self) noexcept {
+  auto& worker = *static_cast<Worker*>(self);
+  std::vector<PendingSnapshot> changes;
+  {
+    const std::lock_guard lock(worker.pending_mutex_);
+    changes.swap(worker.pending_);
+  }
+  for (auto& change : changes) worker.apply_snapshot(std::move(change));
+}
+
+void Worker::apply_snapshot(PendingSnapshot change) {
+  if (draining_) {
+    for (const int fd : change.listener_fds) {
+      if (fd >= 0) ::close(fd);
+    }
+    return;
+  }
+  const auto& frontends = change.snapshot->config->frontends;
+  // acceptors_[i] serves frontend i, before the change and after it.
+  std::vector<std::unique_ptr<FrontendAcceptor>> next(frontends.size());
+  for (std::size_t i = 0; i < frontends.size(); ++i) {
+    const int fd = i < change.listener_fds.size() ? change.listener_fds[i] : -1;
+    const int keep = i < change.keep.size() ? change.keep[i] : -1;
+    if (fd >= 0) {
+      next[i] = std::make_unique<FrontendAcceptor>(*this, i);
+      next[i]->listener().adopt(fd);
+    } else if (keep >= 0 && static_cast<std::size_t>(keep) < acceptors_.size() && acceptors_[keep] != nullptr) {
+      next[i] = std::move(acceptors_[keep]);
+      next[i]->set_frontend_index(i);
+    }
+  }
+  // Frontends the reload removed stop accepting; their open connections finish on the snapshot
+  // they hold and end before their next request (ClientSession::follow_reload).
+  for (auto& acceptor : acceptors_) {
+    if (acceptor == nullptr) continue;
+    acceptor->retire();
+    retired_acceptors_.push_back(std::move(acceptor));
+  }
+  acceptors_ = std::move(next);
+  snapshot_ = std::move(change.snapshot);
+  // Idle connections to servers the new configuration no longer has (or has at another address)
+  // are of no use any more.
+  std::vector<const state::ServerRuntime*> servers;
+  for (const auto& backend : snapshot_->backends) {
+    for (const auto& server : backend->servers) servers.push_back(&server->runtime);
+  }
+  connections_.close_idle_except(servers);
+  for (ClientSession* session = sessions_; session != nullptr;) {
+    ClientSession* following = session->next_;  // a session may close here
+    session->on_reload();
+    session = following;
+  }
+}
+
 void Worker::begin_shutdown() {
   if (draining_) return;
   draining_ = true;
   // New connections are refused from now on; the kernel resets any still in the backlog.
-  for (auto& acceptor : acceptors_) acceptor->listener().close(this);
+  for (auto& acceptor : acceptors_) {
+    if (acceptor != nullptr) acceptor->listener().close(this);
+  }
   // Idle keep-alive clients go now; the others after their current response.
   for (ClientSession* session = sessions_; session != nullptr;) {
     ClientSession* next = session->next_;
@@ -203,7 +283,9 @@ void Worker::on_session_closed(ClientSession* session) {
     maybe_finish_shutdown();
     return;
   }
-  for (auto& acceptor : acceptors_) acceptor->listener().resume();
+  for (auto& acceptor : acceptors_) {
+    if (acceptor != nullptr) acceptor->listener().resume();
+  }
 }
 
 void Worker::refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission) {
@@ -260,9 +342,23 @@ void Worker::finish_shutdown() {
   access_log_.flush();
   connections_.close_all();
   // With every handle closed the loop has nothing left and run() returns.
-  for (auto& acceptor : acceptors_) acceptor->listener().close(this);
+  for (auto& acceptor : acceptors_) {
+    if (acceptor != nullptr) acceptor->listener().close(this);
+  }
+  {
+    // The supervisor may still hand over a reload; from here on it closes the sockets itself.
+    const std::lock_guard lock(pending_mutex_);
+    pending_closed_ = true;
+    for (auto& change : pending_) {
+      for (const int fd : change.listener_fds) {
+        if (fd >= 0) ::close(fd);
+      }
+    }
+    pending_.clear();
+  }
   shutdown_signal_.close(this);
   server_trouble_signal_.close(this);
+  snapshot_signal_.close(this);
   admin_change_signal_.close(this);
   flush_logs_.close(this);
   grace_timer_.close(this);

@@ -1,5 +1,7 @@
 #include "haven/upstream/connection.hpp"
 
+#include <algorithm>
+
 namespace haven::upstream {
 
 namespace {
@@ -106,6 +108,14 @@ void ConnectionPool::close_all() {
   for (auto& [server, list] : lists_) {
     while (list.head != nullptr) list.head->close();
   }
+}
+
+void ConnectionPool::close_idle_except(const std::vector<const state::ServerRuntime*>& servers) {
+  for (auto& [server, list] : lists_) {
+    if (std::find(servers.begin(), servers.end(), server) != servers.end()) continue;
+    while (list.head != nullptr) list.head->close();
+  }
+  std::erase_if(lists_, [](const auto& entry) { return entry.second.head == nullptr; });
 }
 
 void ConnectionPool::close_unwanted() {

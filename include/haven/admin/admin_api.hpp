@@ -33,6 +33,11 @@ struct AdminResponse {
   std::string allow;  // Allow header of a 405
 };
 
+struct ReloadResult {
+  bool ok = false;
+  std::string message;  // the summary, or why the configuration was refused (file:line:col: ...)
+};
+
 // What the admin side needs from the running process (the app implements it).
 class Operator {
  public:
@@ -44,6 +49,8 @@ class Operator {
   // A server's admin state or weight was changed: workers drop idle connections it may no longer
   // use. Called after the registry entry changed.
   virtual void server_admin_changed() = 0;
+  // Reads the configuration file again and puts it in force, or keeps the running one.
+  virtual ReloadResult reload(std::string_view source) = 0;
 };
 
 class AdminApi {

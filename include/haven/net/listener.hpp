@@ -33,6 +33,11 @@ class Listener : private HandleOwner {
   // same port and the kernel spreads connections; without it a port in use is an error. Returns 0
   // or a negative errno; `error` says what failed.
   int open(const SocketAddress& address, std::string& error, bool reuse_port = true);
+  // A bound, listening, non-blocking socket, for a Listener to adopt() (possibly on another
+  // thread's loop). Returns the descriptor or a negative errno; `error` says what failed.
+  static int bind_socket(const SocketAddress& address, std::string& error, bool reuse_port = true);
+  // Takes over a socket from bind_socket() and starts accepting on it.
+  void adopt(int fd);
   [[nodiscard]] std::uint16_t port() const;
 
   // Stops accepting until resume(); pending connections wait in the kernel's backlog.

@@ -32,6 +32,9 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void start(int fd, const sockaddr* peer);
   // Shutdown: a session between requests closes now; one in a request closes after it.
   void close_if_idle();
+  // The worker switched to a reload's snapshot: an idle connection follows it, or closes when its
+  // frontend is gone.
+  void on_reload();
   // The shutdown grace time is over.
   void abort_now();
   // A server went DOWN, or failed a check: an idempotent request waiting on it with no answer yet
@@ -117,6 +120,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
   void close_now(bool reset = false);
   void release_upstream(bool reusable);
   // Counts the exchange's outcome and writes its access-log line; once per exchange.
+  void apply_frontend_limits();
+  bool follow_reload();
   void record_exchange();
   void count_exchange(const Exchange& ex, std::uint64_t now);
   void make_room_in_client_buffer();
@@ -129,8 +134,8 @@ class ClientSession final : private net::StreamHandler, private net::HandleOwner
 
   Worker& worker_;
   std::shared_ptr<const Snapshot> snapshot_;
-  const config::Frontend& frontend_;
-  const std::size_t frontend_index_;
+  const config::Frontend* frontend_;  // in *snapshot_
+  std::size_t frontend_index_;
   net::TcpStream client_;
   net::Deadline timer_;
   std::unique_ptr<RequestEvents> request_events_;

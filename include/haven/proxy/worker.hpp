@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,14 @@ class Worker final : private net::HandleOwner {
   // may no longer take requests are closed.
   void notify_admin_change() { admin_change_signal_.send(); }
 
+  // From any thread: the configuration after a reload. For the new config's frontend i, either
+  // `keep[i]` is the index of the running frontend whose listener it takes over, or
+  // `listener_fds[i]` a new listening socket (Listener::bind_socket); -1 where unused. Running
+  // frontends nobody keeps stop accepting. Sockets of a change never applied are closed.
+  void adopt_snapshot(std::shared_ptr<const Snapshot> snapshot, std::vector<int> keep, std::vector<int> listener_fds);
+  // The configuration in force on this worker (its own thread only).
+  [[nodiscard]] const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+
   // For sessions.
   [[nodiscard]] std::size_t id() const { return static_cast<std::size_t>(id_); }
   net::Loop& loop() { return loop_; }
@@ -67,7 +76,6 @@ class Worker final : private net::HandleOwner {
   upstream::ConnectionPool& connections() { return connections_; }
   log::AccessLog& access_log() { return access_log_; }
   log::EventLog& events() { return *events_; }
-  upstream::BalancerState& balancer_state(std::size_t backend_index);
   // Per-request state, recycled: a request costs no allocation once the pool is warm.
   Exchange* acquire_exchange(http::MessageSink& response_sink);
   void release_exchange(Exchange* exchange);
@@ -91,6 +99,13 @@ class Worker final : private net::HandleOwner {
   static void on_shutdown_requested(void* self) noexcept;
   static void on_server_trouble(void* self) noexcept;
   static void on_admin_change(void* self) noexcept;
+  static void on_snapshot_change(void* self) noexcept;
+  struct PendingSnapshot {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::vector<int> keep;
+    std::vector<int> listener_fds;
+  };
+  void apply_snapshot(PendingSnapshot change);
   static void on_before_poll(void* self) noexcept;
   static void on_grace_expired(void* self) noexcept;
   static void on_trim(void* self) noexcept;
@@ -103,14 +118,18 @@ class Worker final : private net::HandleOwner {
   log::AccessLog access_log_;
   net::BufferPool buffers_;
   upstream::ConnectionPool connections_;
-  std::vector<upstream::BalancerState> balancer_states_;
   std::vector<Exchange*> free_exchanges_;
   std::size_t exchanges_in_use_ = 0;
   std::size_t peak_exchanges_in_use_ = 0;  // since the last trim
-  std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;
+  std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;  // [i] serves frontend i (nullptr: none)
   net::Async shutdown_signal_;
   net::Async server_trouble_signal_;
   net::Async admin_change_signal_;
+  net::Async snapshot_signal_;
+  std::mutex pending_mutex_;
+  std::vector<PendingSnapshot> pending_;  // under pending_mutex_
+  bool pending_closed_ = false;           // under pending_mutex_
+  std::vector<std::unique_ptr<FrontendAcceptor>> retired_acceptors_;  // closing; freed once closed
   health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;
   net::Timer grace_timer_;

@@ -27,11 +27,19 @@ struct FrontendRuntime {
   const std::shared_ptr<WorkerTraffic> traffic;
 };
 
+// Per worker and backend: round-robin position and smooth weighted round-robin weights. Kept
+// with the backend's registry entry, so a reload neither resets nor mixes them up.
+struct BalancerState {
+  std::vector<int> current_weight;
+  std::size_t next = 0;
+};
+
 struct BackendRuntime {
   BackendRuntime(std::string backend_name, std::size_t workers)
-      : name(std::move(backend_name)), traffic(std::make_shared<WorkerTraffic>(workers)) {}
+      : name(std::move(backend_name)), traffic(std::make_shared<WorkerTraffic>(workers)), balancer(workers) {}
   const std::string name;
   const std::shared_ptr<WorkerTraffic> traffic;
+  PerWorker<BalancerState> balancer;  // each worker touches only its own
 };
 
 // The entries one configuration uses, in its order.

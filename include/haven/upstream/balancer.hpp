@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "haven/config/config.hpp"
+#include "haven/state/registry.hpp"
 
 namespace haven::upstream {
 
@@ -39,11 +40,7 @@ class ServerSet {
 // Servers already tried by this request (retries go elsewhere).
 using TriedSet = ServerSet;
 
-// Per worker and backend: round-robin position and smooth weighted round-robin weights.
-struct BalancerState {
-  std::vector<int> current_weight;
-  std::size_t next = 0;
-};
+using BalancerState = state::BalancerState;
 
 enum class Tier : std::uint8_t { Main, Backup, None };
 

@@ -79,6 +79,8 @@ class ConnectionPool {
   // Closes the idle connections to servers that may not take new requests (DRAIN, MAINT), and
   // forgets empty lists of servers gone from the registry.
   void close_unwanted();
+  // Closes the idle connections to servers not in `servers` (a reload removed or changed them).
+  void close_idle_except(const std::vector<const state::ServerRuntime*>& servers);
   [[nodiscard]] std::size_t idle_count() const { return idle_count_; }
 
  private:

@@ -45,9 +45,14 @@ class FakeOperator final : public haven::admin::Operator {
   haven::admin::ProcessStats process() override { return {}; }
   const haven::admin::History& history() override { return history_; }
   void server_admin_changed() override { ++changes; }
+  haven::admin::ReloadResult reload(std::string_view /*source*/) override {
+    ++reloads;
+    return {false, "test.toml:3:1: refused"};
+  }
 
   haven::state::ServerRuntime& server() { return *binding_.servers[0][0]; }
   int changes = 0;
+  int reloads = 0;
 
  private:
   config::Config config_;
@@ -160,4 +165,14 @@ TEST_CASE("queries are ignored for routing; unknown paths and methods get JSON e
   const auto refused = f.api->handle(f.request(Method::Put, kServer, "{}"));
   CHECK(refused.status == 405);
   CHECK(refused.allow == "GET, HEAD, PATCH");
+}
+
+TEST_CASE("POST /api/v1/reload answers what the reload did; other methods are refused") {
+  Fixture f;
+  const auto refused = f.api->handle(f.request(Method::Post, "/api/v1/reload"));
+  CHECK(refused.status == 422);
+  CHECK(refused.body.find("test.toml:3:1: refused") != std::string::npos);
+  CHECK(f.process.reloads == 1);
+  CHECK(f.api->handle(f.request(Method::Get, "/api/v1/reload")).status == 405);
+  CHECK(f.process.reloads == 1);
 }
