@@ -41,6 +41,12 @@ std::string check_summary(const config::Config& config) {
     for (const auto& route : frontend.routes) fmt::format_to(it, "    {} -> {}\n", route.path_prefix, route.backend);
     fmt::format_to(it, "    (default) -> {}\n", frontend.default_backend);
   }
+  if (config.admin.enabled) {
+    fmt::format_to(it, "  admin on {} ({}{}{})\n", config.admin.bind.text,
+                   config.admin.token.empty() ? "no token: local use only" : "token required for changes",
+                   config.admin.read_token_required ? " and reads" : "",
+                   config.admin.state_file.empty() ? "" : ", state kept in " + config.admin.state_file);
+  }
   for (const auto& backend : config.backends) {
     fmt::format_to(it, "  backend {} ({}, {} retr{}, {})\n", backend.name, balance_name(backend.balance),
                    backend.retries, backend.retries == 1 ? "y" : "ies",

@@ -17,6 +17,12 @@ constexpr std::string_view kHavenToml = R"([global]
 workers = 1                 # event-loop threads; 0 = one per CPU core
 max_connections = 20000     # all frontends together; at the limit, accepting pauses
 
+[admin]                     # the stats page, stats.json, /metrics and the runtime API (off without this table)
+bind = "127.0.0.1:9000"     # a non-loopback bind needs a token
+# token = "..."             # bearer token (16+ characters): required for changes, and for reads too
+# read_token_required = false   # with read_token_required = true
+# state_file = "/var/lib/haven/admin.state"   # drain/maint states and runtime weights across restarts
+
 [log]
 access = "stdout"           # "stdout", "stderr", a file path, or "off"
 events = "stderr"
@@ -89,6 +95,9 @@ std::filesystem::path repository_file(const char* relative) {
 TEST_CASE("haven.toml loads with every value in place") {
   const Config config = must_load(kHavenToml, "conf/haven.toml");
   CHECK(config.source == "conf/haven.toml");
+  CHECK(config.admin.enabled);
+  CHECK(config.admin.bind.text == "127.0.0.1:9000");
+  CHECK(config.admin.token.empty());
 
   CHECK(config.global.workers == 1);
   CHECK(config.global.max_connections == 20000);
