@@ -1,6 +1,7 @@
 #include "haven/admin/stats.hpp"
 
 #include <array>
+#include <chrono>
 
 #include "haven/upstream/balancer.hpp"
 
@@ -25,7 +26,8 @@ std::string host_port(const config::Address& address, std::uint16_t port) {
   return host + ":" + std::to_string(port);
 }
 
-ServerStats server_stats(const upstream::Server& server, bool serving, const History& history) {
+ServerStats server_stats(const upstream::Server& server, bool serving, const History& history,
+                         std::uint64_t slow_start_ms) {
   const state::ServerRuntime& runtime = server.runtime;
   ServerStats stats;
   stats.name = server.config.name;
@@ -40,7 +42,12 @@ ServerStats server_stats(const upstream::Server& server, bool serving, const His
   stats.admin_since_ms = runtime.admin_since_ms();
   stats.weight_configured = server.config.weight;
   stats.weight_runtime = runtime.runtime_weight();
-  stats.weight_effective = server.weight();
+  // What the balancer uses now, slow start included (the loops' clock is CLOCK_MONOTONIC too).
+  const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now().time_since_epoch())
+                                                  .count());
+  const int scaled = server.balancer_weight(now, slow_start_ms);
+  stats.weight_effective = (scaled + state::kWeightScale - 1) / state::kWeightScale;
   stats.active = runtime.active.load(std::memory_order_relaxed);
   stats.last_check = runtime.last_check();
   stats.traffic = state::sum(*runtime.traffic);
@@ -117,7 +124,8 @@ Stats collect_stats(const Inventory& inventory, const History& history, ProcessS
       const bool serving = upstream::in_service(view, s, backend->config.all_backups);
       (server.config.backup ? entry.backup_total : entry.main_total) += 1;
       if (server.serving()) (server.config.backup ? entry.backup_serving : entry.main_serving) += 1;
-      entry.servers.push_back(server_stats(server, serving, history));
+      entry.servers.push_back(server_stats(server, serving, history,
+                                           static_cast<std::uint64_t>(backend->config.slow_start.count())));
     }
     stats.backends.push_back(std::move(entry));
   }

@@ -78,9 +78,9 @@ Balance to_balance(std::string_view name) {
 }
 
 bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& out) {
-  static constexpr std::array<std::string_view, 10> kKeys{
+  static constexpr std::array<std::string_view, 11> kKeys{
       "balance",    "retries",   "all_backups", "check", "timeouts", "servers", "max_response_header_bytes",
-      "max_response_headers", "on_refused", "init_state"};
+      "max_response_headers", "on_refused", "init_state", "slow_start"};
   static constexpr std::array<std::string_view, 2> kInitStates{"checking", "up"};
   std::string init_state = "checking";
   static constexpr std::array<std::string_view, 2> kOnRefused{"mark-down", "count"};
@@ -95,7 +95,8 @@ bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& o
       !block.read_int("max_response_header_bytes", 1024, kMaxHeadBytes, out.max_response_header_bytes) ||
       !block.read_int("max_response_headers", 1, 1000, out.max_response_headers) ||
       !block.read_choice("on_refused", kOnRefused, on_refused) ||
-      !block.read_choice("init_state", kInitStates, init_state) || !read_servers(block, out)) {
+      !block.read_choice("init_state", kInitStates, init_state) ||
+      !block.read_duration("slow_start", Duration(0), Duration(3600000), out.slow_start) || !read_servers(block, out)) {
     return false;
   }
   out.init_checking = init_state == "checking";

@@ -213,7 +213,7 @@ void Checker::on_reports(void* self) noexcept {
 
 void Checker::apply_change(ServerCheck& check, bool up, const std::string& why) {
   state::ServerRuntime& server = *check.server;
-  server.set_health(up ? state::Health::Up : state::Health::Down);
+  server.set_health(up ? state::Health::Up : state::Health::Down, loop_.now_ms());
   server.passive_failures.store(0, std::memory_order_relaxed);
   server.unreachable.store(false, std::memory_order_relaxed);
   const upstream::Backend& backend = *(*backends_)[check.backend_index];

@@ -381,9 +381,11 @@ void ClientSession::dispatch() {
   // On the stack: config caps a backend at kMaxServersPerBackend servers.
   std::array<upstream::Candidate, config::kMaxServersPerBackend> candidates;
   const std::size_t count = std::min(servers.size(), candidates.size());
+  const std::uint64_t now = worker_.loop().now_ms();
   for (std::size_t i = 0; i < count; ++i) {
     const auto& server = *servers[i];
-    candidates[i] = {server.serving(), server.config.backup, server.weight(),
+    candidates[i] = {server.serving(), server.config.backup,
+                     server.balancer_weight(now, static_cast<std::uint64_t>(ex.backend->config.slow_start.count())),
                      server.runtime.active.load(std::memory_order_relaxed)};
   }
   const auto chosen =

@@ -53,8 +53,17 @@ ServerRuntime::ServerRuntime(std::string backend_name, std::string server_name, 
       health_since_ms_(wall_clock_ms()),
       admin_since_ms_(wall_clock_ms()) {}
 
-bool ServerRuntime::set_health(Health health) {
+int ramped_weight(int weight, std::uint64_t up_since_ms, std::uint64_t now_ms, std::uint64_t slow_start_ms) {
+  const int full = weight * kWeightScale;
+  if (weight <= 0 || slow_start_ms == 0 || up_since_ms == 0 || now_ms >= up_since_ms + slow_start_ms) return full;
+  const std::uint64_t elapsed = now_ms > up_since_ms ? now_ms - up_since_ms : 0;
+  const auto ramped = static_cast<int>(static_cast<std::uint64_t>(full) * elapsed / slow_start_ms);
+  return ramped < 1 ? 1 : ramped;
+}
+
+bool ServerRuntime::set_health(Health health, std::uint64_t now_ms) {
   if (health_.load(std::memory_order_relaxed) == health) return false;
+  if (health == Health::Up) up_since_ms_.store(now_ms, std::memory_order_relaxed);
   health_.store(health, std::memory_order_relaxed);
   health_since_ms_.store(wall_clock_ms(), std::memory_order_relaxed);
   health_changes_.store(health_changes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);

@@ -603,5 +603,26 @@ def without_all_backups_only_the_first_up_backup_serves() -> None:
     check_eq(dict(counts), {"b2": 6}, "split once b1 is DOWN")
 
 
+@test
+def a_server_back_from_down_ramps_up_over_slow_start() -> None:
+    """With slow_start, a server that comes back gets a small share of new requests at first
+    (the ramp's end is covered by the unit tests: waiting 20 s here would only slow the suite)."""
+    a = Upstream(name="a")
+    b = Upstream(name="b")
+    haven = Haven(make_config({"static": {"check": fast_check(), "slow_start": "20s",
+                                          "servers": [{"name": "a", "address": a}, {"name": "b", "address": b}]}},
+                              extra='[admin]\nbind = "127.0.0.1:0"\n'))
+    b.kill()
+    haven.wait_event(down_line("static/b"))
+    mark = haven.event_mark()
+    b.restart()
+    haven.wait_event(up_line("static/b"), since=mark)
+    counts = collections.Counter(served_by(haven.get("/")) for _ in range(100))
+    check(counts["b"] <= 25, f"share of the server still in its slow start: {dict(counts)}")
+    stats = haven.admin("GET", "/api/v1/backends/static/servers/b").json()
+    check(stats["weight"]["effective"] <= stats["weight"]["configured"], f"weights during the ramp: {stats['weight']}")
+    check(counts["a"] + counts["b"] == 100, f"every request answered: {dict(counts)}")
+
+
 if __name__ == "__main__":
     run()

@@ -92,6 +92,9 @@ struct Backend {
   // A server that a reload adds, or whose address or check it changes, starts CHECKING (no traffic
   // before its first check passes) unless this is false ("up"). At start-up every server starts UP.
   bool init_checking = true;
+  // A server that comes UP after being DOWN gets its share of new requests gradually: its weight
+  // ramps from almost nothing to the full weight over this time (0 = at once).
+  Duration slow_start{0};
   std::vector<Server> servers;           // declared order
   Timeouts timeouts;                     // [timeouts] merged with the backend's own overrides
   // Server response heads (many Set-Cookie lines are normal): limits apart from the clients'.

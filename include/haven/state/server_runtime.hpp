@@ -49,6 +49,14 @@ struct CheckReport {
 // Wall-clock milliseconds since the epoch: the "since" of states and the time of reports.
 std::int64_t wall_clock_ms();
 
+// Weights are scaled by this inside the balancer, so that a slow start can give a server a small
+// fraction of a weight of 1 (scaling every weight alike changes no share).
+inline constexpr int kWeightScale = 16;
+// The balancer weight of a server of weight `weight` that came UP at `up_since_ms` (0: long ago),
+// at `now_ms`, ramping linearly over `slow_start_ms`: never 0 while the weight is not (a server
+// that is UP takes some traffic), `weight * kWeightScale` once the ramp is over.
+int ramped_weight(int weight, std::uint64_t up_since_ms, std::uint64_t now_ms, std::uint64_t slow_start_ms);
+
 class ServerRuntime {
  public:
   // `check` is the backend's check table (nullopt: not checked). `health` is where it starts.
@@ -67,8 +75,11 @@ class ServerRuntime {
   // --- operational state
   [[nodiscard]] Health health() const { return health_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::int64_t health_since_ms() const { return health_since_ms_.load(std::memory_order_relaxed); }
-  // The checker's thread only. Returns false when the state was already `health`.
-  bool set_health(Health health);
+  // The checker's thread only. Returns false when the state was already `health`. `now_ms` (a
+  // monotonic clock, as the loops' now_ms()) marks when an UP began, for slow start; 0 = unknown.
+  bool set_health(Health health, std::uint64_t now_ms = 0);
+  // When the server last came UP (monotonic ms), 0 when it has been UP since start-up or unknown.
+  [[nodiscard]] std::uint64_t up_since_ms() const { return up_since_ms_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t health_changes() const { return health_changes_.load(std::memory_order_relaxed); }
 
   std::atomic<int> active{0};            // requests in flight on this server, all workers (leastconn)
@@ -115,6 +126,7 @@ class ServerRuntime {
   std::atomic<Health> health_;
   std::atomic<std::int64_t> health_since_ms_;
   std::atomic<std::uint64_t> health_changes_{0};
+  std::atomic<std::uint64_t> up_since_ms_{0};
   std::atomic<AdminState> admin_{AdminState::Ready};
   std::atomic<std::int64_t> admin_since_ms_;
   std::atomic<int> runtime_weight_{-1};  // -1: the configured weight

@@ -31,6 +31,11 @@ struct Server {
   // May take new requests: healthy, READY, and a weight above 0.
   [[nodiscard]] bool serving() const { return runtime.serving() && weight() > 0; }
   [[nodiscard]] int weight() const { return runtime.effective_weight(config.weight); }
+  // What the balancer weighs it with at `now_ms` (monotonic): weight() scaled by
+  // state::kWeightScale, ramped while the backend's slow_start runs after the server came UP.
+  [[nodiscard]] int balancer_weight(std::uint64_t now_ms, std::uint64_t slow_start_ms) const {
+    return state::ramped_weight(weight(), runtime.up_since_ms(), now_ms, slow_start_ms);
+  }
 };
 
 struct Backend {
