@@ -94,7 +94,22 @@ bool AdminApi::host_is_local(std::string_view host) const {
   } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
     name = name.substr(0, colon);
   }
-  return name == "localhost" || name == "::1" || name.starts_with("127.");
+  if (name == "localhost" || name == "::1") return true;
+  // 127.0.0.0/8 as a dotted-quad literal only: "127.0.0.1.attacker.example" is a name.
+  int parts = 0;
+  std::size_t digits = 0;
+  for (const char c : name) {
+    if (c == '.') {
+      if (digits == 0 || digits > 3) return false;
+      ++parts;
+      digits = 0;
+    } else if (c >= '0' && c <= '9') {
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return parts == 3 && digits > 0 && digits <= 3 && name.starts_with("127.");
 }
 
 AdminResponse AdminApi::handle(const AdminRequest& request) {
@@ -104,8 +119,10 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
     return json_error(403, "requests from another origin are refused");
   }
   if (request.fetch_site == "cross-site") return json_error(403, "cross-site requests are refused");
-  if (settings_.token.empty() && !host_is_local(request.host)) {
-    return json_error(403, "without a token the admin listener only answers requests to localhost or 127.0.0.1");
+  // A listener on loopback is only ever reached under a local name; another name is a web page
+  // whose name now resolves to 127.0.0.1 (DNS rebinding), token or not.
+  if ((settings_.token.empty() || settings_.loopback_only()) && !host_is_local(request.host)) {
+    return json_error(403, "the admin listener only answers requests to localhost, 127.0.0.1 or [::1]");
   }
   std::string_view path = request.target;
   if (const std::size_t query = path.find('?'); query != std::string_view::npos) path = path.substr(0, query);

@@ -73,6 +73,7 @@ class AdminConnection final : private net::StreamHandler, private net::HandleOwn
   }
 
   void abort() { finish(); }
+  [[nodiscard]] bool finished() const { return finished_; }
 
   AdminConnection* next = nullptr;
   AdminConnection* prev = nullptr;
@@ -232,10 +233,19 @@ void AdminServer::close() {
 }
 
 void AdminServer::on_accept(int fd, const sockaddr* /*peer*/) {
+  // Full: the oldest connection still open goes (it has had the longest to send its request).
+  if (connections_ >= kMaxConnections) {
+    for (AdminConnection* oldest = last_; oldest != nullptr; oldest = oldest->prev) {
+      if (oldest->finished()) continue;
+      oldest->abort();
+      break;
+    }
+  }
   auto* connection = new AdminConnection(*this, loop_);
   connection->next = first_;
   if (first_ != nullptr) first_->prev = connection;
   first_ = connection;
+  if (last_ == nullptr) last_ = connection;
   ++connections_;
   connection->start(fd);
 }
@@ -244,6 +254,7 @@ void AdminServer::connection_closed(AdminConnection* connection) {
   if (connection->prev != nullptr) connection->prev->next = connection->next;
   if (connection->next != nullptr) connection->next->prev = connection->prev;
   if (first_ == connection) first_ = connection->next;
+  if (last_ == connection) last_ = connection->prev;
   --connections_;
   delete connection;
 }

@@ -1,7 +1,5 @@
 #include "haven/admin/state_file.hpp"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -47,7 +45,10 @@ std::string save_state_file(const std::string& path, const Inventory& inventory)
   std::FILE* file = std::fopen(temporary.c_str(), "wb");
   if (file == nullptr) return fmt::format("cannot write {}: {}", temporary, std::strerror(errno));
   const bool written = std::fwrite(text.data(), 1, text.size(), file) == text.size();
-  const bool flushed = std::fflush(file) == 0 && ::fsync(fileno(file)) == 0;
+  // No fsync: it can stall the supervisor's loop (and so its health checks) for as long as the
+  // disk likes. The rename keeps the file whole if haven dies; only a machine crash may lose the
+  // last change.
+  const bool flushed = std::fflush(file) == 0;
   const int saved_errno = errno;
   std::fclose(file);
   if (!written || !flushed) {

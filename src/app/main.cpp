@@ -73,7 +73,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
 
   // Opens the admin listener when the config has one. Returns "" or why it could not.
   std::string open_admin() {
-    const config::Admin& settings = snapshot_->config->admin;
+    admin_settings_ = snapshot_->config->admin;
+    const config::Admin& settings = admin_settings_;
     if (!settings.enabled) return {};
     if (!settings.state_file.empty()) {
       for (const std::string& warning : admin::load_state_file(settings.state_file, inventory())) {
@@ -102,7 +103,24 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   }
 
   // Runs until a signal asked for shutdown and every handle of this loop is closed.
+  // A supervisor whose loop never ran (start-up failed) still closes what it opened, and lets
+  // libuv let go of it, before its memory goes.
+  ~Supervisor() {
+    if (ran_) return;
+    checker_.stop();
+    if (admin_server_) admin_server_->close();
+    history_timer_.close(this);
+    terminate_.close(this);
+    interrupt_.close(this);
+    hangup_.close(this);
+    workers_stopped_signal_.close(this);
+    std::signal(SIGHUP, SIG_IGN);
+    loop_.run();
+    loop_.close();
+  }
+
   void run() {
+    ran_ = true;
     checker_.bind(snapshot_->backends);
     history_timer_.start(core::Duration(admin::History::kIntervalMs), core::Duration(admin::History::kIntervalMs));
     on_history_due(this);
@@ -189,7 +207,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     for (int pass = 0; pass < 2; ++pass) {
       for (std::size_t i = 0; i < frontends.size(); ++i) {
         for (std::size_t j = 0; j < running.frontends.size() && keep[i] < 0; ++j) {
-          if (taken[j] || !(running.frontends[j].bind == frontends[i].bind)) continue;
+          if (taken[j] || !running.frontends[j].bind.same_endpoint(frontends[i].bind)) continue;
           if (pass == 0 ? running.frontends[j].name != frontends[i].name : frontends[i].bind.port == 0) continue;
           keep[i] = static_cast<int>(j);
           taken[j] = true;
@@ -217,12 +235,19 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     }
 
     state::BindChanges changes;
-    auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
-                                                            registry_.bind(*config, false, &changes));
+    std::shared_ptr<const proxy::Snapshot> snapshot;
+    try {
+      snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
+                                                         registry_.bind(*config, false, &changes));
+    } catch (...) {
+      close_all();  // out of memory: no socket may stay in the port's group with nobody accepting
+      throw;
+    }
     for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->adopt_snapshot(snapshot, keep, std::move(fds[w]));
+    // The checker moves to the new backends before the old snapshot can go.
+    checker_.bind(snapshot->backends);
     snapshot_ = std::move(snapshot);
     ports_ = std::move(ports);
-    checker_.bind(snapshot_->backends);
     reloads_.succeeded += 1;
     reloads_.last_success_ms = state::wall_clock_ms();
     reloads_.last_error.clear();
@@ -259,7 +284,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   }
   void server_admin_changed() override {
     for (auto& worker : workers_) worker->notify_admin_change();
-    const std::string& path = snapshot_->config->admin.state_file;
+    // [admin] is not reloadable: the file named at start-up, whatever a reload says.
+    const std::string& path = admin_settings_.state_file;
     if (path.empty()) return;
     if (const std::string error = admin::save_state_file(path, inventory()); !error.empty()) {
       events_.write("warning", fmt::format("admin state not saved: {}", error));
@@ -342,6 +368,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   int stopped_workers_ = 0;            // guarded by stopped_mutex_
   bool stopped_signal_closed_ = false;  // guarded by stopped_mutex_
   bool shutting_down_ = false;
+  bool ran_ = false;
+  config::Admin admin_settings_;  // as loaded at start-up ([admin] is not reloadable)
 };
 
 int serve(std::shared_ptr<const config::Config> config, const std::string& config_path, const char* version) {

@@ -36,11 +36,12 @@ Checker::ServerCheck::ServerCheck(net::Loop& loop, Checker& owner, std::shared_p
                                   std::uint64_t check_id)
     : checker(owner),
       server(std::move(checked)),
-      check(*server->check),
+      probe_check(*server->check),
+      timing(&probe_check),
       id(check_id),
-      state(check.rise, check.fall, server->health() == state::Health::Up),
+      state(probe_check.rise, probe_check.fall, server->health() == state::Health::Up),
       timer(loop, &Checker::on_check_due, this),
-      request(check_request(*server, check)) {
+      request(check_request(*server, probe_check)) {
   address.assign(server->address.host, server->address.port);
 }
 
@@ -78,7 +79,10 @@ void Checker::bind(const std::vector<std::unique_ptr<upstream::Backend>>& backen
         kept.push_back(std::make_unique<ServerCheck>(loop_, *this, server->runtime_entry, next_check_id_++));
         started.push_back(kept.back().get());
       }
-      kept.back()->backend_index = b;
+      ServerCheck& check = *kept.back();
+      check.backend_index = b;
+      check.timing = &*backend.config.check;
+      check.state.set_thresholds(check.timing->rise, check.timing->fall);
     }
   }
   for (auto& gone : checks_) {
@@ -92,7 +96,7 @@ void Checker::bind(const std::vector<std::unique_ptr<upstream::Backend>>& backen
   const std::size_t count = started.size();
   for (std::size_t i = 0; i < count; ++i) {
     auto& check = *started[i];
-    const auto spread = std::min(kStartSpread, check.check.interval);
+    const auto spread = std::min(kStartSpread, check.timing->interval);
     schedule(check, core::Duration(spread.count() * static_cast<long>(i) / static_cast<long>(count)));
   }
 }
@@ -144,11 +148,11 @@ void Checker::run_check(ServerCheck& check) {
   if (stopped_ || check.probe != nullptr) return;
   // A server in maintenance is not checked; its check resumes when it leaves MAINT.
   if (check.server->admin_state() == state::AdminState::Maint) {
-    schedule(check, check.check.interval);
+    schedule(check, check.timing->interval);
     return;
   }
-  check.probe = new Probe(loop_, *this, check.id, check.request, check.check);
-  check.probe->start(check.address, check.check.timeout);
+  check.probe = new Probe(loop_, *this, check.id, check.request, check.probe_check);
+  check.probe->start(check.address, check.timing->timeout);
 }
 
 void Checker::on_probe_result(std::uint64_t check_id, bool ok, int status, const std::string& reason,
@@ -180,7 +184,7 @@ void Checker::on_probe_result(std::uint64_t check_id, bool ok, int status, const
     }
   }
   // Jitter of +-10% keeps the checks of many servers from falling into step.
-  const auto interval = next_check_interval(check.check, check.state);
+  const auto interval = next_check_interval(*check.timing, check.state);
   const long spread = std::max(1L, static_cast<long>(interval.count() / 10));
   std::uniform_int_distribution<long> jitter(-spread, spread);
   schedule(check, core::Duration(std::max(1L, static_cast<long>(interval.count()) + jitter(random_))));

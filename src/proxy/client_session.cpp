@@ -97,15 +97,21 @@ bool ClientSession::follow_reload() {
   const std::shared_ptr<const Snapshot>& current = worker_.snapshot();
   if (current == snapshot_) return true;
   const auto& frontends = current->config->frontends;
-  for (std::size_t i = 0; i < frontends.size(); ++i) {
-    if (frontends[i].name != frontend_->name || !(frontends[i].bind == frontend_->bind)) continue;
-    snapshot_ = current;
-    frontend_ = &frontends[i];
-    frontend_index_ = i;
-    apply_frontend_limits();
-    return true;
+  // The same frontend, or, on an explicit port, whatever frontend took over its listener (a
+  // rename): the supervisor's rule for keeping listeners.
+  std::optional<std::size_t> next;
+  for (std::size_t i = 0; i < frontends.size() && !next; ++i) {
+    if (frontends[i].name == frontend_->name && frontends[i].bind.same_endpoint(frontend_->bind)) next = i;
   }
-  return false;
+  for (std::size_t i = 0; i < frontends.size() && !next && frontend_->bind.port != 0; ++i) {
+    if (frontends[i].bind.same_endpoint(frontend_->bind)) next = i;
+  }
+  if (!next) return false;
+  snapshot_ = current;
+  frontend_ = &frontends[*next];
+  frontend_index_ = *next;
+  apply_frontend_limits();
+  return true;
 }
 
 ClientSession::~ClientSession() {
@@ -890,7 +896,7 @@ void ClientSession::release_upstream(bool reusable) {
   if (connection == nullptr) return;
   connection->timer().clear();
   // A server being drained (or in maintenance) finishes what it has; its connections are not kept.
-  if (reusable && ex.server->runtime.admin_state() == state::AdminState::Ready) {
+  if (reusable && ex.server->runtime.admin_state() == state::AdminState::Ready && !ex.server->runtime.retired()) {
     connection->mark_reused();
     worker_.connections().put(connection, ex.backend->config.timeouts.keep_alive);
   } else {

@@ -26,6 +26,14 @@ std::shared_ptr<Entry> carry_or_create(std::map<std::string, std::shared_ptr<Ent
   return entry;
 }
 
+// Whether a configured server is still what `entry` checked: the same endpoint probed the same
+// way (how often or how patiently does not matter).
+bool same_target(const ServerRuntime& entry, const config::Server& server, const config::Backend& backend) {
+  if (!entry.address.same_endpoint(server.address)) return false;
+  if (entry.check.has_value() != backend.check.has_value()) return false;
+  return !entry.check || entry.check->same_probe(*backend.check);
+}
+
 }  // namespace
 
 Binding Registry::bind(const config::Config& config, bool start_up, BindChanges* changes) {
@@ -46,7 +54,7 @@ Binding Registry::bind(const config::Config& config, bool start_up, BindChanges*
       std::shared_ptr<ServerRuntime> entry;
       const auto found = servers_.find(key);
       const ServerRuntime* previous = found != servers_.end() ? found->second.get() : nullptr;
-      if (previous != nullptr && previous->address == server.address && previous->check == backend.check) {
+      if (previous != nullptr && same_target(*previous, server, backend)) {
         entry = found->second;
       } else {
         const bool checking = !start_up && backend.check && backend.init_checking;
@@ -57,14 +65,15 @@ Binding Registry::bind(const config::Config& config, bool start_up, BindChanges*
         if (previous != nullptr) entry->inherit_admin(*previous);
         if (changes != nullptr) (previous != nullptr ? changes->changed : changes->added).push_back(key);
       }
+      if (previous != nullptr && entry.get() != previous) found->second->retire();
       servers[key] = entry;
       bound_servers.push_back(std::move(entry));
     }
   }
-  if (changes != nullptr) {
-    for (const auto& [key, entry] : servers_) {
-      if (!servers.contains(key)) changes->removed.push_back(key);
-    }
+  for (const auto& [key, entry] : servers_) {
+    if (servers.contains(key)) continue;
+    entry->retire();
+    if (changes != nullptr) changes->removed.push_back(key);
   }
   frontends_ = std::move(frontends);
   backends_ = std::move(backends);

@@ -121,7 +121,8 @@ void ConnectionPool::close_idle_except(const std::vector<const state::ServerRunt
 void ConnectionPool::close_unwanted() {
   for (auto& [server, list] : lists_) {
     // A non-empty list's entry is alive: its connections hold it.
-    if (list.head != nullptr && list.head->server_->admin_state() != state::AdminState::Ready) {
+    const state::ServerRuntime* entry = list.head != nullptr ? list.head->server_.get() : nullptr;
+    if (entry != nullptr && (entry->admin_state() != state::AdminState::Ready || entry->runtime_weight() == 0)) {
       while (list.head != nullptr) list.head->close();
     }
   }

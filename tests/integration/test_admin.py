@@ -2,6 +2,7 @@
 weights), and who may use it (token, Origin, Host)."""
 import collections
 import os
+import socket
 import tempfile
 import threading
 
@@ -294,6 +295,35 @@ def other_origins_and_rebound_names_are_refused() -> None:
     check_eq(server_stats(haven, "static", "s1")["admin"]["state"], "READY", "nothing changed")
     own = haven.admin("PATCH", path, {"state": "drain"}, {"Origin": f"http://127.0.0.1:{port}"})
     check_eq(own.status, 200, "a write from the admin's own page")
+
+
+@test
+def an_admin_port_in_use_stops_start_up_cleanly() -> None:
+    up = Upstream(name="s1")
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = taken.getsockname()[1]
+        haven = Haven(make_config({"static": [up]}, extra=f'[admin]\nbind = "127.0.0.1:{port}"\n'), wait_ready=False)
+        check_eq(haven.wait(10), 1, "exit status")
+        check(f"admin listener cannot bind 127.0.0.1:{port}" in haven.events(), f"the reason: {haven.events()[-500:]}")
+    finally:
+        taken.close()
+
+
+@test
+def idle_admin_connections_cannot_lock_an_operator_out() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, extra=ADMIN))
+    port = haven.admin_port()
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(80)]
+    try:
+        answer = haven.admin("GET", "/stats.json", timeout=5)
+        check_eq(answer.status, 200, "the operator's request with 80 idle connections open")
+    finally:
+        for s in idle:
+            s.close()
 
 
 @test

@@ -1,7 +1,8 @@
 #pragma once
 // The admin listener: HTTP/1.1 on the supervisor's loop, one request per connection (answered
 // with Connection: close), strict parsing by the same parser as the proxy, small limits (a 16 KiB
-// head, a 64 KiB body, 10 s to send it all), at most 64 connections at once.
+// head, a 64 KiB body, 10 s to send it all), at most 64 connections at once, the oldest giving
+// way to a new one.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,14 +32,17 @@ class AdminServer final : private net::AcceptHandler, private net::HandleOwner {
   friend class AdminConnection;
   static constexpr int kMaxConnections = 64;
   void on_accept(int fd, const sockaddr* peer) override;
-  bool can_accept() override { return !closed_ && connections_ < kMaxConnections; }
+  // Always: when every slot is taken, the oldest connection makes room (see on_accept), so idle
+  // or trickling connections can never lock an operator out.
+  bool can_accept() override { return !closed_; }
   void on_handle_closed() override {}
   void connection_closed(AdminConnection* connection);
 
   net::Loop& loop_;
   AdminApi& api_;
   net::Listener listener_;
-  AdminConnection* first_ = nullptr;  // intrusive list of open connections
+  AdminConnection* first_ = nullptr;  // intrusive list of open connections, newest first
+  AdminConnection* last_ = nullptr;
   int connections_ = 0;
   bool closed_ = false;
 };

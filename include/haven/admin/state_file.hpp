@@ -2,7 +2,8 @@
 // `[admin] state_file`: the admin state and runtime weight of every server, kept across restarts.
 // One line per server that is not READY at its configured weight:
 //   backend/server STATE WEIGHT      e.g. "api/a drain -" or "static/s2 ready 10" ("-": configured)
-// Written whole to a temporary file and renamed over the old one, so a crash leaves either version.
+// Written whole to a temporary file and renamed over the old one, so haven dying mid-write leaves
+// either version.
 #include <string>
 #include <vector>
 

@@ -24,6 +24,8 @@ struct Address {
   std::string text;       // as written in the config, for messages ("[::1]:8080")
 
   bool operator==(const Address&) const = default;
+  // The same socket address, however it was written ("localhost:80" and "127.0.0.1:80").
+  [[nodiscard]] bool same_endpoint(const Address& other) const { return host == other.host && port == other.port; }
 };
 
 struct Timeouts {
@@ -57,6 +59,11 @@ struct Check {
   std::vector<StatusRange> expect_status{{200, 399}};
 
   bool operator==(const Check&) const = default;
+  // Probes the same thing (method, path, host, accepted statuses): a server's health carries over
+  // a reload that changes only how often or how patiently it is checked.
+  [[nodiscard]] bool same_probe(const Check& other) const {
+    return method == other.method && path == other.path && host == other.host && expect_status == other.expect_status;
+  }
 
   [[nodiscard]] bool status_expected(int status) const {
     for (const auto& range : expect_status) {

@@ -58,7 +58,11 @@ class Checker final : private net::HandleOwner {
     void on_handle_closed() override;
     Checker& checker;
     const std::shared_ptr<state::ServerRuntime> server;
-    const config::Check& check;  // *server->check
+    // What is probed (method, path, host, accepted statuses): the entry's own copy, the same for
+    // its whole life.
+    const config::Check& probe_check;
+    // How often and how patiently, from the configuration in force (a reload may change it).
+    const config::Check* timing = nullptr;
     const std::uint64_t id;
     std::size_t backend_index = 0;  // in the bound backends
     HealthState state;

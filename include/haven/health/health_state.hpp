@@ -12,6 +12,11 @@ class HealthState {
 
   // Records one check result; returns true when the server changed state (UP <-> DOWN).
   bool observe(bool ok);
+  // A reload changed `rise` or `fall`; the counts so far stay.
+  void set_thresholds(int rise, int fall) {
+    rise_ = rise;
+    fall_ = fall;
+  }
   // The first verdict on a server nothing was known of (added by a reload): UP on a pass, DOWN on
   // a failure, with no history either way.
   void settle(bool ok);

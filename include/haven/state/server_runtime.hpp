@@ -118,6 +118,11 @@ class ServerRuntime {
     return runtime >= 0 ? runtime : configured;
   }
 
+  // A reload removed or replaced this entry: requests still on an older snapshot finish, but its
+  // connections are not pooled any more.
+  void retire() { retired_.store(true, std::memory_order_relaxed); }
+  [[nodiscard]] bool retired() const { return retired_.load(std::memory_order_relaxed); }
+
   // --- last check (checker writes, admin reads; a mutex, never touched by traffic)
   void set_last_check(CheckReport report);
   [[nodiscard]] CheckReport last_check() const;
@@ -130,6 +135,7 @@ class ServerRuntime {
   std::atomic<AdminState> admin_{AdminState::Ready};
   std::atomic<std::int64_t> admin_since_ms_;
   std::atomic<int> runtime_weight_{-1};  // -1: the configured weight
+  std::atomic<bool> retired_{false};
   mutable std::mutex check_mutex_;
   CheckReport last_check_;  // guarded by check_mutex_
 };

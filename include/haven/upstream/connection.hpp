@@ -76,7 +76,8 @@ class ConnectionPool {
   void put(Connection* connection, core::Duration idle_timeout);
   // Closes every idle connection (shutdown).
   void close_all();
-  // Closes the idle connections to servers that may not take new requests (DRAIN, MAINT), and
+  // Closes the idle connections to servers that may not take new requests (DRAIN, MAINT, a
+  // runtime weight of 0), and
   // forgets empty lists of servers gone from the registry.
   void close_unwanted();
   // Closes the idle connections to servers not in `servers` (a reload removed or changed them).

@@ -65,6 +65,7 @@ class FakeOperator final : public haven::admin::Operator {
 struct Fixture {
   explicit Fixture(std::string token = "", bool read_token_required = false) {
     settings.enabled = true;
+    settings.bind = {"127.0.0.1", 9000, false, "127.0.0.1:9000"};
     settings.token = std::move(token);
     settings.read_token_required = read_token_required;
     std::string error;
@@ -175,4 +176,23 @@ TEST_CASE("POST /api/v1/reload answers what the reload did; other methods are re
   CHECK(f.process.reloads == 1);
   CHECK(f.api->handle(f.request(Method::Get, "/api/v1/reload")).status == 405);
   CHECK(f.process.reloads == 1);
+}
+
+TEST_CASE("only literal local names pass the Host rule, token or not, on a loopback listener") {
+  for (const bool with_token : {false, true}) {
+    Fixture f(with_token ? "0123456789abcdef" : "");
+    for (const char* host : {"127.0.0.1.attacker.example:9000", "127.x.attacker.example", "127.0.0.1x",
+                             "localhost.attacker.example", "attacker.example:9000", "", "[::1"}) {
+      CAPTURE(host);
+      AdminRequest request = f.request(Method::Get, "/stats.json");
+      request.host = host;
+      CHECK(f.api->handle(request).status == 403);
+    }
+    for (const char* host : {"127.0.0.1:9000", "127.1.2.3", "localhost", "[::1]:9000"}) {
+      CAPTURE(host);
+      AdminRequest request = f.request(Method::Get, "/stats.json");
+      request.host = host;
+      CHECK(f.api->handle(request).status == 200);
+    }
+  }
 }

@@ -67,3 +67,11 @@ TEST_CASE("check intervals: fast while changing state, down_interval while down"
   CHECK(state.up());
   CHECK(next_check_interval(check, state) == Duration(2000));
 }
+
+TEST_CASE("new thresholds from a reload apply to the counts so far") {
+  HealthState state(2, 3);
+  state.observe(false);
+  state.set_thresholds(2, 2);
+  CHECK(state.observe(false));
+  CHECK_FALSE(state.up());
+}

@@ -145,3 +145,36 @@ TEST_CASE("a server re-added after a removal starts afresh") {
   const auto again = registry.bind(two_servers(), false);
   CHECK(again.servers[0][0]->admin_state() == AdminState::Ready);
 }
+
+TEST_CASE("how often or how patiently a server is checked, or how its address is spelled, keeps its state") {
+  Registry registry(1);
+  const auto first = registry.bind(two_servers(), true);
+  first.servers[0][0]->set_health(Health::Down);
+  auto retimed = two_servers();
+  retimed.backends[0].check->interval = std::chrono::milliseconds(500);
+  retimed.backends[0].check->timeout = std::chrono::milliseconds(100);
+  retimed.backends[0].check->rise = 5;
+  retimed.backends[0].check->fall = 1;
+  retimed.backends[0].servers[0].address.text = "localhost:8001";  // resolved to the same endpoint
+  BindChanges changes;
+  const auto second = registry.bind(retimed, false, &changes);
+  CHECK(second.servers[0][0] == first.servers[0][0]);
+  CHECK(second.servers[0][0]->health() == Health::Down);
+  CHECK(changes.changed.empty());
+  auto probed_elsewhere = retimed;
+  probed_elsewhere.backends[0].check->expect_status = {{200, 200}};
+  CHECK(registry.bind(probed_elsewhere, false).servers[0][0] != first.servers[0][0]);
+}
+
+TEST_CASE("entries a reload removes or replaces are retired: their connections are not pooled again") {
+  Registry registry(1);
+  const auto first = registry.bind(two_servers(), true);
+  auto next = two_servers();
+  next.backends[0].servers[0].address.port = 9001;
+  next.backends[0].servers.pop_back();
+  registry.bind(next, false);
+  CHECK(first.servers[0][0]->retired());  // replaced (new address)
+  CHECK(first.servers[0][1]->retired());  // removed
+  const auto kept = registry.bind(next, false);
+  CHECK_FALSE(kept.servers[0][0]->retired());
+}
