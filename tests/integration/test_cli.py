@@ -3,8 +3,9 @@ import os
 import re
 import socket
 import subprocess
+import tempfile
 
-from harness import (REPO_ROOT, check, check_eq, make_config, new_temp_dir, run, run_haven,
+from harness import (REPO_ROOT, check, check_eq, haven_path, make_config, new_temp_dir, note, run, run_haven,
                      test)
 
 HEADER = """[global]
@@ -222,6 +223,30 @@ def _repo_config_case(name: str):
 
 test(_repo_config_case("haven.toml"))
 test(_repo_config_case("demo.toml"))
+
+
+@test
+def install_puts_binary_unit_man_page_and_examples_in_place() -> None:
+    build_dir = os.path.dirname(os.path.abspath(haven_path()))
+    if not os.path.isfile(os.path.join(build_dir, "cmake_install.cmake")):
+        note("not a CMake build directory: skipped")
+        return
+    with tempfile.TemporaryDirectory() as prefix:
+        result = subprocess.run(["cmake", "--install", build_dir, "--prefix", prefix], capture_output=True, text=True,
+                                timeout=60)
+        check_eq(result.returncode, 0, f"cmake --install: {result.stderr}")
+        for path in ["bin/haven", "lib/systemd/system/haven.service", "share/man/man1/haven.1",
+                     "share/doc/haven/examples/haven.toml", "share/doc/haven/examples/demo.toml",
+                     "share/haven/maintenance.html", "share/doc/haven/admin-api.md"]:
+            check(os.path.isfile(os.path.join(prefix, path)), f"{path} installed")
+        with open(os.path.join(prefix, "lib/systemd/system/haven.service")) as f:
+            unit = f.read()
+        check("@" not in unit.replace("@system-service", ""), "every placeholder of the unit filled in")
+        for line in ["ExecReload=/bin/kill -HUP $MAINPID", "NoNewPrivileges=yes", "ProtectSystem=strict",
+                     "AmbientCapabilities=CAP_NET_BIND_SERVICE"]:
+            check(line in unit, f"the unit has {line}")
+        version = subprocess.run([os.path.join(prefix, "bin/haven"), "--version"], capture_output=True, text=True)
+        check(version.stdout.startswith("haven "), f"the installed binary runs: {version.stdout!r}")
 
 
 if __name__ == "__main__":
