@@ -21,6 +21,7 @@
 #include "haven/admin/state_file.hpp"
 #include "haven/admin/stats.hpp"
 #include "haven/app/check_summary.hpp"
+#include "haven/app/ctl.hpp"
 #include "haven/app/fd_limit.hpp"
 #include "haven/app/options.hpp"
 #include "haven/config/loader.hpp"
@@ -441,6 +442,7 @@ int serve(std::shared_ptr<const config::Config> config, const std::string& confi
 }  // namespace
 
 int run(int argc, char** argv, const char* version) {
+  if (argc >= 2 && std::string_view(argv[1]) == "ctl") return ctl_main(argc - 1, argv + 1);
   Options options;
   std::string error;
   if (!parse_options(argc, argv, options, error)) {

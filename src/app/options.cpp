@@ -9,6 +9,7 @@ const char* usage() {
          "       haven --check -c FILE   validate FILE, print a summary, and exit\n"
          "       haven --version         print the version\n"
          "       haven --help            print this help\n"
+         "       haven ctl COMMAND       talk to a running haven's admin listener (haven ctl --help)\n"
          "\n"
          "Signals: SIGTERM or SIGINT stop accepting, let in-flight requests finish\n"
          "(up to timeouts.shutdown), then exit 0. SIGHUP reloads FILE: a valid one is put\n"

@@ -1,0 +1,224 @@
+#include "haven/app/ctl.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "haven/app/admin_client.hpp"
+#include "haven/core/json_document.hpp"
+#include "haven/core/json_text.hpp"
+
+namespace haven::app {
+
+namespace {
+
+const char* kUsage =
+    "Usage: haven ctl [--admin URL] COMMAND\n"
+    "  status                      backends and servers at a glance\n"
+    "  servers [BACKEND]           one line per server: BACKEND/SERVER HEALTH ADMIN WEIGHT\n"
+    "  drain BACKEND/SERVER        no new requests; those in flight finish\n"
+    "  maint BACKEND/SERVER        no traffic and no checks\n"
+    "  ready BACKEND/SERVER        back in service (checked first after maint)\n"
+    "  weight BACKEND/SERVER N     runtime weight 0..256, or \"default\" for the configured one\n"
+    "  reload                      re-read the configuration file\n"
+    "\n"
+    "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000.\n"
+    "HAVEN_ADMIN_TOKEN: the bearer token, when [admin] has one.\n"
+    "Exit status: 0 done, 1 refused by haven, 2 bad usage, 3 no admin listener answered.\n";
+
+struct Colours {
+  bool on = false;
+  [[nodiscard]] std::string paint(std::string_view text, std::string_view word) const {
+    if (!on) return std::string(text);
+    const char* code = "0";
+    if (word == "UP" || word == "READY" || word == "primary") code = "32";
+    else if (word == "DOWN" || word == "MAINT" || word == "maintenance") code = "31";
+    else if (word == "CHECKING" || word == "DRAIN" || word == "backup") code = "33";
+    return fmt::format("\x1b[{}m{}\x1b[0m", code, text);
+  }
+};
+
+class Ctl {
+ public:
+  Ctl(AdminUrl url, std::string token) : url_(std::move(url)), token_(std::move(token)) {
+    const char* term = std::getenv("TERM");
+    colours_.on = ::isatty(STDOUT_FILENO) != 0 && std::getenv("NO_COLOR") == nullptr &&
+                  (term == nullptr || std::string_view(term) != "dumb");
+  }
+
+  int run(const std::vector<std::string>& args) {
+    const std::string& command = args[0];
+    if (command == "status" && args.size() == 1) return status();
+    if (command == "servers" && args.size() <= 2) return servers(args.size() == 2 ? args[1] : "");
+    if ((command == "drain" || command == "maint" || command == "ready") && args.size() == 2) {
+      return patch(args[1], fmt::format("{{\"state\":\"{}\"}}", command));
+    }
+    if (command == "weight" && args.size() == 3) {
+      if (args[2] == "default") return patch(args[1], "{\"weight\":null}");
+      if (args[2].empty() || args[2].size() > 3 || args[2].find_first_not_of("0123456789") != std::string::npos) {
+        return usage(fmt::format("weight must be 0 to 256 or \"default\", not \"{}\"", args[2]));
+      }
+      return patch(args[1], fmt::format("{{\"weight\":{}}}", args[2]));
+    }
+    if (command == "reload" && args.size() == 1) return reload();
+    return usage(fmt::format("unknown command or wrong arguments: {}", fmt::join(args, " ")));
+  }
+
+  static int usage(const std::string& problem) {
+    if (!problem.empty()) std::fprintf(stderr, "haven ctl: %s\n\n", problem.c_str());
+    std::fputs(kUsage, stderr);
+    return kCtlUsage;
+  }
+
+ private:
+  // Sends a request; prints why and returns the exit status when it did not give a 2xx.
+  int call(std::string_view method, std::string_view path, std::string_view body, core::JsonNode& out) {
+    HttpAnswer answer;
+    std::string error;
+    if (!admin_request(url_, method, path, token_, body, answer, error)) {
+      std::fprintf(stderr, "haven ctl: %s\n", error.c_str());
+      return kCtlUnreachable;
+    }
+    std::string parse_error;
+    auto document = core::parse_json(answer.body, parse_error);
+    if (!document) {
+      std::fprintf(stderr, "haven ctl: the admin listener answered %d without JSON (%s)\n", answer.status,
+                   parse_error.c_str());
+      return kCtlRefused;
+    }
+    out = std::move(*document);
+    if (answer.status / 100 != 2) {
+      const std::string why = out["error"].text(fmt::format("status {}", answer.status));
+      std::fprintf(stderr, "haven ctl: %s\n", why.c_str());
+      return kCtlRefused;
+    }
+    return kCtlDone;
+  }
+
+  int status() {
+    core::JsonNode stats;
+    if (const int rc = call("GET", "/stats.json", "", stats); rc != kCtlDone) return rc;
+    const auto& haven = stats["haven"];
+    const auto& reloads = haven["config"]["reloads"];
+    std::printf("haven %s · pid %.0f · up %.0f s · %s · reloads %.0f ok, %.0f refused\n",
+                haven["version"].text().c_str(), haven["pid"].number(), haven["uptime_seconds"].number(),
+                haven["config"]["source"].text().c_str(), reloads["succeeded"].number(), reloads["failed"].number());
+    if (!reloads["last_error"].is_null()) {
+      std::printf("%s\n", colours_.paint("last reload refused: " + reloads["last_error"].text(), "DOWN").c_str());
+    }
+    for (const auto& frontend : stats["frontends"].items()) {
+      std::printf("frontend %s on %s · %.0f connections · %.1f req/s\n", frontend["name"].text().c_str(),
+                  frontend["bind"].text().c_str(), frontend["connections"]["active"].number(),
+                  frontend["requests_per_second"].number());
+    }
+    std::printf("\n%-16s %-12s %-20s %-7s %-9s %-6s %6s %6s %8s  %s\n", "BACKEND", "MODE", "SERVER", "TIER", "HEALTH",
+                "ADMIN", "WEIGHT", "ACTIVE", "REQ/S", "LAST CHECK");
+    for (const auto& backend : stats["backends"].items()) {
+      bool first = true;
+      const std::string mode = backend["mode"].text();
+      for (const auto& server : backend["servers"].items()) {
+        const std::string health = server["health"]["state"].text();
+        const std::string admin = server["admin"]["state"].text();
+        const auto& check = server["last_check"];
+        const std::string last = check.is_null() ? (server["health"]["checked"].boolean() ? "not yet" : "not checked")
+                                                 : fmt::format("{} · {} · {:.0f} ms", check["ok"].boolean() ? "ok" : "failed",
+                                                               check["reason"].text(), check["duration_ms"].number());
+        std::printf("%-16s %s %-20s %-7s %s %s %6.0f %6.0f %8.1f  %s\n",
+                    first ? backend["name"].text().c_str() : "",
+                    first ? colours_.paint(fmt::format("{:<12}", mode), mode).c_str() : fmt::format("{:<12}", "").c_str(),
+                    server["name"].text().c_str(), server["tier"].text().c_str(),
+                    colours_.paint(fmt::format("{:<9}", health), health).c_str(),
+                    colours_.paint(fmt::format("{:<6}", admin), admin).c_str(), server["weight"]["effective"].number(),
+                    server["connections"]["active"].number(), server["requests_per_second"].number(), last.c_str());
+        first = false;
+      }
+    }
+    return kCtlDone;
+  }
+
+  int servers(const std::string& only) {
+    core::JsonNode listing;
+    const std::string path = only.empty() ? "/api/v1/backends" : "/api/v1/backends/" + only;
+    if (const int rc = call("GET", path, "", listing); rc != kCtlDone) return rc;
+    std::vector<const core::JsonNode*> backends;
+    if (only.empty()) {
+      for (const auto& backend : listing["backends"].items()) backends.push_back(&backend);
+    } else {
+      backends.push_back(&listing);
+    }
+    for (const core::JsonNode* backend : backends) {
+      for (const auto& server : (*backend)["servers"].items()) {
+        std::printf("%s/%s %s %s %.0f\n", (*backend)["name"].text().c_str(), server["name"].text().c_str(),
+                    server["health"]["state"].text().c_str(), server["admin"]["state"].text().c_str(),
+                    server["weight"]["effective"].number());
+      }
+    }
+    return kCtlDone;
+  }
+
+  int patch(const std::string& target, const std::string& body) {
+    const std::size_t slash = target.find('/');
+    if (slash == std::string::npos || slash == 0 || slash + 1 == target.size() ||
+        target.find('/', slash + 1) != std::string::npos) {
+      return usage(fmt::format("expected BACKEND/SERVER, not \"{}\"", target));
+    }
+    core::JsonNode server;
+    const std::string path =
+        fmt::format("/api/v1/backends/{}/servers/{}", target.substr(0, slash), target.substr(slash + 1));
+    if (const int rc = call("PATCH", path, body, server); rc != kCtlDone) return rc;
+    std::printf("%s %s %s weight %.0f\n", target.c_str(), server["health"]["state"].text().c_str(),
+                server["admin"]["state"].text().c_str(), server["weight"]["effective"].number());
+    return kCtlDone;
+  }
+
+  int reload() {
+    core::JsonNode result;
+    if (const int rc = call("POST", "/api/v1/reload", "", result); rc != kCtlDone) return rc;
+    std::printf("%s\n", result["message"].text().c_str());
+    return kCtlDone;
+  }
+
+  AdminUrl url_;
+  std::string token_;
+  Colours colours_;
+};
+
+}  // namespace
+
+int ctl_main(int argc, char** argv) {
+  std::string admin = std::getenv("HAVEN_ADMIN") != nullptr ? std::getenv("HAVEN_ADMIN") : "http://127.0.0.1:9000";
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return kCtlDone;
+    }
+    if (arg == "--admin") {
+      if (i + 1 >= argc) return Ctl::usage("--admin needs a URL");
+      admin = argv[++i];
+      continue;
+    }
+    if (arg.starts_with("--admin=")) {
+      admin = std::string(arg.substr(8));
+      continue;
+    }
+    if (arg.starts_with("-") && args.empty()) return Ctl::usage(fmt::format("unknown option {}", arg));
+    args.emplace_back(arg);
+  }
+  if (args.empty()) return Ctl::usage("no command given");
+  AdminUrl url;
+  std::string error;
+  if (!parse_admin_url(admin, url, error)) return Ctl::usage(error);
+  const char* token = std::getenv("HAVEN_ADMIN_TOKEN");
+  Ctl ctl(url, token != nullptr ? token : "");
+  return ctl.run(args);
+}
+
+}  // namespace haven::app

@@ -1,0 +1,68 @@
+"""`haven ctl` against a running haven: what it prints, what it changes, and its exit codes."""
+import os
+import socket
+import subprocess
+
+from harness import Haven, Upstream, check, check_eq, haven_path, make_config, run, test
+
+TOKEN = "ctl-token-0123456789"
+
+
+def ctl(haven: Haven | None, *args: str, token: str | None = None, port: int | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("HAVEN_ADMIN", None)
+    env.pop("HAVEN_ADMIN_TOKEN", None)
+    if token is not None:
+        env["HAVEN_ADMIN_TOKEN"] = token
+    admin_port = port if port is not None else haven.admin_port()
+    return subprocess.run([haven_path(), "ctl", "--admin", f"http://127.0.0.1:{admin_port}", *args],
+                          capture_output=True, text=True, timeout=30, env=env)
+
+
+@test
+def status_servers_and_changes() -> None:
+    a = Upstream(name="a")
+    b = Upstream(name="b")
+    haven = Haven(make_config({"static": [{"name": "a", "address": a}, {"name": "b", "address": b, "backup": True}]},
+                              extra='[admin]\nbind = "127.0.0.1:0"\n'))
+    status = ctl(haven, "status")
+    check_eq(status.returncode, 0, f"status: {status.stderr}")
+    check("static" in status.stdout and "primary" in status.stdout, f"the backend line: {status.stdout}")
+    check("\x1b[" not in status.stdout, "no colour with NO_COLOR or without a terminal")
+    servers = ctl(haven, "servers")
+    check_eq(servers.stdout.splitlines(), ["static/a UP READY 1", "static/b UP READY 1"], "servers")
+    drained = ctl(haven, "drain", "static/a")
+    check_eq((drained.returncode, drained.stdout.strip()), (0, "static/a UP DRAIN weight 1"), "drain")
+    haven.wait_event(r"server static/a set to DRAIN by admin API")
+    weighted = ctl(haven, "weight", "static/b", "7")
+    check_eq(weighted.stdout.strip(), "static/b UP READY weight 7", "weight")
+    check_eq(ctl(haven, "weight", "static/b", "default").stdout.strip(), "static/b UP READY weight 1", "default weight")
+    check_eq(ctl(haven, "ready", "static/a").returncode, 0, "ready")
+    reloaded = ctl(haven, "reload")
+    check_eq(reloaded.returncode, 0, f"reload: {reloaded.stderr}")
+    check("configuration reloaded" in reloaded.stdout, f"reload says so: {reloaded.stdout}")
+
+
+@test
+def exit_codes_tell_refused_usage_and_unreachable_apart() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, extra=f'[admin]\nbind = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'))
+    unknown = ctl(haven, "drain", "static/nope", token=TOKEN)
+    check_eq(unknown.returncode, 1, "an unknown server")
+    check("no server \"nope\"" in unknown.stderr, f"why: {unknown.stderr}")
+    check_eq(ctl(haven, "drain", "static/s1").returncode, 1, "a write without the token")
+    check_eq(ctl(haven, "drain", "static/s1", token=TOKEN).returncode, 0, "with the token")
+    check_eq(ctl(haven, "drain", "nonsense").returncode, 2, "not BACKEND/SERVER")
+    check_eq(ctl(haven, "weight", "static/s1", "lots").returncode, 2, "a weight that is no number")
+    check_eq(ctl(haven, "frobnicate").returncode, 2, "an unknown command")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    free_port = closed.getsockname()[1]
+    closed.close()
+    unreachable = ctl(None, "status", port=free_port)
+    check_eq(unreachable.returncode, 3, "nothing listening")
+    check("cannot reach" in unreachable.stderr, f"why: {unreachable.stderr}")
+
+
+if __name__ == "__main__":
+    run()
