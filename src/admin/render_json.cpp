@@ -55,6 +55,31 @@ class JsonOut {
     separate();
     text.append("null");
   }
+  // One member: its key, then its value.
+  void member_string(std::string_view name, std::string_view value) {
+    key(name);
+    string(value);
+  }
+  void member_count(std::string_view name, std::uint64_t value) {
+    key(name);
+    number(value);
+  }
+  void member_int(std::string_view name, std::int64_t value) {
+    key(name);
+    signed_number(value);
+  }
+  void member_real(std::string_view name, double value) {
+    key(name);
+    real(value);
+  }
+  void member_bool(std::string_view name, bool value) {
+    key(name);
+    boolean(value);
+  }
+  void member_time(std::string_view name, std::int64_t epoch_ms) {
+    key(name);
+    time_or_null(epoch_ms);
+  }
   void time_or_null(std::int64_t epoch_ms) {
     if (epoch_ms == 0) {
       null();
@@ -79,39 +104,30 @@ void write_series(JsonOut& out, const std::vector<std::uint64_t>& values) {
 }
 
 void write_traffic(JsonOut& out, const state::TrafficTotals& traffic, const Rates& rates) {
-  out.key("requests");
-  out.number(traffic.requests);
-  out.key("requests_per_second");
-  out.real(rates.requests_per_second);
+  out.member_count("requests", traffic.requests);
+  out.member_real("requests_per_second", rates.requests_per_second);
   out.key("responses");
   out.open('{');
   for (std::size_t i = 0; i < state::kStatusClasses; ++i) {
-    out.key(kClassNames[i]);
-    out.number(traffic.responses[i]);
+    out.member_count(kClassNames[i], traffic.responses[i]);
   }
   out.close('}');
   out.key("outcomes");
   out.open('{');
   for (const state::Outcome outcome : state::all_outcomes()) {
-    out.key(state::outcome_name(outcome));
-    out.number(traffic.outcomes[static_cast<std::size_t>(outcome)]);
+    out.member_count(state::outcome_name(outcome), traffic.outcomes[static_cast<std::size_t>(outcome)]);
   }
   out.close('}');
-  out.key("bytes_in");
-  out.number(traffic.bytes_in);
-  out.key("bytes_out");
-  out.number(traffic.bytes_out);
+  out.member_count("bytes_in", traffic.bytes_in);
+  out.member_count("bytes_out", traffic.bytes_out);
   out.key("response_time_ms");
   out.open('{');
-  out.key("p50");
-  out.real(traffic.response_time_quantile_ms(0.5));
-  out.key("p99");
-  out.real(traffic.response_time_quantile_ms(0.99));
+  out.member_real("p50", traffic.response_time_quantile_ms(0.5));
+  out.member_real("p99", traffic.response_time_quantile_ms(0.99));
   out.close('}');
   out.key("history");
   out.open('{');
-  out.key("interval_seconds");
-  out.number(static_cast<std::uint64_t>(History::kIntervalMs / 1000));
+  out.member_count("interval_seconds", static_cast<std::uint64_t>(History::kIntervalMs / 1000));
   out.key("requests");
   write_series(out, rates.requests);
   out.key("errors");
@@ -121,113 +137,81 @@ void write_traffic(JsonOut& out, const state::TrafficTotals& traffic, const Rate
 
 void write_server(JsonOut& out, const ServerStats& server) {
   out.open('{');
-  out.key("name");
-  out.string(server.name);
-  out.key("address");
-  out.string(server.address);
-  out.key("tier");
-  out.string(server.backup ? "backup" : "main");
-  out.key("serving");
-  out.boolean(server.serving);
+  out.member_string("name", server.name);
+  out.member_string("address", server.address);
+  out.member_string("tier", server.backup ? "backup" : "main");
+  out.member_bool("serving", server.serving);
   out.key("health");
   out.open('{');
-  out.key("state");
-  out.string(state::health_name(server.health));
-  out.key("since");
-  out.time_or_null(server.health_since_ms);
-  out.key("checked");
-  out.boolean(server.checked);
-  out.key("changes");
-  out.number(server.health_changes);
+  out.member_string("state", state::health_name(server.health));
+  out.member_time("since", server.health_since_ms);
+  out.member_bool("checked", server.checked);
+  out.member_count("changes", server.health_changes);
   out.close('}');
   out.key("admin");
   out.open('{');
-  out.key("state");
-  out.string(state::admin_state_name(server.admin));
-  out.key("since");
-  out.time_or_null(server.admin_since_ms);
+  out.member_string("state", state::admin_state_name(server.admin));
+  out.member_time("since", server.admin_since_ms);
   out.close('}');
   out.key("weight");
   out.open('{');
-  out.key("configured");
-  out.signed_number(server.weight_configured);
+  out.member_int("configured", server.weight_configured);
   out.key("runtime");
   if (server.weight_runtime) {
     out.signed_number(*server.weight_runtime);
   } else {
     out.null();
   }
-  out.key("effective");
-  out.signed_number(server.weight_effective);
+  out.member_int("effective", server.weight_effective);
   out.close('}');
   out.key("last_check");
   if (!server.last_check.ran) {
     out.null();
   } else {
     out.open('{');
-    out.key("ok");
-    out.boolean(server.last_check.ok);
+    out.member_bool("ok", server.last_check.ok);
     out.key("status");
     if (server.last_check.status != 0) {
       out.signed_number(server.last_check.status);
     } else {
       out.null();
     }
-    out.key("duration_ms");
-    out.signed_number(server.last_check.duration_ms);
-    out.key("reason");
-    out.string(server.last_check.reason);
-    out.key("at");
-    out.time_or_null(server.last_check.at_ms);
+    out.member_int("duration_ms", server.last_check.duration_ms);
+    out.member_string("reason", server.last_check.reason);
+    out.member_time("at", server.last_check.at_ms);
     out.close('}');
   }
   out.key("connections");
   out.open('{');
-  out.key("active");
-  out.signed_number(server.active);
-  out.key("idle");
-  out.signed_number(server.traffic.idle);
-  out.key("opened");
-  out.number(server.traffic.connections);
+  out.member_int("active", server.active);
+  out.member_int("idle", server.traffic.idle);
+  out.member_count("opened", server.traffic.connections);
   out.close('}');
-  out.key("retries");
-  out.number(server.traffic.retries);
-  out.key("redispatches");
-  out.number(server.traffic.redispatches);
-  out.key("passive_failures");
-  out.number(server.traffic.passive_failures);
+  out.member_count("retries", server.traffic.retries);
+  out.member_count("redispatches", server.traffic.redispatches);
+  out.member_count("passive_failures", server.traffic.passive_failures);
   write_traffic(out, server.traffic, server.rates);
   out.close('}');
 }
 
 void write_backend(JsonOut& out, const BackendStats& backend) {
   out.open('{');
-  out.key("name");
-  out.string(backend.name);
-  out.key("balance");
-  out.string(backend.balance);
-  out.key("mode");
-  out.string(backend_mode_name(backend.mode));
+  out.member_string("name", backend.name);
+  out.member_string("balance", backend.balance);
+  out.member_string("mode", backend_mode_name(backend.mode));
   out.key("servers_usable");
   out.open('{');
-  out.key("main");
-  out.signed_number(backend.main_serving);
-  out.key("backup");
-  out.signed_number(backend.backup_serving);
+  out.member_int("main", backend.main_serving);
+  out.member_int("backup", backend.backup_serving);
   out.close('}');
   out.key("servers_configured");
   out.open('{');
-  out.key("main");
-  out.signed_number(backend.main_total);
-  out.key("backup");
-  out.signed_number(backend.backup_total);
+  out.member_int("main", backend.main_total);
+  out.member_int("backup", backend.backup_total);
   out.close('}');
-  out.key("maintenance_responses");
-  out.number(backend.traffic.outcomes[static_cast<std::size_t>(state::Outcome::Maintenance)]);
-  out.key("retries");
-  out.number(backend.traffic.retries);
-  out.key("redispatches");
-  out.number(backend.traffic.redispatches);
+  out.member_count("maintenance_responses", backend.traffic.outcomes[static_cast<std::size_t>(state::Outcome::Maintenance)]);
+  out.member_count("retries", backend.traffic.retries);
+  out.member_count("redispatches", backend.traffic.redispatches);
   write_traffic(out, backend.traffic, backend.rates);
   out.key("servers");
   out.open('[');
@@ -251,32 +235,21 @@ std::string render_stats_json(const Stats& stats) {
   out.open('{');
   out.key("haven");
   out.open('{');
-  out.key("version");
-  out.string(stats.process.version);
-  out.key("pid");
-  out.signed_number(stats.process.pid);
-  out.key("workers");
-  out.signed_number(stats.process.workers);
-  out.key("started_at");
-  out.time_or_null(stats.process.started_ms);
-  out.key("now");
-  out.time_or_null(stats.process.now_ms);
-  out.key("uptime_seconds");
-  out.signed_number((stats.process.now_ms - stats.process.started_ms) / 1000);
+  out.member_string("version", stats.process.version);
+  out.member_int("pid", stats.process.pid);
+  out.member_int("workers", stats.process.workers);
+  out.member_time("started_at", stats.process.started_ms);
+  out.member_time("now", stats.process.now_ms);
+  out.member_int("uptime_seconds", (stats.process.now_ms - stats.process.started_ms) / 1000);
   out.key("config");
   out.open('{');
-  out.key("source");
-  out.string(stats.process.config_source);
+  out.member_string("source", stats.process.config_source);
   out.key("reloads");
   out.open('{');
-  out.key("succeeded");
-  out.number(stats.process.reloads.succeeded);
-  out.key("failed");
-  out.number(stats.process.reloads.failed);
-  out.key("last_success");
-  out.time_or_null(stats.process.reloads.last_success_ms);
-  out.key("last_failure");
-  out.time_or_null(stats.process.reloads.last_failure_ms);
+  out.member_count("succeeded", stats.process.reloads.succeeded);
+  out.member_count("failed", stats.process.reloads.failed);
+  out.member_time("last_success", stats.process.reloads.last_success_ms);
+  out.member_time("last_failure", stats.process.reloads.last_failure_ms);
   out.key("last_error");
   if (stats.process.reloads.last_error.empty()) {
     out.null();
@@ -291,18 +264,13 @@ std::string render_stats_json(const Stats& stats) {
   out.open('[');
   for (const auto& frontend : stats.frontends) {
     out.open('{');
-    out.key("name");
-    out.string(frontend.name);
-    out.key("bind");
-    out.string(frontend.bind);
+    out.member_string("name", frontend.name);
+    out.member_string("bind", frontend.bind);
     out.key("connections");
     out.open('{');
-    out.key("active");
-    out.signed_number(frontend.traffic.active);
-    out.key("accepted");
-    out.number(frontend.traffic.connections);
-    out.key("refused_over_client_limit");
-    out.number(frontend.traffic.refused_connections);
+    out.member_int("active", frontend.traffic.active);
+    out.member_count("accepted", frontend.traffic.connections);
+    out.member_count("refused_over_client_limit", frontend.traffic.refused_connections);
     out.close('}');
     write_traffic(out, frontend.traffic, frontend.rates);
     out.close('}');

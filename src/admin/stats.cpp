@@ -9,18 +9,6 @@ namespace haven::admin {
 
 namespace {
 
-std::string balance_name(config::Balance balance) {
-  switch (balance) {
-    case config::Balance::RoundRobin:
-      return "roundrobin";
-    case config::Balance::LeastConn:
-      return "leastconn";
-    case config::Balance::First:
-      return "first";
-  }
-  return "roundrobin";
-}
-
 std::string host_port(const config::Address& address, std::uint16_t port) {
   const std::string host = address.is_ipv6 ? "[" + address.host + "]" : address.host;
   return host + ":" + std::to_string(port);
@@ -96,7 +84,7 @@ Stats collect_stats(const Inventory& inventory, const History& history, ProcessS
   for (const upstream::Backend* backend : inventory.backends) {
     BackendStats entry;
     entry.name = backend->config.name;
-    entry.balance = balance_name(backend->config.balance);
+    entry.balance = config::balance_name(backend->config.balance);
     entry.traffic = state::sum(*backend->runtime->traffic);
     entry.rates = history.rates(history_key_backend(backend->config.name));
     // The same view of the servers the balancer takes.

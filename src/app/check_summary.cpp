@@ -8,18 +8,6 @@ namespace haven::app {
 
 namespace {
 const char* plural(std::size_t n) { return n == 1 ? "" : "s"; }
-
-const char* balance_name(config::Balance balance) {
-  switch (balance) {
-    case config::Balance::RoundRobin:
-      return "roundrobin";
-    case config::Balance::LeastConn:
-      return "leastconn";
-    case config::Balance::First:
-      return "first";
-  }
-  return "?";
-}
 }  // namespace
 
 std::string check_summary(const config::Config& config) {
@@ -48,7 +36,7 @@ std::string check_summary(const config::Config& config) {
                    config.admin.state_file.empty() ? "" : ", state kept in " + config.admin.state_file);
   }
   for (const auto& backend : config.backends) {
-    fmt::format_to(it, "  backend {} ({}, {} retr{}, {})\n", backend.name, balance_name(backend.balance),
+    fmt::format_to(it, "  backend {} ({}, {} retr{}, {})\n", backend.name, config::balance_name(backend.balance),
                    backend.retries, backend.retries == 1 ? "y" : "ies",
                    backend.check ? fmt::format("check {} {} every {}", backend.check->method, backend.check->path,
                                                core::format_duration(backend.check->interval))

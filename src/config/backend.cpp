@@ -6,6 +6,22 @@
 #include "haven/config/loader.hpp"
 #include "sections.hpp"
 
+namespace haven::config {
+
+const char* balance_name(Balance balance) {
+  switch (balance) {
+    case Balance::RoundRobin:
+      return "roundrobin";
+    case Balance::LeastConn:
+      return "leastconn";
+    case Balance::First:
+      return "first";
+  }
+  return "roundrobin";
+}
+
+}  // namespace haven::config
+
 namespace haven::config::detail {
 
 namespace {

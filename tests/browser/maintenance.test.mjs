@@ -8,8 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { Haven, Upstream, request, waitFor } from './support.mjs';
+import { Haven, Upstream, launchBrowser, request, waitFor } from './support.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const PAGE_FILE = path.resolve(HERE, '../../static/maintenance.html');
@@ -100,15 +99,7 @@ before(async () => {
   port = await haven.port();
   base = `http://127.0.0.1:${port}`;
   await bothHealthy();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    // No host name is ever looked up: a page that strays off 127.0.0.1 fails at once instead of
-    // reaching the network.
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
-  });
+  browser = await launchBrowser(CHROMIUM);
 });
 
 after(async () => {

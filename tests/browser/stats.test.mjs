@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
-import { Haven, Upstream, request, waitFor } from './support.mjs';
+import { Haven, Upstream, launchBrowser, request, waitFor } from './support.mjs';
 
 const HAVEN_BIN = process.env.HAVEN_BIN;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -46,13 +45,7 @@ servers = [ { name = "one", address = "127.0.0.1:${first.port}" }, { name = "two
   haven = new Haven(HAVEN_BIN, configFile);
   await haven.port();
   adminPort = await haven.adminPort();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
-  });
+  browser = await launchBrowser(CHROMIUM);
 });
 
 after(async () => {

@@ -1,6 +1,7 @@
 // What the browser tests share: polling, one-off requests, upstreams that stop and start on the
 // same port, and haven as a child process.
 import http from 'node:http';
+import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -147,3 +148,15 @@ export class Haven {
   }
 }
 
+
+// Headless Chromium that never looks a host name up: a page that strays off 127.0.0.1 fails at
+// once instead of reaching the network.
+export function launchBrowser(executablePath) {
+  return chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'],
+  });
+}

@@ -1,7 +1,7 @@
 #pragma once
-// The bodies the runtime API accepts: one JSON object whose values are strings, integers, booleans
-// or null (no nesting). Strict (RFC 8259 for what it accepts) and bounded; anything else is an
-// error with a plain sentence.
+// The bodies the runtime API accepts: one JSON object (RFC 8259, read by core::parse_json) whose
+// values are strings, whole numbers, booleans or null: no nesting, no member twice, at most 32.
+// Anything else is an error with a plain sentence.
 #include <cstdint>
 #include <map>
 #include <optional>

@@ -81,6 +81,8 @@ struct Server {
 };
 
 enum class Balance { RoundRobin, LeastConn, First };
+// As written in the config: "roundrobin", "leastconn", "first".
+const char* balance_name(Balance balance);
 
 inline constexpr std::size_t kMaxServersPerBackend = 64;
 // The largest request or response head a limit may allow: a head is parsed in one read buffer,

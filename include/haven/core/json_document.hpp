@@ -20,6 +20,8 @@ class JsonNode {
   [[nodiscard]] const JsonNode& operator[](std::string_view key) const;
   // The elements of an array (empty otherwise).
   [[nodiscard]] const std::vector<JsonNode>& items() const { return items_; }
+  // The members of an object, in document order, duplicates included (empty otherwise).
+  [[nodiscard]] const std::vector<std::pair<std::string, JsonNode>>& members() const { return members_; }
   [[nodiscard]] std::string text(std::string_view fallback = "") const;   // a string, or `fallback`
   [[nodiscard]] double number(double fallback = 0) const;                 // a number, or `fallback`
   [[nodiscard]] bool boolean(bool fallback = false) const;                // a boolean, or `fallback`

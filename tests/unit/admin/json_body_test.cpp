@@ -16,12 +16,13 @@ TEST_CASE("a flat object of strings, integers, booleans and null") {
   CHECK(parse_json_object("{}").error.empty());
   CHECK(parse_json_object(R"({"a": "x\"y\\z\n"})").members.at("a").text == "x\"y\\z\n");
   CHECK(parse_json_object(R"({"w": -3})").members.at("w").integer == -3);
+  CHECK(parse_json_object(R"({"a": "\u0041"})").members.at("a").text == "A");
 }
 
 TEST_CASE("anything else is refused with a reason") {
   for (const char* text : {"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\": 1,}", "{\"a\": 1} x", "{\"a\": {}}",
                            "{\"a\": [1]}", "{\"a\": 1.5}", "{\"a\": 01}", "{\"a\": 1, \"a\": 2}",
-                           "{\"a\": \"\\u0041\"}", "{\"a\": 99999999999999}", "{'a': 1}", "{\"a\": tru}",
+                           "{\"a\": 99999999999999}", "{'a': 1}", "{\"a\": tru}",
                            "{\"a\": \"line\nbreak\"}"}) {
     CAPTURE(text);
     const auto parsed = parse_json_object(text);

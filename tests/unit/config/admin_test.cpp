@@ -14,14 +14,7 @@ using haven::config::test::must_load;
 using haven::config::test::where;
 
 namespace {
-constexpr std::string_view kRest = R"(
-[frontends.web]
-bind = "127.0.0.1:0"
-default_backend = "app"
-
-[backends.app]
-servers = [ { name = "a", address = "127.0.0.1:9" } ]
-)";
+constexpr std::string_view kRest = haven::config::test::kOneBackend;
 
 std::string with_admin(std::string_view admin) { return std::string(admin) + std::string(kRest); }
 }  // namespace

@@ -10,6 +10,16 @@
 
 namespace haven::config::test {
 
+// One frontend and one backend with one server: the smallest valid file, to add a table to.
+constexpr std::string_view kOneBackend = R"(
+[frontends.web]
+bind = "127.0.0.1:0"
+default_backend = "app"
+
+[backends.app]
+servers = [ { name = "a", address = "127.0.0.1:9" } ]
+)";
+
 inline Config must_load(std::string_view text, const std::string& source = "test.toml") {
   ConfigResult result = parse_config(text, source);
   REQUIRE_MESSAGE(result.ok(), (result.ok() ? std::string() : result.error().to_string()));

@@ -12,14 +12,7 @@ using haven::config::test::must_fail;
 using haven::config::test::must_load;
 
 namespace {
-constexpr std::string_view kRest = R"(
-[frontends.web]
-bind = "127.0.0.1:0"
-default_backend = "app"
-
-[backends.app]
-servers = [ { name = "a", address = "127.0.0.1:9" } ]
-)";
+constexpr std::string_view kRest = haven::config::test::kOneBackend;
 }  // namespace
 
 TEST_CASE("init_state and slow_start of a backend") {
