@@ -1,5 +1,7 @@
 #include "haven/admin/admin_api.hpp"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include "haven/admin/json_body.hpp"
@@ -158,6 +160,30 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
     return {200, "text/plain; version=0.0.4; charset=utf-8",
             render_prometheus(collect_stats(inventory, process_.history(), process_.process())),
             {}};
+  }
+  if (path == "/api/v1/events") {
+    if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+    // ?after=SEQ: only later events (haven ctl events --follow asks again with the last seq).
+    std::uint64_t after = 0;
+    const std::string_view target = request.target;
+    if (const std::size_t at = target.find("after="); at != std::string_view::npos) {
+      const std::string_view digits = target.substr(at + 6);
+      std::from_chars(digits.data(), digits.data() + digits.size(), after);
+    }
+    const auto events = events_.since(after, 500);
+    std::string body = "{\"events\":[";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (i != 0) body.push_back(',');
+      body += fmt::format("{{\"seq\":{},\"time\":", events[i].seq);
+      core::append_json_string(body, events[i].time);
+      body += ",\"kind\":";
+      core::append_json_string(body, events[i].kind);
+      body += ",\"message\":";
+      core::append_json_string(body, events[i].message);
+      body.push_back('}');
+    }
+    body += fmt::format("],\"next_after\":{}}}\n", events.empty() ? after : events.back().seq);
+    return json_ok(std::move(body));
   }
   if (path == "/api/v1/reload") {
     if (auto refused = only(request.method == http::Method::Post, "POST")) return *refused;

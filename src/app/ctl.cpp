@@ -27,6 +27,7 @@ const char* kUsage =
     "  ready BACKEND/SERVER        back in service (checked first after maint)\n"
     "  weight BACKEND/SERVER N     runtime weight 0..256, or \"default\" for the configured one\n"
     "  reload                      re-read the configuration file\n"
+    "  events [--follow]           the last events (state changes, reloads...), then new ones\n"
     "\n"
     "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000.\n"
     "HAVEN_ADMIN_TOKEN: the bearer token, when [admin] has one.\n"
@@ -67,6 +68,9 @@ class Ctl {
       return patch(args[1], fmt::format("{{\"weight\":{}}}", args[2]));
     }
     if (command == "reload" && args.size() == 1) return reload();
+    if (command == "events" && (args.size() == 1 || (args.size() == 2 && args[1] == "--follow"))) {
+      return events(args.size() == 2);
+    }
     return usage(fmt::format("unknown command or wrong arguments: {}", fmt::join(args, " ")));
   }
 
@@ -175,6 +179,35 @@ class Ctl {
     std::printf("%s %s %s weight %.0f\n", target.c_str(), server["health"]["state"].text().c_str(),
                 server["admin"]["state"].text().c_str(), server["weight"]["effective"].number());
     return kCtlDone;
+  }
+
+  // The events haven kept (the last 1,000), then, with `follow`, new ones as they come, until
+  // interrupted or haven goes away.
+  int events(bool follow) {
+    std::uint64_t after = 0;
+    for (;;) {
+      core::JsonNode batch;
+      if (const int rc = call("GET", fmt::format("/api/v1/events?after={}", after), "", batch); rc != kCtlDone) {
+        return rc;
+      }
+      for (const auto& event : batch["events"].items()) {
+        std::printf("%s %s\n", event["time"].text().c_str(),
+                    colours_.paint(event["message"].text(), event_colour(event["kind"].text())).c_str());
+      }
+      std::fflush(stdout);
+      after = static_cast<std::uint64_t>(batch["next_after"].number(static_cast<double>(after)));
+      if (!follow) return kCtlDone;
+      if (batch["events"].items().empty()) ::usleep(500 * 1000);
+    }
+  }
+
+  static std::string_view event_colour(const std::string& kind) {
+    if (kind == "server_down" || kind == "backend_unavailable" || kind == "reload_refused" || kind == "error") {
+      return "DOWN";
+    }
+    if (kind == "server_up" || kind == "backend_available" || kind == "reload") return "UP";
+    if (kind == "server_admin" || kind == "server_weight" || kind == "warning") return "DRAIN";
+    return "";
   }
 
   int reload() {

@@ -6,12 +6,16 @@ EventLog::EventLog(std::shared_ptr<Output> output, config::LogFormat format)
     : output_(std::move(output)), format_(format) {}
 
 void EventLog::write(std::string_view kind, std::string_view message, const std::vector<EventField>& fields) {
-  if (!output_ || !output_->enabled()) return;
+  std::string time;
+  append_timestamp(time);
+  const bool to_output = output_ && output_->enabled();
   std::string line;
   line.reserve(160);
-  if (format_ == config::LogFormat::Json) {
+  if (!to_output) {
+    // Only kept for the admin API.
+  } else if (format_ == config::LogFormat::Json) {
     line.append("{\"time\":\"");
-    append_timestamp(line);
+    line.append(time);
     line.append("\",\"event\":\"");
     append_json_escaped(line, kind);
     line.append("\",\"message\":\"");
@@ -31,13 +35,26 @@ void EventLog::write(std::string_view kind, std::string_view message, const std:
     }
     line.append("}\n");
   } else {
-    append_timestamp(line);
+    line.append(time);
     line.push_back(' ');
     line.append(message);
     line.push_back('\n');
   }
   const std::lock_guard lock(mutex_);
-  output_->write(line);
+  if (to_output) output_->write(line);
+  recent_.push_back({next_seq_++, std::move(time), std::string(kind), std::string(message)});
+  if (recent_.size() > kRecent) recent_.pop_front();
+}
+
+std::vector<RecentEvent> EventLog::since(std::uint64_t after, std::size_t limit) const {
+  const std::lock_guard lock(mutex_);
+  std::vector<RecentEvent> out;
+  for (const auto& event : recent_) {
+    if (event.seq <= after) continue;
+    if (out.size() == limit) break;
+    out.push_back(event);
+  }
+  return out;
 }
 
 }  // namespace haven::log

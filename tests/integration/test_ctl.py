@@ -1,7 +1,9 @@
 """`haven ctl` against a running haven: what it prints, what it changes, and its exit codes."""
 import os
+import select
 import socket
 import subprocess
+import time
 
 from harness import Haven, Upstream, check, check_eq, haven_path, make_config, run, test
 
@@ -62,6 +64,30 @@ def exit_codes_tell_refused_usage_and_unreachable_apart() -> None:
     unreachable = ctl(None, "status", port=free_port)
     check_eq(unreachable.returncode, 3, "nothing listening")
     check("cannot reach" in unreachable.stderr, f"why: {unreachable.stderr}")
+
+
+@test
+def events_lists_what_happened_and_follows_what_comes() -> None:
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, extra='[admin]\nbind = "127.0.0.1:0"\n'))
+    listed = ctl(haven, "events")
+    check_eq(listed.returncode, 0, f"events: {listed.stderr}")
+    check("frontend web listening on" in listed.stdout, f"the start-up events: {listed.stdout}")
+    env = dict(os.environ, NO_COLOR="1")
+    follower = subprocess.Popen([haven_path(), "ctl", "--admin", f"http://127.0.0.1:{haven.admin_port()}", "events",
+                                 "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        check_eq(ctl(haven, "drain", "static/s1").returncode, 0, "drain")
+        deadline = time.monotonic() + 10
+        seen = ""
+        while "set to DRAIN by admin API" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([follower.stdout], [], [], 0.2)
+            if ready:
+                seen += follower.stdout.readline()
+        check("server static/s1 set to DRAIN by admin API" in seen, f"followed events: {seen!r}")
+    finally:
+        follower.kill()
+        follower.wait(5)
 
 
 if __name__ == "__main__":
