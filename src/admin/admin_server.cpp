@@ -1,6 +1,12 @@
 #include "haven/admin/admin_server.hpp"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -211,12 +217,65 @@ AdminServer::AdminServer(net::Loop& loop, AdminApi& api) : loop_(loop), api_(api
 
 AdminServer::~AdminServer() = default;
 
-std::string AdminServer::open(const config::Address& bind) {
-  net::SocketAddress address;
-  address.assign(bind.host, bind.port);
+namespace {
+
+// A listening unix socket at `path`, or -1 with `error` set.
+int bind_unix_socket(const std::string& path, std::string& error) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof address.sun_path) {
+    error = "path too long";
+    return -1;
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  struct stat existing {};
+  if (::lstat(path.c_str(), &existing) == 0) {
+    if (!S_ISSOCK(existing.st_mode)) {
+      error = "a file that is not a socket is in the way";
+      return -1;
+    }
+    // A socket someone still answers on is in use; one left by a haven that died is replaced.
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const bool answered = probe >= 0 && ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    if (probe >= 0) ::close(probe);
+    if (answered) {
+      error = "another process listens on it";
+      return -1;
+    }
+    ::unlink(path.c_str());
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return -1;
+  }
+  const mode_t previous = ::umask(0117);  // srw-rw----: the owner and its group
+  const bool bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+  const int bind_errno = errno;
+  ::umask(previous);
+  if (!bound || ::listen(fd, 64) != 0) {
+    error = std::strerror(bound ? errno : bind_errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::string AdminServer::open(const config::Admin& settings) {
   std::string error;
+  if (!settings.unix_path.empty()) {
+    const int fd = bind_unix_socket(settings.unix_path, error);
+    if (fd < 0) return fmt::format("admin listener cannot bind unix:{}: {}", settings.unix_path, error);
+    unix_path_ = settings.unix_path;
+    listener_.adopt(fd);
+    return {};
+  }
+  net::SocketAddress address;
+  address.assign(settings.bind.host, settings.bind.port);
   if (listener_.open(address, error, /*reuse_port=*/false) != 0) {
-    return fmt::format("admin listener cannot bind {}: {}", bind.text, error);
+    return fmt::format("admin listener cannot bind {}: {}", settings.bind.text, error);
   }
   return {};
 }
@@ -225,6 +284,7 @@ void AdminServer::close() {
   if (closed_) return;
   closed_ = true;
   listener_.close(this);
+  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
   for (AdminConnection* connection = first_; connection != nullptr;) {
     AdminConnection* next = connection->next;
     connection->abort();

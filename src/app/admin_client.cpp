@@ -3,6 +3,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,6 +32,15 @@ bool wait_for(int fd, short events, std::chrono::steady_clock::time_point deadli
 }  // namespace
 
 bool parse_admin_url(std::string_view text, AdminUrl& out, std::string& error) {
+  if (text.starts_with("unix:")) {
+    out.unix_path = std::string(text.substr(5));
+    out.host = "localhost";
+    if (out.unix_path.empty() || out.unix_path.size() >= sizeof(sockaddr_un{}.sun_path)) {
+      error = fmt::format("bad admin socket {}", text);
+      return false;
+    }
+    return true;
+  }
   std::string_view rest = text;
   if (rest.starts_with("http://")) rest.remove_prefix(7);
   if (rest.starts_with("https://")) {
@@ -72,16 +82,33 @@ bool parse_admin_url(std::string_view text, AdminUrl& out, std::string& error) {
 bool admin_request(const AdminUrl& url, std::string_view method, std::string_view path, std::string_view token,
                    std::string_view body, HttpAnswer& answer, std::string& error, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int fd = -1;
+  std::string last_error = "no address";
+  if (!url.unix_path.empty()) {
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::memcpy(address.sun_path, url.unix_path.c_str(), url.unix_path.size() + 1);
+    fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0 && errno != EINPROGRESS) {
+      last_error = std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+    }
+    if (fd < 0) {
+      error = fmt::format("cannot reach haven's admin listener at unix:{}: {}", url.unix_path, last_error);
+      return false;
+    }
+  }
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_family = AF_UNSPEC;
   addrinfo* found = nullptr;
-  if (const int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &found); rc != 0) {
-    error = fmt::format("cannot resolve {}: {}", url.host, ::gai_strerror(rc));
-    return false;
+  if (fd < 0) {
+    if (const int rc = ::getaddrinfo(url.host.c_str(), url.port.c_str(), &hints, &found); rc != 0) {
+      error = fmt::format("cannot resolve {}: {}", url.host, ::gai_strerror(rc));
+      return false;
+    }
   }
-  int fd = -1;
-  std::string last_error = "no address";
   for (addrinfo* address = found; address != nullptr && fd < 0; address = address->ai_next) {
     fd = ::socket(address->ai_family, address->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address->ai_protocol);
     if (fd < 0) continue;
@@ -98,14 +125,16 @@ bool admin_request(const AdminUrl& url, std::string_view method, std::string_vie
     ::close(fd);
     fd = -1;
   }
-  ::freeaddrinfo(found);
+  if (found != nullptr) ::freeaddrinfo(found);
   if (fd < 0) {
     error = fmt::format("cannot reach haven's admin listener at {}:{}: {}", url.host, url.port, last_error);
     return false;
   }
   const bool ipv6 = url.host.find(':') != std::string::npos;
-  std::string request = fmt::format("{} {} HTTP/1.1\r\nHost: {}{}{}:{}\r\nUser-Agent: haven-ctl\r\nAccept: */*\r\n",
-                                    method, path, ipv6 ? "[" : "", url.host, ipv6 ? "]" : "", url.port);
+  const std::string host =
+      url.unix_path.empty() ? fmt::format("{}{}{}:{}", ipv6 ? "[" : "", url.host, ipv6 ? "]" : "", url.port) : "localhost";
+  std::string request =
+      fmt::format("{} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: haven-ctl\r\nAccept: */*\r\n", method, path, host);
   if (!token.empty()) request += fmt::format("Authorization: Bearer {}\r\n", token);
   if (!body.empty() || method == "POST" || method == "PATCH") {
     request += fmt::format("Content-Type: application/json\r\nContent-Length: {}\r\n", body.size());

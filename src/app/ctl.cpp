@@ -29,7 +29,8 @@ const char* kUsage =
     "  reload                      re-read the configuration file\n"
     "  events [--follow]           the last events (state changes, reloads...), then new ones\n"
     "\n"
-    "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000.\n"
+    "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000;\n"
+    "unix:PATH for one on a unix socket.\n"
     "HAVEN_ADMIN_TOKEN: the bearer token, when [admin] has one.\n"
     "Exit status: 0 done, 1 refused by haven, 2 bad usage, 3 no admin listener answered.\n";
 

@@ -84,7 +84,14 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     }
     admin_api_ = std::make_unique<admin::AdminApi>(settings, static_cast<admin::Operator&>(*this), events_);
     admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
-    if (std::string error = admin_server_->open(settings.bind); !error.empty()) return error;
+    if (std::string error = admin_server_->open(settings); !error.empty()) return error;
+    if (!settings.unix_path.empty()) {
+      events_.write("admin_listening",
+                    fmt::format("admin listening on unix:{} (haven ctl --admin unix:{}){}", settings.unix_path,
+                                settings.unix_path, settings.token.empty() ? "" : "; writes need the token"),
+                    {{"address", "unix:" + settings.unix_path}});
+      return {};
+    }
     const std::string host = settings.bind.is_ipv6 ? "[" + settings.bind.host + "]" : settings.bind.host;
     const std::string address = fmt::format("{}:{}", host, admin_server_->port());
     events_.write("admin_listening",
@@ -183,6 +190,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
       kept.push_back("[log]");
     }
     if (config->admin.enabled != running.admin.enabled || !(config->admin.bind == running.admin.bind) ||
+        config->admin.unix_path != running.admin.unix_path ||
         config->admin.token != running.admin.token ||
         config->admin.read_token_required != running.admin.read_token_required ||
         config->admin.state_file != running.admin.state_file) {

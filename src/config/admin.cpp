@@ -6,6 +6,7 @@
 namespace haven::config {
 
 bool Admin::loopback_only() const {
+  if (!unix_path.empty()) return true;
   if (bind.is_ipv6) return bind.host == "::1";
   return bind.host.starts_with("127.");
 }
@@ -29,8 +30,21 @@ bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, 
   const auto fail_at = [&](const toml::node* node, std::string message) {
     return node != nullptr ? admin.errors().fail(*node, std::move(message)) : admin.fail_at_table(std::move(message));
   };
-  std::string why;
-  if (!parse_bind_address(bind, out.bind, why)) return fail_at(bind_node, why);
+  if (bind.starts_with("unix:")) {
+    // Who may connect is then up to the file's permissions (the socket is made 0660).
+    std::filesystem::path path(bind.substr(5));
+    if (path.empty()) return fail_at(bind_node, "an admin unix socket needs a path after \"unix:\"");
+    if (path.is_relative()) path = base_dir / path;
+    out.unix_path = path.string();
+    // sockaddr_un holds 108 bytes, the terminating NUL included.
+    if (out.unix_path.size() > 107) {
+      return fail_at(bind_node, "the admin unix socket's path is longer than the 107 bytes a socket address holds");
+    }
+    out.bind.text = bind;
+  } else {
+    std::string why;
+    if (!parse_bind_address(bind, out.bind, why)) return fail_at(bind_node, why);
+  }
   if (const toml::node* token = admin.find("token"); token != nullptr) {
     if (out.token.size() < 16) return admin.errors().fail(*token, "the admin token must be at least 16 characters long");
     for (const char c : out.token) {
@@ -39,7 +53,7 @@ bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, 
   }
   if (out.token.empty() && !out.loopback_only()) {
     return fail_at(bind_node, "an admin listener reachable from other machines needs a \"token\" (or bind it to "
-                              "127.0.0.1 or ::1)");
+                              "127.0.0.1, ::1 or a unix socket)");
   }
   if (out.token.empty() && out.read_token_required) {
     return admin.errors().fail(*admin.find("read_token_required"), "read_token_required needs a \"token\"");

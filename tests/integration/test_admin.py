@@ -1,13 +1,16 @@
 """The admin listener over real HTTP: stats.json, /metrics, the runtime API (drain, maint, ready,
 weights), and who may use it (token, Origin, Host)."""
 import collections
+import http.client
 import os
+import re
 import socket
+import subprocess
 import tempfile
 import threading
 
-from harness import (Haven, Upstream, check, check_eq, fast_check, make_config, parse_prometheus, run,
-                     run_haven, test, wait_until)
+from harness import (Haven, Upstream, check, check_eq, fast_check, haven_path, make_config, parse_prometheus,
+                     run, run_haven, test, wait_until)
 
 ADMIN = '[admin]\nbind = "127.0.0.1:0"\n'
 TOKEN = "test-token-0123456789"
@@ -295,6 +298,46 @@ def other_origins_and_rebound_names_are_refused() -> None:
     check_eq(server_stats(haven, "static", "s1")["admin"]["state"], "READY", "nothing changed")
     own = haven.admin("PATCH", path, {"state": "drain"}, {"Origin": f"http://127.0.0.1:{port}"})
     check_eq(own.status, 200, "a write from the admin's own page")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: str):
+        super().__init__("localhost", timeout=5)
+        self.unix_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(5)
+        self.sock.connect(self.unix_path)
+
+
+@test
+def the_admin_listener_on_a_unix_socket() -> None:
+    up = Upstream(name="s1")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "admin.sock")
+        # A socket file left behind by a haven that died is replaced.
+        stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stale.bind(path)
+        stale.close()
+        haven = Haven(make_config({"static": [up]}, extra=f'[admin]\nbind = "unix:{path}"\n'))
+        haven.wait_event(r"admin listening on unix:" + re.escape(path))
+        check_eq(oct(os.stat(path).st_mode & 0o777), oct(0o660), "socket permissions")
+        conn = UnixHTTPConnection(path)
+        conn.request("PATCH", "/api/v1/backends/static/servers/s1", body=b'{"state":"drain"}')
+        answer = conn.getresponse()
+        check_eq(answer.status, 200, f"a change over the socket: {answer.read()[:200]!r}")
+        conn.close()
+        result = subprocess.run([haven_path(), "ctl", "--admin", f"unix:{path}", "servers"], capture_output=True,
+                                text=True, timeout=30)
+        check_eq(result.stdout.strip(), "static/s1 UP DRAIN 1", f"haven ctl over the socket: {result.stderr}")
+        check_eq(haven.stop(), 0, "exit status")
+        check(not os.path.exists(path), "the socket file is removed at exit")
+        with open(path, "w") as f:
+            f.write("not a socket")
+        blocked = Haven(make_config({"static": [up]}, extra=f'[admin]\nbind = "unix:{path}"\n'), wait_ready=False)
+        check_eq(blocked.wait(10), 1, "exit status with a regular file in the way")
+        check("a file that is not a socket is in the way" in blocked.events(), f"why: {blocked.events()[-300:]}")
 
 
 @test

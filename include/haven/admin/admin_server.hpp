@@ -22,8 +22,9 @@ class AdminServer final : private net::AcceptHandler, private net::HandleOwner {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Returns "" or why the address could not be bound.
-  std::string open(const config::Address& bind);
+  // Returns "" or why the address could not be bound. A unix socket path (`settings.unix_path`)
+  // replaces a stale socket file nobody listens on, never another file.
+  std::string open(const config::Admin& settings);
   [[nodiscard]] std::uint16_t port() const { return listener_.port(); }
   // Stops accepting and ends open connections; the loop can then finish.
   void close();
@@ -45,6 +46,7 @@ class AdminServer final : private net::AcceptHandler, private net::HandleOwner {
   AdminConnection* last_ = nullptr;
   int connections_ = 0;
   bool closed_ = false;
+  std::string unix_path_;  // removed at close()
 };
 
 }  // namespace haven::admin

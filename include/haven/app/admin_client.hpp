@@ -11,9 +11,11 @@ namespace haven::app {
 struct AdminUrl {
   std::string host = "127.0.0.1";
   std::string port = "9000";
+  std::string unix_path;  // set: a unix socket instead of host and port
 };
 
-// "http://127.0.0.1:9000", "127.0.0.1:9000", "http://[::1]:9000/" -> host and port.
+// "http://127.0.0.1:9000", "127.0.0.1:9000", "http://[::1]:9000/" -> host and port;
+// "unix:/run/haven/admin.sock" -> the socket.
 bool parse_admin_url(std::string_view text, AdminUrl& out, std::string& error);
 
 struct HttpAnswer {

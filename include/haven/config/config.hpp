@@ -165,6 +165,7 @@ struct Maintenance {
 struct Admin {
   bool enabled = false;
   Address bind;                          // default 127.0.0.1:9000; port 0 lets the system choose
+  std::string unix_path;                 // instead of `bind`: a unix socket ("unix:/run/haven/admin.sock")
   std::string token;                     // bearer token; "" = none (allowed on loopback only)
   bool read_token_required = false;      // reads need the token too
   std::string state_file;                // admin state and weights kept across restarts; "" = none

@@ -58,3 +58,14 @@ TEST_CASE("read_token_required needs a token") {
   CHECK(must_load(with_admin("[admin]\ntoken = \"0123456789abcdef\"\nread_token_required = true\n"))
             .admin.read_token_required);
 }
+
+TEST_CASE("a unix socket counts as local; a relative path is the config file's neighbour") {
+  const Config absolute = must_load(with_admin("[admin]\nbind = \"unix:/run/haven/admin.sock\"\n"));
+  CHECK(absolute.admin.unix_path == "/run/haven/admin.sock");
+  CHECK(absolute.admin.loopback_only());
+  const Config relative = must_load(with_admin("[admin]\nbind = \"unix:admin.sock\"\n"), "/etc/haven/haven.toml");
+  CHECK(relative.admin.unix_path == "/etc/haven/admin.sock");
+  CHECK(contains(must_fail(with_admin("[admin]\nbind = \"unix:\"\n")).message, "needs a path"));
+  CHECK(contains(must_fail(with_admin("[admin]\nbind = \"unix:/" + std::string(120, 'x') + "\"\n")).message,
+                 "107 bytes"));
+}
