@@ -1194,20 +1194,10 @@ void ClientSession::record_exchange() {
 
 void ClientSession::count_exchange(const Exchange& ex, std::uint64_t now) {
   const std::size_t worker = worker_.id();
-  const std::size_t status_class = state::status_class_index(ex.status);
-  const auto outcome = static_cast<std::size_t>(ex.outcome);
-  const std::uint64_t elapsed_ms = now - ex.started_ms;
-  const auto count = [&](state::TrafficCounters& counters) {
-    counters.requests.add();
-    counters.responses[status_class].add();
-    counters.outcomes[outcome].add();
-    counters.bytes_in.add(ex.bytes_in);
-    counters.bytes_out.add(ex.bytes_out);
-    if (ex.status != 0) counters.observe_response_time(elapsed_ms);
-  };
-  count((*snapshot_->frontends[frontend_index_]->traffic)[worker]);
-  if (ex.backend != nullptr) count((*ex.backend->runtime->traffic)[worker]);
-  if (ex.server != nullptr) count((*ex.server->runtime.traffic)[worker]);
+  const state::ExchangeRecord record{ex.outcome, ex.status, ex.bytes_in, ex.bytes_out, now - ex.started_ms};
+  state::count_exchange((*snapshot_->frontends[frontend_index_]->traffic)[worker], record);
+  if (ex.backend != nullptr) state::count_exchange((*ex.backend->runtime->traffic)[worker], record);
+  if (ex.server != nullptr) state::count_exchange((*ex.server->runtime.traffic)[worker], record);
 }
 
 void ClientSession::note_traffic_failure(const char* reason, bool conclusive) {

@@ -15,6 +15,15 @@ void TrafficCounters::observe_response_time(std::uint64_t ms) {
   response_time_sum_ms.add(ms);
 }
 
+void count_exchange(TrafficCounters& counters, const ExchangeRecord& record) {
+  counters.requests.add();
+  counters.responses[status_class_index(record.status)].add();
+  counters.outcomes[static_cast<std::size_t>(record.outcome)].add();
+  counters.bytes_in.add(record.bytes_in);
+  counters.bytes_out.add(record.bytes_out);
+  if (record.status != 0) counters.observe_response_time(record.elapsed_ms);
+}
+
 void TrafficTotals::add(const TrafficCounters& counters) {
   requests += counters.requests.get();
   for (std::size_t i = 0; i < kStatusClasses; ++i) responses[i] += counters.responses[i].get();

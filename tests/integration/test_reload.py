@@ -1,8 +1,11 @@
 """Configuration reload (SIGHUP and POST /api/v1/reload): nothing in flight is lost, what did not
 change keeps its state, a bad file changes nothing, and repeated reloads leak nothing."""
 import os
+import re
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
 
@@ -235,6 +238,38 @@ def a_removed_listener_stops_accepting_and_its_connections_end_after_their_reque
         check_eq(closed, b"", "the next request on the removed frontend")
     with haven.client(port=haven.ports["web"]) as other:
         check_eq(other.request("GET", "/").status, 200, "the other frontend")
+
+
+@test
+def twenty_reloads_during_a_wrk_run_fail_no_request() -> None:
+    """wrk (2 threads, 20 keep-alive connections) through haven while the configuration is reloaded
+    20 times, changing routes and adding and removing a listener: no socket error, no non-2xx."""
+    if shutil.which("wrk") is None:
+        raise AssertionError("wrk is not installed (scripts/install-deps installs it)")
+    static = Upstream(name="static")
+    api = Upstream(name="api")
+    base = {"static": [static], "api": [api]}
+    plain = make_config(base, routes=[{"path_prefix": "/api", "backend": "api"}], extra=ADMIN)
+    changed = make_config(base, routes=[{"path_prefix": "/other", "backend": "api"}],
+                          extra=ADMIN + '\n[frontends.second]\nbind = "127.0.0.1:0"\ndefault_backend = "static"\n')
+    haven = Haven(plain)
+    wrk = subprocess.Popen(["wrk", "-t2", "-c20", "-d8s", "--timeout", "4s", f"http://127.0.0.1:{haven.port}/api/x"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)  # wrk's connections are open and busy
+        for i in range(20):
+            rewrite(haven, changed if i % 2 == 0 else plain)
+            reload_via_api(haven)
+            time.sleep(0.25)
+        out, err = wrk.communicate(timeout=30)
+    finally:
+        if wrk.poll() is None:
+            wrk.kill()
+    check_eq(wrk.returncode, 0, f"wrk: {err}")
+    requests = re.search(r"(\d+) requests in", out)
+    check(requests is not None and int(requests.group(1)) > 1000, f"wrk ran: {out}")
+    check("Socket errors" not in out, f"socket errors during the reloads:\n{out}")
+    check("Non-2xx" not in out, f"non-2xx answers during the reloads:\n{out}")
 
 
 if __name__ == "__main__":

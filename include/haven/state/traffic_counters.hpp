@@ -40,6 +40,18 @@ struct TrafficCounters {
   void observe_response_time(std::uint64_t ms);
 };
 
+// How one exchange ended, as the counters take it.
+struct ExchangeRecord {
+  Outcome outcome = Outcome::Ok;
+  int status = 0;  // 0: no response was sent
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::uint64_t elapsed_ms = 0;  // first request byte to the end of the response
+};
+// Counts `record` in `counters`: one request, its status class, its outcome, its bytes, and its
+// response time when a response was sent.
+void count_exchange(TrafficCounters& counters, const ExchangeRecord& record);
+
 // The sum over workers, as plain numbers.
 struct TrafficTotals {
   std::uint64_t requests = 0;

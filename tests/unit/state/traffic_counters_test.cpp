@@ -71,3 +71,22 @@ TEST_CASE("every outcome has a distinct name; only server faults blame the serve
   CHECK_FALSE(haven::state::outcome_blames_server(Outcome::ClientTimeout));
   CHECK_FALSE(haven::state::outcome_blames_server(Outcome::Maintenance));
 }
+
+TEST_CASE("an exchange is counted once: request, status class, outcome, bytes, and a time if answered") {
+  WorkerTraffic traffic(1);
+  haven::state::count_exchange(traffic[0], {Outcome::Ok, 200, 10, 500, 3});
+  haven::state::count_exchange(traffic[0], {Outcome::Maintenance, 503, 0, 300, 0});
+  haven::state::count_exchange(traffic[0], {Outcome::ClientAbort, 0, 4, 0, 20});
+  const TrafficTotals totals = sum(traffic);
+  CHECK(totals.requests == 3);
+  CHECK(totals.responses[1] == 1);  // 2xx
+  CHECK(totals.responses[4] == 1);  // 5xx
+  CHECK(totals.responses[5] == 1);  // none sent
+  CHECK(totals.outcomes[static_cast<std::size_t>(Outcome::Ok)] == 1);
+  CHECK(totals.outcomes[static_cast<std::size_t>(Outcome::Maintenance)] == 1);
+  CHECK(totals.outcomes[static_cast<std::size_t>(Outcome::ClientAbort)] == 1);
+  CHECK(totals.bytes_in == 14);
+  CHECK(totals.bytes_out == 800);
+  CHECK(totals.response_count() == 2);  // the abort sent no response: no time
+  CHECK(totals.response_time_sum_ms == 3);
+}
