@@ -75,15 +75,20 @@ def events_lists_what_happened_and_follows_what_comes() -> None:
     check("frontend web listening on" in listed.stdout, f"the start-up events: {listed.stdout}")
     env = dict(os.environ, NO_COLOR="1")
     follower = subprocess.Popen([haven_path(), "ctl", "--admin", f"http://127.0.0.1:{haven.admin_port()}", "events",
-                                 "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                                 "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
         check_eq(ctl(haven, "drain", "static/s1").returncode, 0, "drain")
-        deadline = time.monotonic() + 10
+        # Raw reads: a buffered reader could hold the line already read while select() waits.
+        deadline = time.monotonic() + 20
         seen = ""
+        fd = follower.stdout.fileno()
         while "set to DRAIN by admin API" not in seen and time.monotonic() < deadline:
-            ready, _, _ = select.select([follower.stdout], [], [], 0.2)
+            ready, _, _ = select.select([fd], [], [], 0.2)
             if ready:
-                seen += follower.stdout.readline()
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                seen += chunk.decode(errors="replace")
         check("server static/s1 set to DRAIN by admin API" in seen, f"followed events: {seen!r}")
     finally:
         follower.kill()
