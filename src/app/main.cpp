@@ -53,6 +53,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
         registry_(registry),
         config_path_(std::move(config_path)),
         snapshot_(std::move(snapshot)),
+        startup_config_(snapshot_->config),
         ports_(std::move(ports)),
         version_(std::move(version)),
         started_ms_(state::wall_clock_ms()),
@@ -177,26 +178,28 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     auto maintenance = fallback::MaintenanceResponses::build(*config);
     if (!maintenance) return refuse_reload(source, maintenance.error());
 
-    // What only a restart changes stays as it was; the operator is told.
-    const config::Config& running = *snapshot_->config;
+    // What only a restart changes stays as it was at start-up, whatever reloads since said; the
+    // operator is told.
+    const config::Config& started = *startup_config_;
     std::vector<std::string> kept;
-    if (config->global.workers != running.global.workers) kept.push_back("[global] workers");
-    if (config->global.max_connections != running.global.max_connections) kept.push_back("[global] max_connections");
-    if (config->global.max_connections_per_client != running.global.max_connections_per_client) {
+    if (config->global.workers != started.global.workers) kept.push_back("[global] workers");
+    if (config->global.max_connections != started.global.max_connections) kept.push_back("[global] max_connections");
+    if (config->global.max_connections_per_client != started.global.max_connections_per_client) {
       kept.push_back("[global] max_connections_per_client");
     }
-    if (config->log.access != running.log.access || config->log.events != running.log.events ||
-        config->log.format != running.log.format) {
+    if (config->log.access != started.log.access || config->log.events != started.log.events ||
+        config->log.format != started.log.format) {
       kept.push_back("[log]");
     }
-    if (config->admin.enabled != running.admin.enabled || !(config->admin.bind == running.admin.bind) ||
-        config->admin.unix_path != running.admin.unix_path ||
-        config->admin.token != running.admin.token ||
-        config->admin.read_token_required != running.admin.read_token_required ||
-        config->admin.state_file != running.admin.state_file) {
+    if (config->admin.enabled != started.admin.enabled || !(config->admin.bind == started.admin.bind) ||
+        config->admin.unix_path != started.admin.unix_path ||
+        config->admin.token != started.admin.token ||
+        config->admin.read_token_required != started.admin.read_token_required ||
+        config->admin.state_file != started.admin.state_file) {
       kept.push_back("[admin]");
     }
 
+    const config::Config& running = *snapshot_->config;
     // Sockets for binds no worker listens on yet, made before anything changes: a bind that fails
     // refuses the whole reload. Every worker gets its own socket on the same port (SO_REUSEPORT).
     const auto& frontends = config->frontends;
@@ -360,6 +363,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   state::Registry& registry_;
   const std::string config_path_;
   std::shared_ptr<const proxy::Snapshot> snapshot_;  // the one in force
+  const std::shared_ptr<const config::Config> startup_config_;  // what only a restart changes
   std::vector<std::uint16_t> ports_;                 // frontend ports as bound
   std::string version_;
   std::int64_t started_ms_;

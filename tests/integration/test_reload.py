@@ -272,5 +272,18 @@ def twenty_reloads_during_a_wrk_run_fail_no_request() -> None:
     check("Non-2xx" not in out, f"non-2xx answers during the reloads:\n{out}")
 
 
+@test
+def what_needs_a_restart_is_said_and_kept_until_one() -> None:
+    up = Upstream(name="s1")
+    config = make_config({"static": [up]}, extra=ADMIN)
+    haven = Haven(config)
+    rewrite(haven, config.replace("workers = 1", "workers = 2"))
+    first = reload_via_api(haven)["message"]
+    check("[global] workers need a restart and stay as they were" in first, f"the first reload: {first}")
+    second = reload_via_api(haven)["message"]
+    check("[global] workers need a restart" in second, f"a second reload still says so: {second}")
+    check_eq(haven.admin("GET", "/stats.json").json()["haven"]["workers"], 1, "workers in force")
+
+
 if __name__ == "__main__":
     run()
