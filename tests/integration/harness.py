@@ -105,6 +105,15 @@ _SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNIN
                       "runtime error:")
 
 
+@functools.lru_cache(maxsize=None)
+def haven_is_sanitized() -> bool:
+    """Whether the haven under test is an ASan or TSan build: their allocators keep freed memory
+    in quarantine, so resident memory says nothing about leaks there (LeakSanitizer does)."""
+    with open(haven_path(), "rb") as f:
+        data = f.read()
+    return b"__asan_init" in data or b"__tsan_init" in data
+
+
 def _sanitizer_report() -> str:
     """The first sanitizer report in the event logs of this case's havens (sanitizer builds print
     to stderr), or ""."""
