@@ -32,8 +32,10 @@ JsonObject parse_json_object(std::string_view text) {
         break;
       case core::JsonNode::Kind::Number: {
         const double number = node.number();
+        // Checked before the conversion: a double beyond int64's range does not convert.
         if (number != std::floor(number) || std::fabs(number) > 1e9) {
           result.error = "member \"" + key + "\": only whole numbers up to a billion are accepted";
+          break;
         }
         value.kind = JsonValue::Kind::Integer;
         value.integer = static_cast<std::int64_t>(number);
