@@ -208,15 +208,7 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
     }
     if (parts.size() == 2 && parts[1] == "servers") {
       if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
-      std::string body = "{\"servers\":[";
-      for (std::size_t i = 0; i < backend->servers.size(); ++i) {
-        if (i != 0) body.push_back(',');
-        std::string one = render_server_json(backend->servers[i]);
-        one.pop_back();  // its newline
-        body += one;
-      }
-      body += "]}\n";
-      return json_ok(std::move(body));
+      return json_ok(render_servers_json(*backend));
     }
     if (parts.size() == 3 && parts[1] == "servers") {
       const ServerStats* server = nullptr;

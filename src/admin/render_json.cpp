@@ -220,6 +220,13 @@ void write_backend(JsonOut& out, const BackendStats& backend) {
   out.close('}');
 }
 
+void write_backends(JsonOut& out, const Stats& stats) {
+  out.key("backends");
+  out.open('[');
+  for (const auto& backend : stats.backends) write_backend(out, backend);
+  out.close(']');
+}
+
 }  // namespace
 
 std::string iso8601(std::int64_t epoch_ms) {
@@ -277,18 +284,11 @@ std::string render_stats_json(const Stats& stats) {
   }
   out.close(']');
 
-  out.key("backends");
-  out.open('[');
-  for (const auto& backend : stats.backends) write_backend(out, backend);
-  out.close(']');
+  write_backends(out, stats);
   out.close('}');
   out.text.push_back('\n');
   return std::move(out.text);
 }
-
-}  // namespace haven::admin
-
-namespace haven::admin {
 
 std::string render_backend_json(const BackendStats& backend) {
   JsonOut out;
@@ -307,9 +307,18 @@ std::string render_server_json(const ServerStats& server) {
 std::string render_backends_json(const Stats& stats) {
   JsonOut out;
   out.open('{');
-  out.key("backends");
+  write_backends(out, stats);
+  out.close('}');
+  out.text.push_back('\n');
+  return std::move(out.text);
+}
+
+std::string render_servers_json(const BackendStats& backend) {
+  JsonOut out;
+  out.open('{');
+  out.key("servers");
   out.open('[');
-  for (const auto& backend : stats.backends) write_backend(out, backend);
+  for (const auto& server : backend.servers) write_server(out, server);
   out.close(']');
   out.close('}');
   out.text.push_back('\n');

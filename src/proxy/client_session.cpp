@@ -107,6 +107,13 @@ bool ClientSession::follow_reload() {
     if (frontends[i].bind.same_endpoint(frontend_->bind)) next = i;
   }
   if (!next) return false;
+  // The open connection is counted on the frontend it now belongs to (a rename changes entries).
+  const auto& before = snapshot_->frontends[frontend_index_];
+  const auto& after = current->frontends[*next];
+  if (before != after) {
+    (*before->traffic)[worker_.id()].active.add(-1);
+    (*after->traffic)[worker_.id()].active.add(1);
+  }
   snapshot_ = current;
   frontend_ = &frontends[*next];
   frontend_index_ = *next;
