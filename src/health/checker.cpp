@@ -151,7 +151,12 @@ void Checker::run_check(ServerCheck& check) {
     schedule(check, check.timing->interval);
     return;
   }
-  check.probe = new Probe(loop_, *this, check.id, check.request, check.probe_check);
+  // A check reads a response by the same limits as traffic to that backend does.
+  const auto& backend = (*backends_)[check.backend_index]->config;
+  http::ParseLimits limits;
+  limits.max_head_bytes = backend.max_response_header_bytes;
+  limits.max_headers = backend.max_response_headers;
+  check.probe = new Probe(loop_, buffers_, *this, check.id, check.request, check.probe_check, limits);
   check.probe->start(check.address, check.timing->timeout);
 }
 

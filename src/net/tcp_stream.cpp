@@ -12,10 +12,6 @@ namespace haven::net {
 
 static_assert(sizeof(uv_tcp_t) <= 256 && alignof(uv_tcp_t) <= 16);
 
-const int TcpStream::kEof = UV_EOF;
-const int TcpStream::kCanceled = UV_ECANCELED;
-const int TcpStream::kTimedOut = UV_ETIMEDOUT;
-const int TcpStream::kRefused = UV_ECONNREFUSED;
 
 
 struct StreamAccess {
@@ -152,13 +148,11 @@ void TcpStream::close(HandleOwner* closed_owner, bool reset) {
 
 void TcpStream::set_nodelay() { uv_tcp_nodelay(StreamAccess::tcp(*this), 1); }
 
-bool TcpStream::is_local_resource_error(int status) {
-  // Out of descriptors, memory or local ports (EADDRNOTAVAIL: every ephemeral port in use, e.g. in
-  // TIME_WAIT after clients reset many exchanges): haven's shortage, never the server's fault.
-  return status == UV_EMFILE || status == UV_ENFILE || status == UV_ENOBUFS || status == UV_ENOMEM ||
-         status == UV_EADDRNOTAVAIL || status == UV_EADDRINUSE;
-}
 
-const char* TcpStream::error_name(int status) { return status == 0 ? "ok" : uv_strerror(status); }
+int TcpStream::fd() const {
+  uv_os_fd_t fd = -1;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(handle_), &fd) != 0) return -1;
+  return fd;
+}
 
 }  // namespace haven::net

@@ -9,8 +9,8 @@
 
 #include "haven/fallback/error_responses.hpp"
 #include "haven/net/socket_address.hpp"
-#include "haven/proxy/client_session.hpp"
 #include "haven/proxy/exchange.hpp"
+#include "haven/proxy/http1_connection.hpp"
 
 namespace haven::proxy {
 
@@ -21,7 +21,7 @@ constexpr std::size_t kMinFreeExchanges = 16;
 constexpr core::Duration kTrimInterval{500};
 }  // namespace
 
-// Accepts for one frontend and hands sockets to new sessions. A reload that keeps the frontend's
+// Accepts for one frontend and hands sockets to new connections. A reload that keeps the frontend's
 // bind keeps the acceptor (and its socket) and only tells it the frontend's new index.
 class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::HandleOwner {
  public:
@@ -48,12 +48,12 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::H
     counters.connections.add();
     counters.active.add(1);
     worker_.shared_.connections.fetch_add(1, std::memory_order_relaxed);
-    auto* session = new ClientSession(worker_, worker_.snapshot_, frontend_index_);
-    session->client_key_ = client;
-    session->next_ = worker_.sessions_;
-    if (worker_.sessions_ != nullptr) worker_.sessions_->prev_ = session;
-    worker_.sessions_ = session;
-    session->start(fd, peer);
+    DownstreamConnection* connection = new Http1Connection(worker_, worker_.snapshot_, frontend_index_);
+    connection->client_key_ = client;
+    connection->next_ = worker_.connections_list_;
+    if (worker_.connections_list_ != nullptr) worker_.connections_list_->prev_ = connection;
+    worker_.connections_list_ = connection;
+    connection->start(fd, peer);
   }
 
   bool can_accept() override {
@@ -99,22 +99,21 @@ Worker::~Worker() {
     loop_.run();
   }
   for (Exchange* exchange : free_exchanges_) delete exchange;
+  for (Exchange* exchange : released_exchanges_) delete exchange;
 }
 
-Exchange* Worker::acquire_exchange(http::MessageSink& response_sink) {
+Exchange* Worker::acquire_exchange() {
   peak_exchanges_in_use_ = std::max(peak_exchanges_in_use_, ++exchanges_in_use_);
-  if (free_exchanges_.empty()) return new Exchange(response_sink);
+  if (free_exchanges_.empty()) return new Exchange(*this);
   Exchange* exchange = free_exchanges_.back();
   free_exchanges_.pop_back();
-  exchange->reset(response_sink);
   return exchange;
 }
 
 void Worker::release_exchange(Exchange* exchange) {
-  buffers_.release(exchange->upstream_in);
-  exchange->upstream_in = nullptr;
+  exchange->end_use();
   --exchanges_in_use_;
-  free_exchanges_.push_back(exchange);
+  released_exchanges_.push_back(exchange);
 }
 
 void Worker::on_trim(void* self) noexcept {
@@ -166,10 +165,10 @@ void Worker::on_shutdown_requested(void* self) noexcept { static_cast<Worker*>(s
 
 void Worker::on_server_trouble(void* self) noexcept {
   auto& worker = *static_cast<Worker*>(self);
-  for (ClientSession* session = worker.sessions_; session != nullptr;) {
-    ClientSession* next = session->next_;  // a session may end while handling this
-    session->on_server_trouble();
-    session = next;
+  for (DownstreamConnection* connection = worker.connections_list_; connection != nullptr;) {
+    DownstreamConnection* next = connection->next_;  // a connection may end while handling this
+    connection->on_server_trouble();
+    connection = next;
   }
 }
 
@@ -222,7 +221,7 @@ void Worker::apply_snapshot(PendingSnapshot change) {
     }
   }
   // Frontends the reload removed stop accepting; their open connections finish on the snapshot
-  // they hold and end before their next request (ClientSession::follow_reload).
+  // they hold and end before their next request (Http1Connection::follow_reload).
   for (auto& acceptor : acceptors_) {
     if (acceptor == nullptr) continue;
     acceptor->retire();
@@ -237,10 +236,10 @@ void Worker::apply_snapshot(PendingSnapshot change) {
     for (const auto& server : backend->servers) servers.push_back(&server->runtime);
   }
   connections_.close_idle_except(servers);
-  for (ClientSession* session = sessions_; session != nullptr;) {
-    ClientSession* following = session->next_;  // a session may close here
-    session->on_reload();
-    session = following;
+  for (DownstreamConnection* connection = connections_list_; connection != nullptr;) {
+    DownstreamConnection* following = connection->next_;  // a connection may close here
+    connection->on_reload();
+    connection = following;
   }
 }
 
@@ -252,10 +251,10 @@ void Worker::begin_shutdown() {
     if (acceptor != nullptr) acceptor->listener().close(this);
   }
   // Idle keep-alive clients go now; the others after their current response.
-  for (ClientSession* session = sessions_; session != nullptr;) {
-    ClientSession* next = session->next_;
-    session->close_if_idle();
-    session = next;
+  for (DownstreamConnection* connection = connections_list_; connection != nullptr;) {
+    DownstreamConnection* next = connection->next_;
+    connection->close_if_idle();
+    connection = next;
   }
   connections_.close_all();
   grace_timer_.start(snapshot_->config->timeouts.shutdown);
@@ -264,20 +263,20 @@ void Worker::begin_shutdown() {
 
 void Worker::on_grace_expired(void* self) noexcept {
   auto& worker = *static_cast<Worker*>(self);
-  for (ClientSession* session = worker.sessions_; session != nullptr;) {
-    ClientSession* next = session->next_;
-    session->abort_now();
-    session = next;
+  for (DownstreamConnection* connection = worker.connections_list_; connection != nullptr;) {
+    DownstreamConnection* next = connection->next_;
+    connection->abort_now();
+    connection = next;
   }
 }
 
-void Worker::on_session_closed(ClientSession* session) {
-  if (session->prev_ != nullptr) session->prev_->next_ = session->next_;
-  if (session->next_ != nullptr) session->next_->prev_ = session->prev_;
-  if (sessions_ == session) sessions_ = session->next_;
-  if (session->client_key_) shared_.clients.release(*session->client_key_);
-  (*session->snapshot_->frontends[session->frontend_index_]->traffic)[id()].active.add(-1);
-  delete session;
+void Worker::on_connection_closed(DownstreamConnection* connection) {
+  if (connection->prev_ != nullptr) connection->prev_->next_ = connection->next_;
+  if (connection->next_ != nullptr) connection->next_->prev_ = connection->prev_;
+  if (connections_list_ == connection) connections_list_ = connection->next_;
+  if (connection->client_key_) shared_.clients.release(*connection->client_key_);
+  (*connection->snapshot_->frontends[connection->frontend_index_]->traffic)[id()].active.add(-1);
+  delete connection;
   shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   if (draining_) {
     maybe_finish_shutdown();
@@ -332,7 +331,7 @@ void Worker::report_dropped_headers() {
 }
 
 void Worker::maybe_finish_shutdown() {
-  if (!draining_ || finished_ || sessions_ != nullptr) return;
+  if (!draining_ || finished_ || connections_list_ != nullptr) return;
   finish_shutdown();
 }
 
@@ -367,6 +366,12 @@ void Worker::finish_shutdown() {
 
 void Worker::on_handle_closed() {}
 
-void Worker::on_before_poll(void* self) noexcept { static_cast<Worker*>(self)->access_log_.flush(); }
+void Worker::on_before_poll(void* self) noexcept {
+  auto& worker = *static_cast<Worker*>(self);
+  worker.access_log_.flush();
+  worker.free_exchanges_.insert(worker.free_exchanges_.end(), worker.released_exchanges_.begin(),
+                                worker.released_exchanges_.end());
+  worker.released_exchanges_.clear();
+}
 
 }  // namespace haven::proxy

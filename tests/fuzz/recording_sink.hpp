@@ -1,6 +1,6 @@
 #pragma once
 // A MessageSink that keeps everything MessageParser reports, checks each event against the order
-// and the head invariants, and answers the way ClientSession's sinks answer, so a harness drives
+// and the head invariants, and answers the way Http1Connection's and Exchange's sinks answer, so a harness drives
 // the parser through the same pauses as the proxy does.
 #include <cstddef>
 #include <cstdint>

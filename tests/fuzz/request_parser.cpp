@@ -1,4 +1,4 @@
-// Requests as clients send them, through MessageParser the way ClientSession drives it. Every head
+// Requests as clients send them, through MessageParser the way Http1Connection drives it. Every head
 // must keep the head invariants, and the same bytes cut into other reads must give the same heads,
 // bodies and outcome: the proxy sees whatever cuts the network makes.
 #include <cstddef>

@@ -1,4 +1,4 @@
-// Responses as servers send them, through MessageParser the way ClientSession drives it: each
+// Responses as servers send them, through MessageParser the way Exchange drives it (upstream::ResponseReader): each
 // exchange answers a request that was HEAD or an upgrade or neither (set_skip_body, a refused 101),
 // and the end of the input is the server closing (finish()). Every head must keep the head
 // invariants, and the same bytes cut into other reads must give the same outcome.

@@ -1,5 +1,5 @@
 #pragma once
-// MessageParser driven read by read the way ClientSession drives it.
+// MessageParser driven read by read the way Http1Connection drives it.
 //  - Requests: the head pauses (the session routes and connects), then resume() and execute()
 //    run the body even when no new byte has arrived; a finished request pauses until its
 //    response is sent; an upgrade hands the rest of the bytes to the tunnel.

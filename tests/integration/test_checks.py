@@ -155,8 +155,8 @@ def slow_check_times_out_and_takes_server_down() -> None:
 
 
 @test
-def status_line_within_timeout_is_enough() -> None:
-    """A check answer whose status line comes at once but whose body never ends is a success."""
+def a_head_within_timeout_is_enough() -> None:
+    """A check answer whose head comes at once but whose body never ends is a success."""
     def handler(req, conn) -> bool:
         if is_health_check(req):
             conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\npartial")
@@ -169,6 +169,23 @@ def status_line_within_timeout_is_enough() -> None:
     haven = Haven(api_config([server_entry(a1)], check=fast_check(fall=1)))
     wait_until(lambda: len(a1.health_checks()) >= 4, 3, "4 checks")
     check("server api/a1 is DOWN" not in haven.events(), f"DOWN:\n{haven.events()[-1000:]}")
+
+
+@test
+def a_malformed_check_answer_is_a_failed_check() -> None:
+    """Checks read answers with the same strict parser as traffic: a 200 whose head breaks the
+    rules (here a header line without a colon) fails the check, as traffic would get a 502."""
+    def handler(req, conn) -> bool:
+        if is_health_check(req):
+            conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nno colon on this line\r\n\r\n")
+            return False
+        conn.respond(200, echo_body(conn.upstream, req, conn))
+        return True
+
+    a1 = Upstream(handler=handler, name="a1")
+    haven = Haven(api_config([server_entry(a1)], check=fast_check(fall=1)))
+    haven.wait_event(down_line("api/a1", r"check: invalid response[^)]*"), timeout=5)
+    check_eq(haven.get("/api/x").status, 503, "status while the only server is DOWN")
 
 
 @test

@@ -216,6 +216,35 @@ def get_closed_before_response_is_answered_by_the_other_server() -> None:
         a2.stop()
 
 
+@test
+def a_request_sent_again_carries_its_whole_body() -> None:
+    """A PUT whose body reached the first server in two parts (some with the head, the rest after
+    the connection was made) goes to the other server with every byte, chunked or not."""
+    for framing in ("chunked", "length"):
+        a1 = Upstream(handler=closing_handler("close"), name="a1")
+        a2 = Upstream(name="a2")
+        haven = Haven(api_config([server_entry(a1), server_entry(a2)], balance="first", retries=2))
+        first, rest = b"first part of the body;", b" and the rest, sent once a1 had the head"
+        body = first + rest
+        with haven.client() as c:
+            if framing == "chunked":
+                c.send(b"PUT /api/replay HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                       b"%x\r\n%s\r\n" % (len(first), first))
+                wait_until(lambda: a1.connections >= 1, 5.0, "haven connected to a1")
+                c.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(rest), rest))
+            else:
+                c.send(b"PUT /api/replay HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + first)
+                wait_until(lambda: a1.connections >= 1, 5.0, "haven connected to a1")
+                c.send(rest)
+            resp = c.read_response("PUT")
+        check_eq((resp.status, served_by(resp) if resp.status == 200 else None), (200, "a2"), f"PUT ({framing})")
+        check_eq([r.body for r in a1.traffic()], [body], f"body a1 read ({framing})")
+        check_eq([r.body for r in a2.traffic()], [body], f"body a2 read ({framing})")
+        haven.stop()
+        a1.stop()
+        a2.stop()
+
+
 def closes_second_request_handler(req, conn) -> bool:
     """Answers the first request of each connection (keep-alive); closes the connection when the
     second one arrives, without a response byte: a stale pooled connection."""

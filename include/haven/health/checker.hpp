@@ -17,6 +17,7 @@
 #include "haven/log/event_log.hpp"
 #include "haven/net/async.hpp"
 #include "haven/net/loop.hpp"
+#include "haven/net/buffer_pool.hpp"
 #include "haven/net/socket_address.hpp"
 #include "haven/net/timer.hpp"
 #include "haven/state/server_runtime.hpp"
@@ -82,6 +83,8 @@ class Checker final : private net::HandleOwner {
   void on_handle_closed() override;
 
   net::Loop& loop_;
+  // Read buffers of running probes (at most one probe per server at a time).
+  net::BufferPool buffers_;
   log::EventLog& events_;
   TroubleListener on_trouble_;
   std::vector<std::unique_ptr<ServerCheck>> checks_;

@@ -1,25 +1,30 @@
 #pragma once
-// One check: connect, send the check request, read the status line, give a verdict. Uses its own
+// One check: connect, send the check request, read the response head with the same strict
+// HTTP/1 client codec traffic uses (upstream::ResponseReader), give a verdict. Uses its own
 // connection (never a client's) and deletes itself once closed.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <string_view>
 
 #include "haven/config/config.hpp"
+#include "haven/http/message_head.hpp"
+#include "haven/http/message_parser.hpp"
+#include "haven/net/buffer_pool.hpp"
 #include "haven/net/socket_address.hpp"
 #include "haven/net/tcp_stream.hpp"
 #include "haven/net/timer.hpp"
+#include "haven/upstream/response_reader.hpp"
 
 namespace haven::health {
 
 class Checker;
 
-class Probe final : private net::StreamHandler, private net::HandleOwner {
+class Probe final : private net::StreamHandler, private http::MessageSink, private net::HandleOwner {
  public:
-  Probe(net::Loop& loop, Checker& checker, std::uint64_t check_id, const std::string& request,
-        const config::Check& check);
+  // `buffers` (the checker's) must outlive the probe's verdict; the probe returns its buffer then.
+  Probe(net::Loop& loop, net::BufferPool& buffers, Checker& checker, std::uint64_t check_id, const std::string& request,
+        const config::Check& check, const http::ParseLimits& limits);
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
 
@@ -28,31 +33,37 @@ class Probe final : private net::StreamHandler, private net::HandleOwner {
   void cancel();
 
  private:
+  // Stream events.
   char* on_alloc(std::size_t& capacity) override;
   void on_read(std::size_t length) override;
   void on_read_end(int status) override;
   void on_write_done(int status) override;
   void on_connect_done(int status) override;
   void on_handle_closed() override;
+  // Response events: the verdict comes with the head.
+  http::MessageHead& on_message_begin() override { return response_; }
+  int on_head(http::MessageHead& head) override;
+  void on_body(const char* /*data*/, std::size_t /*length*/) override {}
+  int on_message_complete() override { return http::kSinkPause; }
+
   static void on_timeout(void* self) noexcept;
   // `no_verdict`: the check could not run here (out of descriptors); it says nothing of the server.
   void finish(bool ok, const std::string& reason, bool no_verdict = false);
 
   net::TcpStream stream_;
   net::Timer timer_;
+  net::BufferPool& buffers_;
   Checker* checker_;
   std::uint64_t check_id_;
   int status_ = 0;  // the response's status code, once read
   const std::string& request_;
   const config::Check& check_;
   std::chrono::steady_clock::time_point started_;
-  char response_[512];
-  std::size_t received_ = 0;
+  http::MessageHead response_;
+  upstream::ResponseReader reader_;
+  char discard_[64];  // where bytes go after the verdict or without memory for a buffer
   int open_handles_ = 2;
   bool done_ = false;
 };
-
-// "HTTP/1.1 200 OK\r\n..." -> 200; 0 when the bytes are not an HTTP/1.x status line.
-int parse_status_line(std::string_view bytes);
 
 }  // namespace haven::health

@@ -1,6 +1,6 @@
 #pragma once
 // One event loop on its own thread: its listeners (one SO_REUSEPORT socket per frontend), its
-// client sessions, its upstream connection pool, its buffers and its access log. Nothing in here
+// client connections, its upstream connection pool, its buffers and its access log. Nothing in here
 // is shared with another worker except the Snapshot (read-only) and the connection counter.
 #include <atomic>
 #include <cstdint>
@@ -25,8 +25,8 @@
 
 namespace haven::proxy {
 
-class ClientSession;
-struct Exchange;
+class DownstreamConnection;
+class Exchange;
 
 // Process-wide limits and counters every worker shares.
 struct SharedCounters {
@@ -69,19 +69,21 @@ class Worker final : private net::HandleOwner {
   // The configuration in force on this worker (its own thread only).
   [[nodiscard]] const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
 
-  // For sessions.
+  // For connections and exchanges.
   [[nodiscard]] std::size_t id() const { return static_cast<std::size_t>(id_); }
   net::Loop& loop() { return loop_; }
   net::BufferPool& buffers() { return buffers_; }
   upstream::ConnectionPool& connections() { return connections_; }
   log::AccessLog& access_log() { return access_log_; }
   log::EventLog& events() { return *events_; }
-  // Per-request state, recycled: a request costs no allocation once the pool is warm.
-  Exchange* acquire_exchange(http::MessageSink& response_sink);
+  // Per-request state, recycled: a request costs no allocation once the pool is warm. A released
+  // exchange is reused only after the current callbacks return (the loop's next turn), so code
+  // still on the stack of the exchange that ended never sees it start over.
+  Exchange* acquire_exchange();
   void release_exchange(Exchange* exchange);
   [[nodiscard]] bool draining() const { return draining_; }
   health::Checker* checker() { return checker_; }
-  void on_session_closed(ClientSession* session);
+  void on_connection_closed(DownstreamConnection* connection);
   // A client over max_connections_per_client: a 429 written straight to the new socket (no
   // session, no buffer: it must cost less than serving), then closed.
   void refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission);
@@ -119,6 +121,7 @@ class Worker final : private net::HandleOwner {
   net::BufferPool buffers_;
   upstream::ConnectionPool connections_;
   std::vector<Exchange*> free_exchanges_;
+  std::vector<Exchange*> released_exchanges_;  // free from the loop's next turn
   std::size_t exchanges_in_use_ = 0;
   std::size_t peak_exchanges_in_use_ = 0;  // since the last trim
   std::vector<std::unique_ptr<FrontendAcceptor>> acceptors_;  // [i] serves frontend i (nullptr: none)
@@ -134,7 +137,7 @@ class Worker final : private net::HandleOwner {
   net::BeforePoll flush_logs_;
   net::Timer grace_timer_;
   net::Timer trim_timer_;  // gives back pooled memory that recent load did not need
-  ClientSession* sessions_ = nullptr;  // intrusive list of live sessions
+  DownstreamConnection* connections_list_ = nullptr;  // intrusive list of live client connections
   std::uint64_t dropped_headers_unreported_ = 0;
   std::uint64_t dropped_headers_reported_ms_ = 0;
   bool dropped_headers_ever_reported_ = false;
@@ -142,7 +145,6 @@ class Worker final : private net::HandleOwner {
   bool finished_ = false;
   bool ran_ = false;
 
-  friend class ClientSession;
 };
 
 }  // namespace haven::proxy

@@ -1,0 +1,802 @@
+#include "haven/proxy/exchange.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+
+#include "haven/fallback/error_responses.hpp"
+#include "haven/fallback/maintenance.hpp"
+#include "haven/health/checker.hpp"
+#include "haven/http/method.hpp"
+#include "haven/proxy/body_queue.hpp"
+#include "haven/proxy/maintenance_policy.hpp"
+#include "haven/proxy/worker.hpp"
+
+namespace haven::proxy {
+
+namespace {
+// A server's bytes that cannot be taken (no memory for a buffer) go nowhere. One per worker
+// thread: workers never share mutable memory.
+thread_local char upstream_discard[256];
+}  // namespace
+
+Exchange::Exchange(Worker& worker) : worker_(worker), reader_(*this) {}
+
+void Exchange::begin(ExchangeOwner& owner, const Snapshot& snapshot, std::size_t frontend_index,
+                     std::uint64_t started_ms) {
+  owner_ = &owner;
+  snapshot_ = &snapshot;
+  frontend_index_ = frontend_index;
+  phase_ = Phase::Receiving;
+  request_.clear();
+  response_.clear();
+  to_upstream_.clear();
+  to_client_.clear();
+  replay_body_.clear();
+  target_copy_.clear();
+  backend_ = nullptr;
+  server_ = nullptr;
+  upstream_ = nullptr;
+  plan_ = {};
+  tried_ = {};
+  outcome_ = state::Outcome::Ok;
+  retries_ = status_ = 0;
+  bytes_in_ = bytes_out_ = 0;
+  started_ms_ = started_ms;
+  head_ms_ = connected_ms_ = first_response_ms_ = 0;
+  connecting_ = request_complete_ = request_written_ = response_byte_seen_ = false;
+  response_started_ = response_complete_ = response_before_request_end_ = upstream_reusable_ = false;
+  replayable_ = true;
+  upgrade_response_ = fresh_connection_only_ = counted_active_ = wants_html_ = false;
+  upstream_eof_ = recorded_ = short_leash_ = false;
+}
+
+void Exchange::end_use() {
+  release_upstream(false);
+  reader_.release(worker_.buffers());
+  owner_ = nullptr;
+  phase_ = Phase::Done;
+}
+
+std::string_view Exchange::target() const {
+  if (!target_copy_.empty()) return target_copy_;
+  return request_.target.view(owner_->request_base());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request side
+
+void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_index) {
+  snapshot_ = &snapshot;
+  frontend_index_ = frontend_index;
+  head_ms_ = worker_.loop().now_ms();
+  const char* base = owner_->request_base();
+  const auto target_text = request_.target.view(base);
+  backend_ = snapshot_->backends[snapshot_->routes[frontend_index_].backend_for(target_text)].get();
+  if (request_.dropped_headers != 0) worker_.count_dropped_headers(request_.dropped_headers);
+  phase_ = Phase::Dispatching;
+  // Body bytes that came with the head are checked before any server sees the request: a bad
+  // chunk there is a 400, not a half-forwarded request.
+  pump_request_body();
+  if (phase_ != Phase::Dispatching) return;
+  // The client has closed its side, and this request's body is not all here: it never will be,
+  // so no server is bothered with it.
+  if (owner_->client_eof() && !request_complete_) {
+    respond_error(400, state::Outcome::ClientAbort);
+    return;
+  }
+  // A browser navigation gets the maintenance page as soon as a backend the page depends on is
+  // gone (the page is useless without its API); the health URLs it polls are always answered by
+  // their own backend.
+  if (const auto* accept = request_.find(http::HeaderKind::Accept)) {
+    wants_html_ = fallback::accepts_html(accept->value.view(base));
+  }
+  NavigationFacts facts;
+  facts.method = request_.method;
+  facts.wants_html = wants_html_;
+  facts.poll_path = wants_html_ && snapshot_->maintenance.is_poll_path(routing::origin_path(target_text));
+  const auto& frontend = snapshot_->config->frontends[frontend_index_];
+  if (navigation_needs_maintenance(facts, frontend.maintenance_requires_indexes,
+                                   [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
+    respond_local(snapshot_->maintenance.html(request_.method == http::Method::Head), 503, state::Outcome::Maintenance);
+    return;
+  }
+  dispatch();
+}
+
+void Exchange::pump_request_body() {
+  if (request_complete_) return;
+  owner_->pull_request_body();
+}
+
+void Exchange::request_body_invalid() {
+  // The head was valid but the body framing is not (a bad chunk): nothing more goes up.
+  if (request_written_) {
+    abort(state::Outcome::BadRequestBody);
+  } else {
+    respond_error(400, state::Outcome::BadRequestBody);
+  }
+}
+
+void Exchange::on_request_body(const char* data, std::size_t length) {
+  bytes_in_ += length;
+  // Chunked requests are re-chunked: chunk extensions never reach the server.
+  const bool chunked = request_.framing == http::BodyFraming::Chunked;
+  queue_body(to_upstream_, data, length, chunked);
+  if (replayable_) queue_body(replay_body_, data, length, chunked);
+}
+
+int Exchange::on_request_complete() {
+  request_complete_ = true;
+  if (request_.framing == http::BodyFraming::Chunked) {
+    to_upstream_.add_external("0\r\n\r\n", 5);
+    if (replayable_) replay_body_.add_external("0\r\n\r\n", 5);
+  }
+  // Stop after this message: a pipelined request waits until this response is done.
+  return request_.upgrade ? 0 : http::kSinkPause;
+}
+
+void Exchange::on_request_bytes() {
+  // While dispatching, or while a write upstream is pending, bytes wait in the buffer.
+  if (phase_ != Phase::Forwarding || upstream_ == nullptr || upstream_->stream().write_pending()) return;
+  pump_request_body();
+  if (phase_ == Phase::Forwarding) flush_to_upstream();
+}
+
+void Exchange::request_bytes_dropped() {
+  if (target_copy_.empty()) target_copy_.assign(request_.target.view(owner_->request_base()));
+  replayable_ = false;
+  replay_body_.clear();
+}
+
+void Exchange::on_client_eof() {
+  // The rest of the body can never come. A client that only half-closed is still reading, so it
+  // is told so (400) unless its response has begun; the server's connection, holding a cut
+  // request, is not reused. A client that half-closed after a complete request still gets its
+  // response.
+  if (!request_complete_) respond_error(400, state::Outcome::ClientAbort);
+}
+
+bool Exchange::awaiting_continue() const { return request_.expect_continue && bytes_in_ == 0 && !request_complete_; }
+
+bool Exchange::upstream_write_pending() const { return upstream_ != nullptr && upstream_->stream().write_pending(); }
+
+// ---------------------------------------------------------------------------------------------
+// Choosing and reaching a server
+
+bool Exchange::other_server_left() const {
+  for (const auto& server : backend_->servers) {
+    if (server.get() != server_ && server->serving() && !tried_.contains(server->index)) return true;
+  }
+  return false;
+}
+
+bool Exchange::untried_server_left() const {
+  for (const auto& server : backend_->servers) {
+    if (server->serving() && !tried_.contains(server->index)) return true;
+  }
+  return false;
+}
+
+void Exchange::dispatch() {
+  const auto& servers = backend_->servers;
+  // On the stack: config caps a backend at kMaxServersPerBackend servers.
+  std::array<upstream::Candidate, config::kMaxServersPerBackend> candidates;
+  const std::size_t count = std::min(servers.size(), candidates.size());
+  const std::uint64_t now = worker_.loop().now_ms();
+  for (std::size_t i = 0; i < count; ++i) {
+    const auto& server = *servers[i];
+    candidates[i] = {server.serving(), server.config.backup,
+                     server.balancer_weight(now, static_cast<std::uint64_t>(backend_->config.slow_start.count())),
+                     server.runtime.active.load(std::memory_order_relaxed)};
+  }
+  const auto chosen = upstream::choose_server(backend_->config.balance, backend_->config.all_backups,
+                                              std::span(candidates.data(), count), tried_,
+                                              backend_->runtime->balancer[worker_.id()]);
+  if (!chosen) {
+    respond_maintenance();
+    return;
+  }
+  server_ = servers[*chosen].get();
+  server_->runtime.active.fetch_add(1, std::memory_order_relaxed);
+  counted_active_ = true;
+  response_byte_seen_ = false;
+  request_written_ = false;
+  upstream_eof_ = false;
+  connecting_ = false;
+
+  upstream::Connection* connection = fresh_connection_only_ ? nullptr : worker_.connections().take(*server_);
+  const bool pooled = connection != nullptr;
+  if (!pooled) connection = worker_.connections().create(*server_);
+  upstream_ = connection;
+  connection->stream().set_handler(*this);
+  connection->timer().set_callback(&Exchange::on_upstream_timer, this);
+  if (pooled) {
+    connected_ms_ = worker_.loop().now_ms();
+    on_upstream_ready();
+    return;
+  }
+  connecting_ = true;
+  const int rc = connection->stream().connect(server_->address.get());
+  if (rc != 0) {
+    connecting_ = false;
+    upstream_failed(UpstreamFailure::ConnectFailed, rc);
+    return;
+  }
+  connection->timer().set(backend_->config.timeouts.connect);
+}
+
+void Exchange::on_connect_done(int status) {
+  connecting_ = false;
+  upstream_->timer().clear();
+  if (status != 0) {
+    upstream_failed(UpstreamFailure::ConnectFailed, status);
+    return;
+  }
+  upstream_->stream().set_nodelay();
+  connected_ms_ = worker_.loop().now_ms();
+  on_upstream_ready();
+}
+
+void Exchange::on_upstream_ready() {
+  phase_ = Phase::Forwarding;
+  const ClientAddress& client = owner_->client_address();
+  http::RequestRewrite rewrite;
+  rewrite.client_ip = client.ip;
+  rewrite.fallback_host = server_->config.address.text;
+  to_upstream_.head().clear();
+  write_request_head(to_upstream_.head(), request_, owner_->request_base(), rewrite);
+
+  http::ParseLimits limits;
+  limits.max_head_bytes = backend_->config.max_response_header_bytes;
+  limits.max_headers = backend_->config.max_response_headers;
+  reader_.begin(limits, request_.method == http::Method::Head);
+  if (upstream_->stream().read_start() != 0) {
+    upstream_failed(UpstreamFailure::ClosedEarly, 0);
+    return;
+  }
+  upstream_->timer().set(response_wait());
+  pump_request_body();
+  // Body bytes that arrived while connecting may have been refused (400): the exchange is over.
+  if (phase_ != Phase::Forwarding) return;
+  flush_to_upstream();
+}
+
+void Exchange::flush_to_upstream() {
+  if (phase_ != Phase::Forwarding || upstream_ == nullptr) return;
+  if (to_upstream_.empty()) {
+    after_upstream_write();
+    return;
+  }
+  // From here the server may have seen part of the request (a replay must then be idempotent).
+  request_written_ = true;
+  switch (upstream_->stream().write(to_upstream_.slices())) {
+    case net::WriteOutcome::Done:
+      after_upstream_write();
+      return;
+    case net::WriteOutcome::Pending:
+      // Client bytes keep arriving into the buffer (it does not move) until it is full.
+      return;
+    case net::WriteOutcome::Failed:
+      upstream_failed(UpstreamFailure::WriteFailed, upstream_->stream().last_error());
+      return;
+  }
+}
+
+void Exchange::on_write_done(int status) {
+  if (phase_ == Phase::Done) return;
+  if (status != 0) {
+    upstream_failed(UpstreamFailure::WriteFailed, status);
+    return;
+  }
+  after_upstream_write();
+}
+
+void Exchange::after_upstream_write() {
+  const bool wrote = !to_upstream_.empty();
+  to_upstream_.clear();
+  // The server is taking the request: that is progress, not a server gone silent.
+  if (wrote && !response_byte_seen_ && upstream_ != nullptr) upstream_->timer().set(response_wait());
+  // Pipelined bytes behind a complete request wait in the buffer.
+  if (request_complete_ || response_complete_) return;
+  owner_->request_body_wanted();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response side
+
+char* Exchange::on_alloc(std::size_t& capacity) {
+  char* at = reader_.alloc(worker_.buffers(), capacity, false);
+  if (at == nullptr) {
+    capacity = 0;  // libuv reports UV_ENOBUFS and the connection fails
+    return upstream_discard;
+  }
+  return at;
+}
+
+void Exchange::on_read(std::size_t length) {
+  if (phase_ == Phase::Done) return;
+  reader_.received(length);
+  if (!response_byte_seen_) {
+    response_byte_seen_ = true;
+    first_response_ms_ = worker_.loop().now_ms();
+  }
+  short_leash_ = false;
+  upstream_->timer().set(backend_->config.timeouts.server);
+  parse_response();
+}
+
+void Exchange::parse_response() {
+  switch (reader_.parse()) {
+    case upstream::ResponseStep::NeedMore:
+      break;
+    case upstream::ResponseStep::Complete:
+      // Anything after the response is a server talking out of turn.
+      if (reader_.unread_bytes()) upstream_reusable_ = false;
+      break;
+    case upstream::ResponseStep::Upgrade:
+      if (!upgrade_response_) {
+        upstream_failed(UpstreamFailure::BadResponse, 0);
+        return;
+      }
+      break;
+    case upstream::ResponseStep::Invalid:
+      upstream_failed(UpstreamFailure::BadResponse, 0);
+      return;
+  }
+  flush_to_client();
+}
+
+int Exchange::on_head(http::MessageHead& head) {
+  const char* base = reader_.base();
+  std::string& arena = to_client_.arena();
+  const std::size_t start = arena.size();
+  const bool client_http10 = request_.is_http10();
+  if (head.status == 101) {
+    if (!request_.upgrade) return -1;  // switching protocols nobody asked for
+    upgrade_response_ = true;
+    status_ = 101;
+    http::write_response_head(arena, head, base, plan_, client_http10);
+  } else if (head.status / 100 == 1) {
+    // The client sends its body now: the time it waited for this was the server's.
+    if (head.status == 100) owner_->restart_body_rate_window();
+    // Interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients only.
+    if (client_http10) return 0;
+    http::write_response_head(arena, head, base, plan_, client_http10);
+  } else {
+    // A real answer: the server is reachable, whatever traffic said before.
+    state::ServerRuntime& runtime = server_->runtime;
+    if (runtime.passive_failures.load(std::memory_order_relaxed) != 0) {
+      runtime.passive_failures.store(0, std::memory_order_relaxed);
+    }
+    if (runtime.unreachable.load(std::memory_order_relaxed)) runtime.unreachable.store(false, std::memory_order_relaxed);
+    const bool client_keep_alive = request_.keep_alive && !request_.upgrade && !worker_.draining();
+    plan_ = http::plan_response(head, client_http10, client_keep_alive);
+    if (!plan_.relayable) return -1;  // codings an HTTP/1.0 client cannot be sent
+    // A server whose final answer comes before it has the whole request may never read the rest
+    // (an interim 100 Continue is the opposite: it asks for it).
+    response_before_request_end_ = !request_complete_ || !to_upstream_.empty() || upstream_->stream().write_pending();
+    status_ = head.status;
+    upstream_reusable_ = head.keep_alive;
+    http::write_response_head(arena, head, base, plan_, client_http10);
+  }
+  to_client_.add_arena_since(start);
+  return 0;
+}
+
+void Exchange::on_body(const char* data, std::size_t length) {
+  queue_body(to_client_, data, length, plan_.framing == http::ClientFraming::Chunked);
+}
+
+int Exchange::on_message_complete() {
+  if (response_.status / 100 == 1 && response_.status != 101) return 0;  // the final response follows
+  if (upgrade_response_) return 0;
+  response_complete_ = true;
+  if (plan_.framing == http::ClientFraming::Chunked) to_client_.add_external("0\r\n\r\n", 5);
+  if (response_.framing == http::BodyFraming::UntilClose) upstream_reusable_ = false;
+  return http::kSinkPause;
+}
+
+void Exchange::on_read_end(int status) {
+  if (phase_ == Phase::Done) return;
+  upstream_eof_ = true;
+  upstream_reusable_ = false;
+  if (reader_.in_message() && reader_.head_complete() && response_.framing == http::BodyFraming::UntilClose &&
+      status == net::Stream::kEof) {
+    // The body of a response without length ends here.
+    reader_.finish_at_close();
+    flush_to_client();
+    return;
+  }
+  if (response_complete_) return;
+  upstream_failed(UpstreamFailure::ClosedEarly, status);
+}
+
+void Exchange::flush_to_client() {
+  if (to_client_.empty()) {
+    response_written();
+    return;
+  }
+  response_started_ = true;
+  bytes_out_ += to_client_.bytes();
+  net::Stream& client = owner_->client();
+  switch (client.write(to_client_.slices())) {
+    case net::WriteOutcome::Done:
+      response_written();
+      return;
+    case net::WriteOutcome::Pending:
+      // Backpressure: the server waits while the client is slow.
+      if (upstream_ != nullptr) upstream_->stream().read_stop();
+      owner_->arm_client_timer(snapshot_->config->frontends[frontend_index_].timeouts.client);
+      return;
+    case net::WriteOutcome::Failed:
+      abort(state::Outcome::ClientAbort);
+      return;
+  }
+}
+
+void Exchange::response_written() {
+  to_client_.clear();
+  if (upgrade_response_) {
+    // The 101 is out: the connection is a tunnel from now on, and this exchange is over.
+    record();
+    upstream::Connection* connection = upstream_;
+    upstream_ = nullptr;
+    connection->timer().clear();
+    set_done();
+    owner_->become_tunnel(connection, reader_.take_buffer_for_tunnel());
+    return;
+  }
+  if (response_complete_) {
+    finish();
+    return;
+  }
+  // Everything parsed went out: the buffer starts over, unless it holds an unfinished head.
+  reader_.consumed();
+  if (upstream_ != nullptr && !upstream_eof_) {
+    if (response_started_) owner_->clear_client_timer();
+    upstream_->stream().read_start();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endings
+
+void Exchange::finish() {
+  record();
+  // A connection with part of the request still queued (the server answered early) is closed, not
+  // pooled: those bytes point into buffers the connection is about to reuse. Nor is one whose
+  // response ended before the request was all written: the server may never have read the rest,
+  // which it would then take for the next request.
+  const bool upstream_ok = upstream_reusable_ && request_complete_ && !upstream_eof_ && !response_before_request_end_ &&
+                           upstream_ != nullptr && !upstream_->stream().write_pending();
+  release_upstream(upstream_ok);
+  reader_.release(worker_.buffers());
+  const bool keep_alive = plan_.keep_client_alive && request_complete_;
+  set_done();
+  owner_->exchange_finished(keep_alive);
+}
+
+void Exchange::respond_error(int status, state::Outcome outcome) {
+  if (response_started_) {
+    abort(outcome);
+    return;
+  }
+  const bool head_request = request_.method == http::Method::Head;
+  const std::string_view response =
+      head_request ? fallback::error_response_head_only(status) : fallback::error_response(status);
+  status_ = status;
+  outcome_ = outcome;
+  bytes_out_ = response.size();
+  release_upstream(false);
+  record();
+  set_done();
+  owner_->send_final_response(response);
+}
+
+void Exchange::abort(state::Outcome outcome) {
+  if (phase_ == Phase::Done) return;
+  outcome_ = outcome;
+  record();
+  release_upstream(false);
+  set_done();
+  owner_->abort_connection();
+}
+
+void Exchange::detach() { release_upstream(false); }
+
+void Exchange::end_tunnel(state::Outcome outcome) {
+  // Counted when the 101 went out; a tunnel's end changes no counter.
+  outcome_ = outcome;
+}
+
+void Exchange::respond_maintenance() {
+  const bool head_only = request_.method == http::Method::Head;
+  respond_local(wants_html_ ? snapshot_->maintenance.html(head_only) : snapshot_->maintenance.json(backend_->index, head_only),
+                503, state::Outcome::Maintenance);
+}
+
+void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome) {
+  release_upstream(false);
+  status_ = status;
+  outcome_ = outcome;
+  to_upstream_.clear();
+  to_client_.clear();
+  to_client_.add_external(response.data(), response.size());
+  response_complete_ = true;
+  // The connection stays usable unless part of a request body was never read.
+  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
+  phase_ = Phase::Forwarding;
+  flush_to_client();
+}
+
+// The one place an exchange is accounted for: its outcome goes to the counters of its frontend,
+// backend and server, and to the access log.
+void Exchange::record() {
+  if (recorded_) return;
+  recorded_ = true;
+  const std::uint64_t now = worker_.loop().now_ms();
+  const std::size_t worker = worker_.id();
+  const state::ExchangeRecord counted{outcome_, status_, bytes_in_, bytes_out_, now - started_ms_};
+  state::count_exchange((*snapshot_->frontends[frontend_index_]->traffic)[worker], counted);
+  if (backend_ != nullptr) state::count_exchange((*backend_->runtime->traffic)[worker], counted);
+  if (server_ != nullptr) state::count_exchange((*server_->runtime.traffic)[worker], counted);
+
+  auto& log = worker_.access_log();
+  if (!log.enabled()) return;
+  const ClientAddress& address = owner_->client_address();
+  char client[64];
+  const int client_length = std::snprintf(client, sizeof client, "%s:%u", address.ip.c_str(), address.port);
+  log::AccessRecord entry;
+  entry.client = {client, static_cast<std::size_t>(client_length > 0 ? client_length : 0)};
+  entry.frontend = snapshot_->config->frontends[frontend_index_].name;
+  entry.backend = backend_ != nullptr ? std::string_view(backend_->config.name) : std::string_view("-");
+  entry.server = server_ != nullptr ? std::string_view(server_->config.name) : std::string_view("-");
+  const bool have_head = request_.target.length > 0;
+  entry.method = have_head ? http::method_name(request_.method) : "-";
+  entry.target = have_head ? target() : std::string_view("-");
+  entry.version_minor = request_.version_minor;
+  entry.status = status_;
+  entry.bytes_in = bytes_in_;
+  entry.bytes_out = bytes_out_;
+  const auto since_start = [&](std::uint64_t at) -> std::int64_t {
+    return at == 0 ? -1 : static_cast<std::int64_t>(at - started_ms_);
+  };
+  entry.head_ms = since_start(head_ms_);
+  // Waiting for a server connection: from the parsed head to a connection ready for it.
+  entry.connect_ms = connected_ms_ == 0 || head_ms_ == 0 ? -1 : static_cast<std::int64_t>(connected_ms_ - head_ms_);
+  entry.response_ms = first_response_ms_ == 0 || connected_ms_ == 0
+                          ? -1
+                          : static_cast<std::int64_t>(first_response_ms_ - connected_ms_);
+  entry.total_ms = static_cast<std::int64_t>(now - started_ms_);
+  entry.retries = retries_;
+  entry.termination = state::outcome_name(outcome_);
+  log.record(entry);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Failures and retries
+
+void Exchange::note_traffic_failure(const char* reason, bool conclusive) {
+  if (server_ == nullptr) return;
+  (*server_->runtime.traffic)[worker_.id()].passive_failures.add();
+  if (!backend_->config.check) return;  // only checked servers come back
+  upstream::Server& server = *server_;
+  const int failures = server.runtime.passive_failures.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (!conclusive && failures < backend_->config.check->fall) return;
+  // Out of rotation on every worker at once, before the checker's DOWN line: no request goes to it
+  // in between. The worker that takes it out reports it; the checker clears the mark when it acts.
+  if (server.runtime.unreachable.exchange(true, std::memory_order_relaxed) || worker_.checker() == nullptr) return;
+  worker_.checker()->report_traffic_failure(
+      server.runtime_entry, conclusive ? std::string(reason)
+                                       : std::string(reason) + ", " + std::to_string(failures) +
+                                             (failures == 1 ? " consecutive failure" : " consecutive failures"));
+}
+
+// Every server of the backend failed to connect for this request, and the client gets the
+// maintenance answer: the backend is unusable from now on, for navigations too, until a check
+// or a response proves a server usable again.
+void Exchange::mark_tried_servers_unreachable() {
+  if (!backend_->config.check) return;  // nothing would ever bring them back
+  for (const auto& server : backend_->servers) {
+    if (tried_.contains(server->index)) server->runtime.unreachable.store(true, std::memory_order_relaxed);
+  }
+}
+
+// How long the current server may stay silent: the server timeout, or, for an idempotent request
+// to a server whose last check failed, only as long as that check waited (then it goes elsewhere).
+core::Duration Exchange::response_wait() {
+  const auto& config = backend_->config;
+  short_leash_ = config.check && server_->runtime.failing_check.load(std::memory_order_relaxed) && !response_byte_seen_ &&
+                 is_idempotent(request_.method) && config.check->timeout < config.timeouts.server;
+  return short_leash_ ? config.check->timeout : config.timeouts.server;
+}
+
+void Exchange::on_server_trouble() {
+  if (phase_ != Phase::Forwarding) return;
+  if (server_ == nullptr || upstream_ == nullptr || response_byte_seen_ || response_started_ || !request_complete_ ||
+      !is_idempotent(request_.method)) {
+    return;
+  }
+  if (server_->healthy()) {
+    // Only a failed check, so far: a request that has waited at least as long as the check did
+    // is most likely stuck on the same silent server.
+    const auto& check = backend_->config.check;
+    if (!check || !server_->runtime.failing_check.load(std::memory_order_relaxed)) return;
+    const auto waited = static_cast<std::int64_t>(worker_.loop().now_ms() - connected_ms_);
+    if (connected_ms_ == 0 || waited < check->timeout.count()) return;
+    // With nowhere else to go, a new connection to the same silent server would only add load.
+    if (!other_server_left()) return;
+  }
+  try_retry(UpstreamFailure::ServerDown);
+}
+
+void Exchange::upstream_failed(UpstreamFailure failure, int status) {
+  if (net::Stream::is_local_resource_error(status) && !response_started_) {
+    // Out of descriptors here says nothing about the server: no passive failure, no retry storm.
+    respond_error(503, state::Outcome::LocalResources);
+    return;
+  }
+  if (response_started_) {
+    // Part of a response reached the client: it must see a broken connection, never a response
+    // that looks complete.
+    abort(failure == UpstreamFailure::Timeout ? state::Outcome::ServerTimeout : state::Outcome::ServerAbort);
+    return;
+  }
+  switch (failure) {
+    case UpstreamFailure::ConnectFailed:
+      if (status == net::Stream::kRefused) {
+        note_traffic_failure("connection refused", backend_->config.refused_marks_down);
+      } else {
+        note_traffic_failure("connection failed");
+      }
+      break;
+    case UpstreamFailure::ConnectTimeout:
+      note_traffic_failure("connect timeout");
+      break;
+    case UpstreamFailure::Timeout:
+      note_traffic_failure("response timeout");
+      break;
+    case UpstreamFailure::ClosedEarly:
+      // A pooled connection the server had closed says nothing about the server's health.
+      if (upstream_ == nullptr || !upstream_->reused()) note_traffic_failure("connection closed before a response");
+      break;
+    default:
+      break;
+  }
+  if (try_retry(failure)) return;
+  switch (failure) {
+    case UpstreamFailure::Timeout:
+      respond_error(504, state::Outcome::ServerTimeout);
+      return;
+    case UpstreamFailure::ConnectFailed:
+    case UpstreamFailure::ConnectTimeout:
+      // With no server left to try, the client gets the maintenance answer, which says when to
+      // come back; a 502 would say something is broken that retrying elsewhere could avoid.
+      tried_.add(server_->index);
+      if (!untried_server_left()) {
+        mark_tried_servers_unreachable();
+        respond_maintenance();
+      } else {
+        respond_error(502, state::Outcome::ConnectFailed);
+      }
+      return;
+    case UpstreamFailure::ServerDown:
+      return;  // not retried: it keeps waiting on its server
+    case UpstreamFailure::BadResponse:
+      respond_error(502, state::Outcome::BadResponse);
+      return;
+    case UpstreamFailure::ClosedEarly:
+    case UpstreamFailure::WriteFailed:
+      respond_error(502, state::Outcome::ServerClosed);
+      return;
+  }
+}
+
+bool Exchange::try_retry(UpstreamFailure failure) {
+  RetryFacts facts;
+  facts.failure = failure;
+  facts.method = request_.method;
+  facts.request_written = request_written_;
+  facts.response_byte_seen = response_byte_seen_;
+  facts.replayable = replayable_;
+  facts.upgrade = upgrade_response_;
+  facts.pooled_connection = upstream_ != nullptr && upstream_->reused();
+  facts.fresh_connection_tried = fresh_connection_only_;
+  facts.retries_done = retries_;
+  facts.retries_allowed = backend_->config.retries;
+  const RetryDecision decision = decide_retry(facts);
+  if (decision == RetryDecision::No) return false;
+  auto& server_counters = (*server_->runtime.traffic)[worker_.id()];
+  auto& backend_counters = (*backend_->runtime->traffic)[worker_.id()];
+  server_counters.retries.add();
+  backend_counters.retries.add();
+  if (decision == RetryDecision::FreshConnection) {
+    fresh_connection_only_ = true;
+  } else {
+    ++retries_;
+    tried_.add(server_->index);
+    server_counters.redispatches.add();
+    backend_counters.redispatches.add();
+  }
+  release_upstream(false);
+  reader_.release(worker_.buffers());
+  to_client_.clear();
+  // The body sent so far goes again, as it was sent; the rest follows as it arrives.
+  to_upstream_ = replay_body_;
+  phase_ = Phase::Dispatching;
+  dispatch();
+  return true;
+}
+
+void Exchange::release_upstream(bool reusable) {
+  if (counted_active_) {
+    server_->runtime.active.fetch_sub(1, std::memory_order_relaxed);
+    counted_active_ = false;
+  }
+  upstream::Connection* connection = upstream_;
+  upstream_ = nullptr;
+  if (connection == nullptr) return;
+  connection->timer().clear();
+  // A server being drained (or in maintenance) finishes what it has; its connections are not kept.
+  if (reusable && server_->runtime.admin_state() == state::AdminState::Ready && !server_->runtime.retired()) {
+    connection->mark_reused();
+    worker_.connections().put(connection, backend_->config.timeouts.keep_alive);
+  } else {
+    connection->close();
+  }
+}
+
+void Exchange::on_upstream_timer(void* self) noexcept {
+  auto& ex = *static_cast<Exchange*>(self);
+  if (ex.phase_ == Phase::Done) return;
+  if (ex.connecting_) {
+    ex.connecting_ = false;
+    ex.upstream_failed(UpstreamFailure::ConnectTimeout, net::Stream::kTimedOut);
+    return;
+  }
+  if (ex.short_leash_) {
+    // Its server's last check failed and it has been silent as long as a check may wait: the
+    // request goes elsewhere; if nowhere else will take it, it keeps waiting for the real timeout.
+    ex.short_leash_ = false;
+    if (!ex.response_byte_seen_ && ex.request_complete_ && ex.other_server_left() &&
+        ex.try_retry(UpstreamFailure::ServerDown)) {
+      return;
+    }
+    if (ex.upstream_ != nullptr) {
+      const auto& config = ex.backend_->config;
+      ex.upstream_->timer().set(config.timeouts.server - std::min(config.timeouts.server, config.check->timeout));
+    }
+    return;
+  }
+  // A slow client holding up the response, or a request body the client has stopped sending
+  // (everything it sent has been written up), is the client timeout's business, not the
+  // server's: the server is waiting too, and blaming it would let any client take it DOWN.
+  const bool waiting_on_client =
+      ex.owner_->client().write_pending() || (!ex.request_complete_ && !ex.response_byte_seen_ &&
+                                              !ex.awaiting_continue() && ex.upstream_ != nullptr &&
+                                              !ex.upstream_->stream().write_pending());
+  if (waiting_on_client && ex.upstream_ != nullptr) {
+    ex.upstream_->timer().set(ex.backend_->config.timeouts.server);
+    return;
+  }
+  ex.upstream_failed(UpstreamFailure::Timeout, net::Stream::kTimedOut);
+}
+
+void Exchange::on_client_timeout() {
+  // Only waiting on the client counts: its request body, or its reading of the response. Waiting
+  // on the server (a body stuck behind a server that does not read it, or held back until the
+  // server says 100 Continue) is the server timeout's business.
+  if (upstream_write_pending() || awaiting_continue()) return;
+  if (!request_complete_) {
+    if (response_started_) {
+      abort(state::Outcome::ClientTimeout);
+    } else {
+      respond_error(408, state::Outcome::ClientTimeout);
+    }
+  } else if (owner_->client().write_pending()) {
+    abort(state::Outcome::ClientTimeout);
+  }
+}
+
+}  // namespace haven::proxy
