@@ -1,6 +1,8 @@
 #include "haven/app/main.hpp"
 
 #include <csignal>
+#include <ctime>
+#include <map>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -12,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -34,6 +37,7 @@
 #include "haven/net/socket_address.hpp"
 #include "haven/net/timer.hpp"
 #include "haven/proxy/snapshot.hpp"
+#include "haven/proxy/tls_contexts.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/state/registry.hpp"
 
@@ -47,8 +51,9 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
  public:
   Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, std::shared_ptr<const proxy::Snapshot> snapshot,
              std::vector<std::uint16_t> ports, log::EventLog& events, std::string version, state::Registry& registry,
-             std::string config_path)
+             std::string config_path, std::shared_ptr<tls::TicketKeys> ticket_keys)
       : workers_(workers),
+        ticket_keys_(std::move(ticket_keys)),
         events_(events),
         registry_(registry),
         config_path_(std::move(config_path)),
@@ -65,7 +70,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
         interrupt_(loop_, &Supervisor::on_signal, this),
         hangup_(loop_, &Supervisor::on_hangup, this),
         workers_stopped_signal_(loop_, &Supervisor::on_worker_stopped, this),
-        history_timer_(loop_, &Supervisor::on_history_due, this) {
+        history_timer_(loop_, &Supervisor::on_history_due, this),
+        tls_timer_(loop_, &Supervisor::on_tls_due, this) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
     hangup_.start(SIGHUP);
@@ -119,6 +125,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     checker_.stop();
     if (admin_server_) admin_server_->close();
     history_timer_.close(this);
+    tls_timer_.close(this);
     terminate_.close(this);
     interrupt_.close(this);
     hangup_.close(this);
@@ -133,6 +140,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     checker_.bind(snapshot_->backends);
     history_timer_.start(core::Duration(admin::History::kIntervalMs), core::Duration(admin::History::kIntervalMs));
     on_history_due(this);
+    tls_timer_.start(kTlsDuty, kTlsDuty);
+    warn_expiring_certificates();
     loop_.run();
     loop_.close();
   }
@@ -177,6 +186,9 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     auto config = std::make_shared<const config::Config>(std::move(loaded).value());
     auto maintenance = fallback::MaintenanceResponses::build(*config);
     if (!maintenance) return refuse_reload(source, maintenance.error());
+    // Certificate files are read again: a renewed certificate serves new handshakes from here on.
+    auto tls_contexts = proxy::TlsContexts::build(*config, ticket_keys_, state::wall_clock_ms());
+    if (!tls_contexts) return refuse_reload(source, tls_contexts.error().to_string());
 
     // What only a restart changes stays as it was at start-up, whatever reloads since said; the
     // operator is told.
@@ -250,7 +262,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     std::shared_ptr<const proxy::Snapshot> snapshot;
     try {
       snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
-                                                         registry_.bind(*config, false, &changes));
+                                                         registry_.bind(*config, false, &changes),
+                                                         std::move(tls_contexts).value());
     } catch (...) {
       close_all();  // out of memory: no socket may stay in the port's group with nobody accepting
       throw;
@@ -304,6 +317,39 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     }
   }
 
+  // Session ticket keys rotate, and certificates close to expiry are said in the event log (at
+  // most once a day each).
+  static constexpr core::Duration kTlsDuty{3600 * 1000};
+  static constexpr std::int64_t kExpiryWarning = 14LL * 24 * 3600 * 1000;
+
+  static void on_tls_due(void* self) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    supervisor.ticket_keys_->rotate();
+    supervisor.warn_expiring_certificates();
+  }
+
+  void warn_expiring_certificates() {
+    const std::int64_t now = state::wall_clock_ms();
+    for (std::size_t i = 0; i < snapshot_->tls.frontends.size(); ++i) {
+      const auto& context = snapshot_->tls.frontends[i];
+      if (context == nullptr) continue;
+      for (const tls::CertificateInfo& certificate : context->certificates()) {
+        const std::int64_t left = certificate.not_after_ms - now;
+        if (left > kExpiryWarning) continue;
+        auto& warned = expiry_warned_ms_[certificate.file];
+        if (warned != 0 && now - warned < 24LL * 3600 * 1000) continue;
+        warned = now;
+        events_.write("certificate_expiring",
+                      fmt::format("certificate {} ({}) of frontend {} expires in {} days, on {:%Y-%m-%d %H:%M} UTC",
+                                  certificate.file, certificate.subject, snapshot_->config->frontends[i].name,
+                                  left / (24LL * 3600 * 1000),
+                                  fmt::gmtime(static_cast<std::time_t>(certificate.not_after_ms / 1000))),
+                      {{"file", certificate.file}, {"frontend", snapshot_->config->frontends[i].name},
+                       {"expires_in_s", static_cast<long>(left / 1000)}});
+      }
+    }
+  }
+
   static void on_history_due(void* self) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
     admin::sample_history(supervisor.history_, supervisor.inventory(),
@@ -328,6 +374,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     supervisor.checker_.stop();
     if (supervisor.admin_server_) supervisor.admin_server_->close();
     supervisor.history_timer_.close(&supervisor);
+    supervisor.tls_timer_.close(&supervisor);
   }
 
   // SIGHUP reloads the configuration, as with nginx and HAProxy.
@@ -359,6 +406,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
 
   net::Loop loop_;
   std::vector<std::unique_ptr<proxy::Worker>>& workers_;
+  const std::shared_ptr<tls::TicketKeys> ticket_keys_;  // every worker's and every reload's
   log::EventLog& events_;
   state::Registry& registry_;
   const std::string config_path_;
@@ -375,6 +423,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   net::Signal hangup_;
   net::Async workers_stopped_signal_;
   net::Timer history_timer_;
+  net::Timer tls_timer_;
+  std::map<std::string, std::int64_t> expiry_warned_ms_;  // certificate file -> last warning
   std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<admin::AdminServer> admin_server_;
   std::mutex stopped_mutex_;
@@ -412,9 +462,15 @@ int serve(std::shared_ptr<const config::Config> config, const std::string& confi
     events->write("error", maintenance.error());
     return 1;
   }
+  auto ticket_keys = std::make_shared<tls::TicketKeys>();
+  auto tls_contexts = proxy::TlsContexts::build(*config, ticket_keys, state::wall_clock_ms());
+  if (!tls_contexts) {
+    events->write("error", tls_contexts.error().to_string());
+    return 1;
+  }
   state::Registry registry(static_cast<std::size_t>(worker_count));
   auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
-                                                          registry.bind(*config, true));
+                                                          registry.bind(*config, true), std::move(tls_contexts).value());
   std::vector<std::unique_ptr<proxy::Worker>> workers;
   std::vector<std::uint16_t> ports;
   for (int i = 0; i < worker_count; ++i) {
@@ -435,7 +491,7 @@ int serve(std::shared_ptr<const config::Config> config, const std::string& confi
   }
 
   // The supervisor (and its checker) exists before any worker runs: workers report to it.
-  Supervisor supervisor(workers, snapshot, ports, *events, version, registry, config_path);
+  Supervisor supervisor(workers, snapshot, ports, *events, version, registry, config_path, ticket_keys);
   if (const std::string admin_error = supervisor.open_admin(); !admin_error.empty()) {
     events->write("error", admin_error);
     return 1;
@@ -476,6 +532,11 @@ int run(int argc, char** argv, const char* version) {
   }
   auto config = std::make_shared<const config::Config>(std::move(loaded).value());
   if (options.check_only) {
+    // Certificates are read and checked as a start would (expired, mismatched key, bad PEM).
+    if (auto tls = proxy::TlsContexts::build(*config, std::make_shared<tls::TicketKeys>(), state::wall_clock_ms()); !tls) {
+      std::fprintf(stderr, "%s\n", tls.error().to_string().c_str());
+      return 1;
+    }
     std::fputs(check_summary(*config).c_str(), stdout);
     return 0;
   }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "haven/config/loader.hpp"
+#include "readable_file.hpp"
 #include "sections.hpp"
 
 namespace haven::config {
@@ -34,8 +35,18 @@ bool is_valid_server_name(std::string_view name) {
   });
 }
 
-bool read_server(const TableReader& server, const Backend& backend, Server& out) {
-  static constexpr std::array<std::string_view, 4> kKeys{"name", "address", "backup", "weight"};
+// The host of an address as written ("api.internal" of "api.internal:8443", "::1" of "[::1]:443").
+std::string host_of(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    return std::string(text.substr(1, close == std::string_view::npos ? text.size() - 1 : close - 1));
+  }
+  return std::string(text.substr(0, text.rfind(':')));
+}
+
+bool read_server(const TableReader& server, const Backend& backend, bool backend_tls, const std::string& backend_sni,
+                 Server& out) {
+  static constexpr std::array<std::string_view, 6> kKeys{"name", "address", "backup", "weight", "tls", "sni"};
   Errors& errors = server.errors();
   if (!server.allow_only(kKeys) ||
       !server.require("name", fmt::format("a server of backend \"{}\" needs a \"name\"", backend.name)) ||
@@ -61,10 +72,46 @@ bool read_server(const TableReader& server, const Backend& backend, Server& out)
   }
   std::string why;
   if (!parse_address(address, out.address, why)) return errors.fail(*server.find("address"), why);
-  return server.read_bool("backup", out.backup) && server.read_int("weight", 0, 256, out.weight);
+  out.tls = backend_tls;
+  if (!server.read_bool("backup", out.backup) || !server.read_int("weight", 0, 256, out.weight) ||
+      !server.read_bool("tls", out.tls) || !server.read_string("sni", out.sni)) {
+    return false;
+  }
+  if (out.sni.empty()) out.sni = backend_sni.empty() ? host_of(address) : backend_sni;
+  return true;
 }
 
-bool read_servers(const TableReader& block, Backend& backend) {
+// `tls = true`, or `tls = { verify, ca_file, cert, key, sni }`: TLS to every server of the backend
+// (a server's own `tls = false` opts out).
+bool read_upstream_tls(const TableReader& block, const std::filesystem::path& base_dir, Backend& out, bool& enabled,
+                       std::string& sni) {
+  const toml::node* node = block.find("tls");
+  if (node == nullptr) return true;
+  out.tls.at = position_of(block.errors(), *node);
+  if (const auto* flag = node->as_boolean()) {
+    enabled = flag->get();
+    return true;
+  }
+  const toml::table* table = nullptr;
+  if (!expect_table(block.errors(), *node, "tls (true, or a table of TLS settings)", table)) return false;
+  enabled = true;
+  static constexpr std::array<std::string_view, 5> kKeys{"verify", "ca_file", "cert", "key", "sni"};
+  const TableReader tls(block.errors(), *table, fmt::format("in the tls table of backend \"{}\"", out.name));
+  if (!tls.allow_only(kKeys) || !tls.read_bool("verify", out.tls.verify) || !tls.read_string("ca_file", out.tls.ca_file) ||
+      !tls.read_string("cert", out.tls.cert) || !tls.read_string("key", out.tls.key) || !tls.read_string("sni", sni)) {
+    return false;
+  }
+  Errors& errors = block.errors();
+  if (out.tls.cert.empty() != out.tls.key.empty()) {
+    return errors.fail(*table, "a client certificate needs both \"cert\" and \"key\"");
+  }
+  return (out.tls.ca_file.empty() ||
+          check_readable_file(errors, *tls.find("ca_file"), "CA file", base_dir, out.tls.ca_file)) &&
+         (out.tls.cert.empty() || check_readable_file(errors, *tls.find("cert"), "certificate", base_dir, out.tls.cert)) &&
+         (out.tls.key.empty() || check_readable_file(errors, *tls.find("key"), "key", base_dir, out.tls.key));
+}
+
+bool read_servers(const TableReader& block, bool backend_tls, const std::string& backend_sni, Backend& backend) {
   const std::string none = fmt::format("backend \"{}\" has no servers", backend.name);
   const toml::array* servers = nullptr;
   if (!block.read_array("servers", servers)) return false;
@@ -81,7 +128,9 @@ bool read_servers(const TableReader& block, Backend& backend) {
     const toml::table* table = nullptr;
     if (!expect_table(block.errors(), element, what, table)) return false;
     Server server;
-    if (!read_server(TableReader(block.errors(), *table, where), backend, server)) return false;
+    if (!read_server(TableReader(block.errors(), *table, where), backend, backend_tls, backend_sni, server)) {
+      return false;
+    }
     backend.servers.push_back(std::move(server));
   }
   return true;
@@ -93,10 +142,13 @@ Balance to_balance(std::string_view name) {
   return Balance::RoundRobin;
 }
 
-bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& out) {
-  static constexpr std::array<std::string_view, 11> kKeys{
+bool read_backend(const TableReader& block, const Timeouts& defaults, const std::filesystem::path& base_dir,
+                  Backend& out) {
+  static constexpr std::array<std::string_view, 12> kKeys{
       "balance",    "retries",   "all_backups", "check", "timeouts", "servers", "max_response_header_bytes",
-      "max_response_headers", "on_refused", "init_state", "slow_start"};
+      "max_response_headers", "on_refused", "init_state", "slow_start", "tls"};
+  bool tls = false;
+  std::string sni;
   static constexpr std::array<std::string_view, 2> kInitStates{"checking", "up"};
   std::string init_state = "checking";
   static constexpr std::array<std::string_view, 2> kOnRefused{"mark-down", "count"};
@@ -112,7 +164,8 @@ bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& o
       !block.read_int("max_response_headers", 1, 1000, out.max_response_headers) ||
       !block.read_choice("on_refused", kOnRefused, on_refused) ||
       !block.read_choice("init_state", kInitStates, init_state) ||
-      !block.read_duration("slow_start", Duration(0), Duration(3600000), out.slow_start) || !read_servers(block, out)) {
+      !block.read_duration("slow_start", Duration(0), Duration(3600000), out.slow_start) ||
+      !read_upstream_tls(block, base_dir, out, tls, sni) || !read_servers(block, tls, sni, out)) {
     return false;
   }
   out.init_checking = init_state == "checking";
@@ -123,7 +176,8 @@ bool read_backend(const TableReader& block, const Timeouts& defaults, Backend& o
 
 }  // namespace
 
-bool read_backends(const TableReader& root, const Timeouts& defaults, std::vector<Backend>& out) {
+bool read_backends(const TableReader& root, const Timeouts& defaults, const std::filesystem::path& base_dir,
+                   std::vector<Backend>& out) {
   constexpr std::string_view kNone = "no backends defined (add a [backends.NAME] table with servers)";
   const toml::table* table = nullptr;
   if (!root.read_table("backends", table)) return false;
@@ -136,7 +190,7 @@ bool read_backends(const TableReader& root, const Timeouts& defaults, std::vecto
     const toml::table* block = nullptr;
     if (!expect_table(root.errors(), node, fmt::format("backend \"{}\"", backend.name), block)) return false;
     if (!read_backend(TableReader(root.errors(), *block, fmt::format("in backend \"{}\"", backend.name)), defaults,
-                      backend)) {
+                      base_dir, backend)) {
       return false;
     }
     backends.push_back(std::move(backend));

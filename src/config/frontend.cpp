@@ -107,11 +107,43 @@ bool read_min_body_rate(const TableReader& block, std::uint64_t& out) {
   return true;
 }
 
+// redirect_https, https_port and hsts, which only make sense on one kind of frontend each.
+bool read_https_settings(const TableReader& block, Frontend& out) {
+  if (!block.read_bool("redirect_https", out.redirect_https) || !block.read_int("https_port", 1, 65535, out.https_port) ||
+      !block.read_string("hsts", out.hsts)) {
+    return false;
+  }
+  Errors& errors = block.errors();
+  if (out.redirect_https && out.tls.enabled()) {
+    return errors.fail(*block.find("redirect_https"),
+                       "redirect_https is for plain-HTTP frontends; this one already speaks TLS");
+  }
+  if (!out.hsts.empty()) {
+    if (!out.tls.enabled()) {
+      return errors.fail(*block.find("hsts"), "hsts is sent on TLS frontends only (browsers ignore it over http)");
+    }
+    // max-age=SECONDS, then optional directives; no byte that could end the header line.
+    const std::string_view value = out.hsts;
+    std::size_t digits = 0;
+    while (8 + digits < value.size() && value[8 + digits] >= '0' && value[8 + digits] <= '9') ++digits;
+    bool printable = true;
+    for (const char c : value) printable = printable && c >= 0x20 && c < 0x7f;
+    if (value.substr(0, 8) != "max-age=" || digits == 0 || !printable) {
+      return errors.fail(*block.find("hsts"),
+                         fmt::format("hsts must be a Strict-Transport-Security value such as "
+                                     "\"max-age=31536000; includeSubDomains\", not \"{}\"",
+                                     out.hsts));
+    }
+  }
+  return true;
+}
+
 bool read_frontend(const TableReader& block, const Timeouts& defaults, const std::vector<Backend>& backends,
-                   Frontend& out) {
-  static constexpr std::array<std::string_view, 9> kKeys{
-      "bind",        "default_backend",        "routes",       "maintenance_requires", "timeouts", "max_header_bytes",
-      "max_headers", "underscores_in_headers", "min_body_rate"};
+                   const std::filesystem::path& base_dir, Frontend& out) {
+  static constexpr std::array<std::string_view, 13> kKeys{
+      "bind",          "default_backend",        "routes",        "maintenance_requires", "timeouts",
+      "max_header_bytes", "max_headers",         "underscores_in_headers", "min_body_rate", "tls",
+      "redirect_https",   "https_port",          "hsts"};
   static constexpr std::array<std::string_view, 3> kUnderscores{"drop", "reject", "allow"};
   std::string underscores = "drop";
   out.timeouts = defaults;
@@ -130,7 +162,8 @@ bool read_frontend(const TableReader& block, const Timeouts& defaults, const std
          read_routes(block, backends, out) && read_maintenance_requires(block, backends, out) &&
          read_timeout_overrides(block, fmt::format("frontend \"{}\"", out.name), out.timeouts) &&
          block.read_int("max_header_bytes", 1024, kMaxHeadBytes, out.max_header_bytes) &&
-         block.read_int("max_headers", 1, 1000, out.max_headers);
+         block.read_int("max_headers", 1, 1000, out.max_headers) &&
+         read_frontend_tls(block, out.name, base_dir, out.tls) && read_https_settings(block, out);
 }
 
 // Two listeners on one address would fail at bind time, after the old configuration was let go;
@@ -151,7 +184,7 @@ bool check_bind_unique(Errors& errors, const toml::node& node, const Frontend& f
 }  // namespace
 
 bool read_frontends(const TableReader& root, const Timeouts& defaults, const std::vector<Backend>& backends,
-                    std::vector<Frontend>& out) {
+                    const std::filesystem::path& base_dir, std::vector<Frontend>& out) {
   constexpr std::string_view kNone = "no frontends defined (add a [frontends.NAME] table)";
   const toml::table* table = nullptr;
   if (!root.read_table("frontends", table)) return false;
@@ -164,7 +197,7 @@ bool read_frontends(const TableReader& root, const Timeouts& defaults, const std
     const toml::table* block = nullptr;
     if (!expect_table(root.errors(), node, fmt::format("frontend \"{}\"", frontend.name), block)) return false;
     const TableReader reader(root.errors(), *block, fmt::format("in frontend \"{}\"", frontend.name));
-    if (!read_frontend(reader, defaults, backends, frontend) ||
+    if (!read_frontend(reader, defaults, backends, base_dir, frontend) ||
         !check_bind_unique(root.errors(), *reader.find("bind"), frontend, frontends)) {
       return false;
     }

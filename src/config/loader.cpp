@@ -32,8 +32,8 @@ bool read_document(const detail::TableReader& root, const std::filesystem::path&
          detail::read_admin(root, base_dir, config.admin) && detail::read_log(root, config.log) &&
          detail::read_timeouts_section(root, config.timeouts) &&
          detail::read_maintenance(root, base_dir, config.maintenance) &&
-         detail::read_backends(root, config.timeouts, config.backends) &&
-         detail::read_frontends(root, config.timeouts, config.backends, config.frontends);
+         detail::read_backends(root, config.timeouts, base_dir, config.backends) &&
+         detail::read_frontends(root, config.timeouts, config.backends, base_dir, config.frontends);
 }
 
 ConfigResult parse_document(std::string_view text, const std::string& source_name) {

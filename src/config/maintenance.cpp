@@ -1,43 +1,14 @@
 #include <array>
-#include <cerrno>
-#include <cstdio>
-#include <system_error>
 
 #include <fmt/format.h>
 
+#include "readable_file.hpp"
 #include "sections.hpp"
 #include "uri_syntax.hpp"
 
 namespace haven::config::detail {
 
 namespace {
-
-// The page is read at start-up and on reload by `fallback`; checking here means a typo in the path
-// refuses the configuration instead of silently serving the bundled page.
-// Precondition: the table has a `page` key (only a given, non-empty page is checked).
-bool check_page(const TableReader& maintenance, const std::filesystem::path& base_dir, std::string& page) {
-  const toml::node& node = *maintenance.find("page");
-  std::filesystem::path resolved(page);
-  if (resolved.is_relative() && !base_dir.empty()) resolved = base_dir / resolved;
-  std::error_code ec;
-  const auto status = std::filesystem::status(resolved, ec);
-  if (!std::filesystem::exists(status)) {
-    return maintenance.errors().fail(
-        node, fmt::format("maintenance page \"{}\" does not exist (looked for \"{}\")", page, resolved.string()));
-  }
-  if (!std::filesystem::is_regular_file(status)) {
-    return maintenance.errors().fail(node, fmt::format("maintenance page \"{}\" is not a file", resolved.string()));
-  }
-  std::FILE* file = std::fopen(resolved.c_str(), "rb");
-  if (file == nullptr) {
-    const std::string reason = std::error_code(errno, std::generic_category()).message();
-    return maintenance.errors().fail(
-        node, fmt::format("maintenance page \"{}\" cannot be read: {}", resolved.string(), reason));
-  }
-  std::fclose(file);
-  page = resolved.string();
-  return true;
-}
 
 // The page fetches each entry as a URL relative to itself: only a path on its own origin keeps
 // visitors' browsers (and their cookies) from being sent to another host.
@@ -79,7 +50,8 @@ bool read_maintenance(const TableReader& root, const std::filesystem::path& base
   for (std::size_t i = 0; i < poll_nodes.size(); ++i) {
     if (!check_poll(maintenance, *poll_nodes[i], out.poll[i])) return false;
   }
-  return out.page.empty() || check_page(maintenance, base_dir, out.page);
+  return out.page.empty() ||
+         check_readable_file(maintenance.errors(), *maintenance.find("page"), "maintenance page", base_dir, out.page);
 }
 
 }  // namespace haven::config::detail

@@ -26,10 +26,16 @@ bool read_timeout_overrides(const TableReader& block, std::string_view owner, Ti
 bool read_maintenance(const TableReader& root, const std::filesystem::path& base_dir, Maintenance& out);
 // The `check` table of a backend; `out` stays empty when there is none.
 bool read_check(const TableReader& backend, std::string_view backend_name, std::optional<Check>& out);
-// [backends.*], sorted by name, timeouts merged over `defaults`.
-bool read_backends(const TableReader& root, const Timeouts& defaults, std::vector<Backend>& out);
-// [frontends.*], sorted by name; every backend name is resolved against `backends` (sorted by name).
+// [backends.*], sorted by name, timeouts merged over `defaults`; relative TLS file paths are
+// resolved against `base_dir`.
+bool read_backends(const TableReader& root, const Timeouts& defaults, const std::filesystem::path& base_dir,
+                   std::vector<Backend>& out);
+// [frontends.*], sorted by name; every backend name is resolved against `backends` (sorted by name);
+// relative certificate paths are resolved against `base_dir`.
 bool read_frontends(const TableReader& root, const Timeouts& defaults, const std::vector<Backend>& backends,
-                    std::vector<Frontend>& out);
+                    const std::filesystem::path& base_dir, std::vector<Frontend>& out);
+// The `tls` table of frontend `name`; `out` stays disabled when there is none.
+bool read_frontend_tls(const TableReader& frontend, std::string_view name, const std::filesystem::path& base_dir,
+                       FrontendTls& out);
 
 }  // namespace haven::config::detail

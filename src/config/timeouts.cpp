@@ -8,8 +8,8 @@ namespace haven::config::detail {
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kTimeoutKeys{"connect",    "client", "server",  "http_request",
-                                                       "keep_alive", "tunnel", "shutdown"};
+constexpr std::array<std::string_view, 8> kTimeoutKeys{"connect",    "client", "server",   "http_request",
+                                                       "keep_alive", "tunnel", "shutdown", "tls_handshake"};
 
 bool read_timeouts(const TableReader& table, Timeouts& inout) {
   // A zero timeout would fire at once; only the shutdown grace may be zero ("stop now").
@@ -21,7 +21,8 @@ bool read_timeouts(const TableReader& table, Timeouts& inout) {
          table.read_duration("http_request", kPositive, inout.http_request) &&
          table.read_duration("keep_alive", kPositive, inout.keep_alive) &&
          table.read_duration("tunnel", kPositive, inout.tunnel) &&
-         table.read_duration("shutdown", Duration::zero(), inout.shutdown);
+         table.read_duration("shutdown", Duration::zero(), inout.shutdown) &&
+         table.read_duration("tls_handshake", kPositive, inout.tls_handshake);
 }
 
 }  // namespace

@@ -152,11 +152,14 @@ void Checker::run_check(ServerCheck& check) {
     return;
   }
   // A check reads a response by the same limits as traffic to that backend does.
-  const auto& backend = (*backends_)[check.backend_index]->config;
+  const upstream::Backend& backend = *(*backends_)[check.backend_index];
   http::ParseLimits limits;
-  limits.max_head_bytes = backend.max_response_header_bytes;
-  limits.max_headers = backend.max_response_headers;
-  check.probe = new Probe(loop_, buffers_, *this, check.id, check.request, check.probe_check, limits);
+  limits.max_head_bytes = backend.config.max_response_header_bytes;
+  limits.max_headers = backend.config.max_response_headers;
+  // A TLS server is checked over TLS, to the same name, verified the same way as traffic.
+  const std::string& tls_name = check.server->tls_name;
+  check.probe = new Probe(loop_, buffers_, *this, check.id, check.request, check.probe_check, limits,
+                          tls_name.empty() ? nullptr : backend.tls, tls_name);
   check.probe->start(check.address, check.timing->timeout);
 }
 

@@ -7,8 +7,10 @@
 namespace haven::health {
 
 Probe::Probe(net::Loop& loop, net::BufferPool& buffers, Checker& checker, std::uint64_t check_id,
-             const std::string& request, const config::Check& check, const http::ParseLimits& limits)
-    : stream_(loop, *this),
+             const std::string& request, const config::Check& check, const http::ParseLimits& limits,
+             std::shared_ptr<tls::ClientContext> tls, const std::string& server_name)
+    : tcp_(loop, *this),
+      stream_(&tcp_),
       timer_(loop, &Probe::on_timeout, this),
       buffers_(buffers),
       checker_(&checker),
@@ -17,12 +19,17 @@ Probe::Probe(net::Loop& loop, net::BufferPool& buffers, Checker& checker, std::u
       check_(check),
       reader_(*this) {
   reader_.begin(limits, check.method == "HEAD");
+  if (tls != nullptr) {
+    net::StreamHandler& handler = *this;
+    tls_ = std::make_unique<tls::TlsStream>(loop, tcp_, buffers, std::move(tls), server_name, handler);
+    stream_ = tls_.get();
+  }
 }
 
 void Probe::start(const net::SocketAddress& address, core::Duration timeout) {
   started_ = std::chrono::steady_clock::now();
   timer_.start(timeout);
-  const int rc = stream_.connect(address.get());
+  const int rc = stream_->connect(address.get());
   if (rc != 0) finish(false, net::Stream::error_name(rc), net::Stream::is_local_resource_error(rc));
 }
 
@@ -33,16 +40,20 @@ void Probe::cancel() {
 
 void Probe::on_connect_done(int status) {
   if (done_) return;
+  if (status == net::Stream::kTlsFailed && tls_ != nullptr) {
+    finish(false, "TLS: " + tls_->failure());
+    return;
+  }
   if (status != 0) {
     finish(false, net::Stream::error_name(status));
     return;
   }
   const net::IoSlice slice{request_.data(), request_.size()};
-  if (stream_.write({&slice, 1}) == net::WriteOutcome::Failed) {
-    finish(false, net::Stream::error_name(stream_.last_error()));
+  if (stream_->write({&slice, 1}) == net::WriteOutcome::Failed) {
+    finish(false, net::Stream::error_name(stream_->last_error()));
     return;
   }
-  if (stream_.read_start() != 0) finish(false, "cannot read");
+  if (stream_->read_start() != 0) finish(false, "cannot read");
 }
 
 char* Probe::on_alloc(std::size_t& capacity) {
@@ -77,6 +88,10 @@ int Probe::on_head(http::MessageHead& head) {
 
 void Probe::on_read_end(int status) {
   if (done_) return;
+  if (status == net::Stream::kTlsFailed && tls_ != nullptr) {
+    finish(false, "TLS: " + tls_->failure());
+    return;
+  }
   finish(false, status == net::Stream::kEof ? "connection closed without a response" : net::Stream::error_name(status));
 }
 
@@ -95,7 +110,7 @@ void Probe::finish(bool ok, const std::string& reason, bool no_verdict) {
   Checker* checker = checker_;
   checker_ = nullptr;
   timer_.close(this);
-  stream_.close(this);
+  stream_->close(this);
   if (checker != nullptr) checker->on_probe_result(check_id_, ok, status_, reason, elapsed.count(), no_verdict);
 }
 

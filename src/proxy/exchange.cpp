@@ -96,6 +96,10 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
   facts.wants_html = wants_html_;
   facts.poll_path = wants_html_ && snapshot_->maintenance.is_poll_path(routing::origin_path(target_text));
   const auto& frontend = snapshot_->config->frontends[frontend_index_];
+  if (frontend.redirect_https) {
+    respond_redirect_to_https();
+    return;
+  }
   if (navigation_needs_maintenance(facts, frontend.maintenance_requires_indexes,
                                    [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
     respond_local(snapshot_->maintenance.html(request_.method == http::Method::Head), 503, state::Outcome::Maintenance);
@@ -207,7 +211,7 @@ void Exchange::dispatch() {
 
   upstream::Connection* connection = fresh_connection_only_ ? nullptr : worker_.connections().take(*server_);
   const bool pooled = connection != nullptr;
-  if (!pooled) connection = worker_.connections().create(*server_);
+  if (!pooled) connection = worker_.connections().create(*server_, backend_->tls);
   upstream_ = connection;
   connection->stream().set_handler(*this);
   connection->timer().set_callback(&Exchange::on_upstream_timer, this);
@@ -229,12 +233,20 @@ void Exchange::dispatch() {
 void Exchange::on_connect_done(int status) {
   connecting_ = false;
   upstream_->timer().clear();
+  if (status == net::Stream::kTlsFailed) {
+    upstream_failed(UpstreamFailure::TlsFailed, status);
+    return;
+  }
   if (status != 0) {
     upstream_failed(UpstreamFailure::ConnectFailed, status);
     return;
   }
   upstream_->stream().set_nodelay();
   connected_ms_ = worker_.loop().now_ms();
+  if (const tls::TlsStream* tls = upstream_->tls()) {
+    auto& counters = (*server_->runtime.traffic)[worker_.id()];
+    (tls->handshake_result() == tls::HandshakeResult::Resumed ? counters.tls_resumed : counters.tls_full).add();
+  }
   on_upstream_ready();
 }
 
@@ -243,6 +255,7 @@ void Exchange::on_upstream_ready() {
   const ClientAddress& client = owner_->client_address();
   http::RequestRewrite rewrite;
   rewrite.client_ip = client.ip;
+  rewrite.proto = owner_->secure() ? "https" : "http";
   rewrite.fallback_host = server_->config.address.text;
   to_upstream_.head().clear();
   write_request_head(to_upstream_.head(), request_, owner_->request_base(), rewrite);
@@ -379,9 +392,22 @@ int Exchange::on_head(http::MessageHead& head) {
     status_ = head.status;
     upstream_reusable_ = head.keep_alive;
     http::write_response_head(arena, head, base, plan_, client_http10);
+    add_hsts(arena, head, base);
   }
   to_client_.add_arena_since(start);
   return 0;
+}
+
+// On TLS frontends with hsts set, a response without its own Strict-Transport-Security gets the
+// frontend's (the server's own value wins: it knows its subdomains).
+void Exchange::add_hsts(std::string& arena, const http::MessageHead& head, const char* base) const {
+  const auto& hsts = snapshot_->config->frontends[frontend_index_].hsts;
+  if (hsts.empty() || !owner_->secure()) return;
+  for (const auto& header : head.headers) {
+    if (http::iequals(header.name.view(base), "strict-transport-security")) return;
+  }
+  // The head ends with an empty line: the field goes in before it.
+  arena.insert(arena.size() - 2, "Strict-Transport-Security: " + hsts + "\r\n");
 }
 
 void Exchange::on_body(const char* data, std::size_t length) {
@@ -514,6 +540,55 @@ void Exchange::respond_maintenance() {
   const bool head_only = request_.method == http::Method::Head;
   respond_local(wants_html_ ? snapshot_->maintenance.html(head_only) : snapshot_->maintenance.json(backend_->index, head_only),
                 503, state::Outcome::Maintenance);
+}
+
+// redirect_https: the same URL over https. The host comes from the request (the parser has
+// checked it), without its port; the target as the client sent it (validated, so it cannot break
+// the header line).
+void Exchange::respond_redirect_to_https() {
+  const char* base = owner_->request_base();
+  const auto& frontend = snapshot_->config->frontends[frontend_index_];
+  std::string_view host = frontend.bind.host;
+  if (const auto* field = request_.find(http::HeaderKind::Host)) host = field->value.view(base);
+  if (!host.empty() && host.front() == '[') {
+    host = host.substr(0, host.find(']') + 1);  // "[::1]:8080" -> "[::1]"
+  } else if (const auto colon = host.find(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  std::string_view target = request_.target.view(base);
+  if (target.empty() || target.front() != '/') {
+    // Absolute form ("http://host/path"): only its path goes into the new URL.
+    const auto scheme_end = target.find("://");
+    const auto path = scheme_end == std::string_view::npos ? std::string_view::npos : target.find('/', scheme_end + 3);
+    target = path == std::string_view::npos ? std::string_view("/") : target.substr(path);
+  }
+  std::string& arena = to_client_.arena();
+  const std::size_t start = arena.size();
+  arena += "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://";
+  if (host.find(':') != std::string_view::npos && host.front() != '[') {
+    arena += '[';
+    arena += host;
+    arena += ']';
+  } else {
+    arena += host;
+  }
+  if (frontend.https_port != 443) {
+    arena += ':';
+    arena += std::to_string(frontend.https_port);
+  }
+  arena += target;
+  arena += "\r\nContent-Length: 0\r\n";
+  if (!request_.keep_alive) arena += "Connection: close\r\n";
+  arena += "\r\n";
+  release_upstream(false);
+  status_ = 308;
+  outcome_ = state::Outcome::Ok;
+  to_upstream_.clear();
+  to_client_.add_arena_since(start);
+  response_complete_ = true;
+  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
+  phase_ = Phase::Forwarding;
+  flush_to_client();
 }
 
 void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome) {
@@ -654,6 +729,10 @@ void Exchange::upstream_failed(UpstreamFailure failure, int status) {
     case UpstreamFailure::ConnectTimeout:
       note_traffic_failure("connect timeout");
       break;
+    case UpstreamFailure::TlsFailed:
+      (*server_->runtime.traffic)[worker_.id()].tls_failures.add();
+      note_traffic_failure(("TLS: " + upstream_->tls_failure()).c_str());
+      break;
     case UpstreamFailure::Timeout:
       note_traffic_failure("response timeout");
       break;
@@ -685,6 +764,11 @@ void Exchange::upstream_failed(UpstreamFailure failure, int status) {
       return;  // not retried: it keeps waiting on its server
     case UpstreamFailure::BadResponse:
       respond_error(502, state::Outcome::BadResponse);
+      return;
+    case UpstreamFailure::TlsFailed:
+      // Not the maintenance page: the server is there but cannot be trusted, which an operator
+      // must fix; the access log says server_tls and the event log why.
+      respond_error(502, state::Outcome::ServerTls);
       return;
     case UpstreamFailure::ClosedEarly:
     case UpstreamFailure::WriteFailed:

@@ -33,7 +33,8 @@ Http1Connection::Http1Connection(Worker& worker, std::shared_ptr<const Snapshot>
     : DownstreamConnection(std::move(snapshot), frontend_index),
       worker_(worker),
       frontend_(&snapshot_->config->frontends[frontend_index]),
-      client_(worker.loop(), *this),
+      tcp_(worker.loop(), *this),
+      stream_(&tcp_),
       timer_(worker.loop(), &Http1Connection::on_client_timer, this),
       request_parser_(http::MessageKind::Request, *this) {
   apply_frontend_limits();
@@ -93,15 +94,36 @@ void Http1Connection::release_exchange() {
 }
 
 void Http1Connection::start(int fd, const sockaddr* peer) {
-  if (client_.adopt(fd) != 0) {
+  if (tcp_.adopt(fd) != 0) {
     ::close(fd);
     close_now();
     return;
   }
-  client_.set_nodelay();
+  tcp_.set_nodelay();
   net::SocketAddress::describe(peer, address_.ip, address_.port);
-  timer_.set(frontend_->timeouts.http_request);
-  if (client_.read_start() != 0) close_now();
+  if (const auto& context = snapshot_->tls.frontends.empty() ? nullptr : snapshot_->tls.frontends[frontend_index_]) {
+    net::StreamHandler& handler = *this;
+    tls_ = std::make_unique<tls::TlsStream>(worker_.loop(), tcp_, worker_.buffers(), context, handler);
+    stream_ = tls_.get();
+    // The handshake has its own time; the wait for the first request starts when it is done.
+    timer_.set(frontend_->timeouts.tls_handshake);
+  } else {
+    timer_.set(frontend_->timeouts.http_request);
+  }
+  if (stream_->read_start() != 0) close_now();
+}
+
+void Http1Connection::on_connect_done(int status) {
+  if (status != 0 || tls_ == nullptr || state_ == State::Closed) return;
+  auto& counters = (*snapshot_->frontends[frontend_index_]->traffic)[worker_.id()];
+  (tls_->handshake_result() == tls::HandshakeResult::Resumed ? counters.tls_resumed : counters.tls_full).add();
+  if (state_ == State::ReadingHead && !request_started_) timer_.set(frontend_->timeouts.http_request);
+}
+
+void Http1Connection::count_tls_failure(bool timed_out) {
+  if (tls_ == nullptr || tls_->handshake_done()) return;
+  auto& counters = (*snapshot_->frontends[frontend_index_]->traffic)[worker_.id()];
+  (timed_out ? counters.tls_timeouts : counters.tls_failures).add();
 }
 
 void Http1Connection::close_if_idle() {
@@ -154,7 +176,7 @@ void Http1Connection::on_read(std::size_t length) {
   if (state_ == State::Lingering || state_ == State::Closed) return;
   in_->end += length;
   if (state_ == State::Tunnel) {
-    if (in_->room(false) == 0) client_.read_stop();
+    if (in_->room(false) == 0) stream_->read_stop();
     // Traffic either way keeps the tunnel alive.
     timer_.set(frontend_->timeouts.tunnel);
     if (tunnel_upstream_ != nullptr) tunnel_upstream_->timer().set(frontend_->timeouts.tunnel);
@@ -178,12 +200,13 @@ void Http1Connection::on_read(std::size_t length) {
   // past what a body may hold, and the body waits until what is there has gone up.
   if ((state_ == State::InExchange || state_ == State::ReadingHead) && in_ != nullptr &&
       in_->room(state_ == State::ReadingHead) == 0) {
-    client_.read_stop();
+    stream_->read_stop();
   }
 }
 
 void Http1Connection::on_read_end(int /*status*/) {
   client_eof_ = true;
+  count_tls_failure(false);
   switch (state_) {
     case State::ReadingHead:
       // A client that leaves between requests is the normal end of keep-alive.
@@ -327,8 +350,8 @@ void Http1Connection::request_body_wanted() {
   make_room_in_client_buffer();
   timer_.set(frontend_->timeouts.client);
   if (!client_eof_ && in_->room(false) > 0) {
-    if (!client_.reading()) restart_body_rate_window();  // haven, not the client, was the holdup
-    client_.read_start();
+    if (!stream_->reading()) restart_body_rate_window();  // haven, not the client, was the holdup
+    stream_->read_start();
   }
 }
 
@@ -408,7 +431,7 @@ void Http1Connection::start_next_request() {
     return;
   }
   timer_.set(request_started_ ? frontend_->timeouts.http_request : frontend_->timeouts.keep_alive);
-  if (client_.read_start() != 0) {
+  if (stream_->read_start() != 0) {
     close_now();
     return;
   }
@@ -438,7 +461,7 @@ void Http1Connection::send_final_response(std::string_view response) {
   release_exchange();
   state_ = State::Lingering;
   const net::IoSlice slice{response.data(), response.size()};
-  switch (client_.write({&slice, 1})) {
+  switch (stream_->write({&slice, 1})) {
     case net::WriteOutcome::Done:
       linger_close();
       return;
@@ -462,9 +485,9 @@ void Http1Connection::linger_close() {
     close_now();
     return;
   }
-  client_.shutdown();
+  stream_->shutdown();
   timer_.set(kLingerTime);
-  if (client_.read_start() != 0) close_now();
+  if (stream_->read_start() != 0) close_now();
 }
 
 void Http1Connection::close_now(bool reset) {
@@ -476,7 +499,7 @@ void Http1Connection::close_now(bool reset) {
   }
   if (exchange_ != nullptr) release_exchange();
   timer_.close(this);
-  client_.close(this, reset);
+  stream_->close(this, reset);  // a TLS stream closes the TCP stream under it
 }
 
 void Http1Connection::on_handle_closed() {
@@ -490,7 +513,8 @@ void Http1Connection::on_client_timer(void* self) noexcept {
       if (connection.request_started_) {
         connection.respond_error(408, state::Outcome::HeadTimeout);
       } else {
-        connection.close_now();  // idle keep-alive connection
+        connection.count_tls_failure(true);
+        connection.close_now();  // idle keep-alive connection (or a TLS handshake that never ended)
       }
       return;
     case State::Lingering:
@@ -527,7 +551,7 @@ void Http1Connection::become_tunnel(upstream::Connection* upstream, net::Buffer*
   }
   // Whatever the exchange still has queued for the server (the upgrade request) finishes first.
   tunnel_write_pending_ = false;
-  if (!client_eof_) client_.read_start();
+  if (!client_eof_) stream_->read_start();
   upstream->stream().read_start();
   pump_tunnel();
 }
@@ -539,11 +563,11 @@ void Http1Connection::pump_tunnel() {
     switch (server.write({&slice, 1})) {
       case net::WriteOutcome::Done:
         in_->end = 0;
-        if (!client_eof_) client_.read_start();  // a full buffer had stopped it
+        if (!client_eof_) stream_->read_start();  // a full buffer had stopped it
         break;
       case net::WriteOutcome::Pending:
         tunnel_write_pending_ = true;
-        client_.read_stop();
+        stream_->read_stop();
         break;
       case net::WriteOutcome::Failed:
         end_tunnel(state::Outcome::TunnelClosed);
@@ -551,9 +575,9 @@ void Http1Connection::pump_tunnel() {
     }
   }
   net::Buffer* up = tunnel_server_bytes_;
-  if (up != nullptr && up->end > 0 && !client_.write_pending()) {
+  if (up != nullptr && up->end > 0 && !stream_->write_pending()) {
     const net::IoSlice slice{up->data, up->end};
-    switch (client_.write({&slice, 1})) {
+    switch (stream_->write({&slice, 1})) {
       case net::WriteOutcome::Done:
         up->end = 0;
         break;
@@ -589,7 +613,7 @@ void Http1Connection::on_tunnel_read(std::size_t length) {
 void Http1Connection::on_tunnel_read_end() {
   if (state_ != State::Tunnel) return;
   tunnel_upstream_eof_ = true;
-  client_.shutdown();
+  stream_->shutdown();
   if (client_eof_) close_now();
 }
 
@@ -605,7 +629,7 @@ void Http1Connection::on_tunnel_write_done(int status) {
     tunnel_write_pending_ = false;
     in_->end = parsed_ = 0;
   }
-  if (!client_eof_) client_.read_start();
+  if (!client_eof_) stream_->read_start();
   pump_tunnel();
 }
 

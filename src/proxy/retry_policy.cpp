@@ -21,8 +21,10 @@ bool is_idempotent(http::Method method) {
 RetryDecision decide_retry(const RetryFacts& facts) {
   // Once the server said anything, or the request is no longer whole, there is nothing to replay.
   if (!facts.replayable || facts.response_byte_seen || facts.upgrade) return RetryDecision::No;
-  const bool connect_failure =
-      facts.failure == UpstreamFailure::ConnectFailed || facts.failure == UpstreamFailure::ConnectTimeout;
+  // Nothing of the request was sent before a connection (or its TLS handshake) was made.
+  const bool connect_failure = facts.failure == UpstreamFailure::ConnectFailed ||
+                               facts.failure == UpstreamFailure::ConnectTimeout ||
+                               facts.failure == UpstreamFailure::TlsFailed;
   const bool unanswered = facts.failure == UpstreamFailure::ClosedEarly ||
                           facts.failure == UpstreamFailure::WriteFailed || facts.failure == UpstreamFailure::ServerDown;
   if (!connect_failure && !unanswered) return RetryDecision::No;

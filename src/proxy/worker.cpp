@@ -79,7 +79,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       shared_(shared),
       events_(std::move(events)),
       access_log_(std::move(access_output), snapshot_->config->log.format),
-      connections_(loop_, static_cast<std::size_t>(id)),
+      connections_(loop_, buffers_, static_cast<std::size_t>(id)),
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
       server_trouble_signal_(loop_, &Worker::on_server_trouble, this),
       admin_change_signal_(loop_, &Worker::on_admin_change, this),

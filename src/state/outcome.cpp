@@ -7,6 +7,7 @@ constexpr std::array<std::string_view, kOutcomeCount> kNames{
     "ok",           "maintenance",   "bad_request",    "head_too_large", "bad_request_body", "head_timeout",
     "body_too_slow", "client_timeout", "client_abort",  "connect_failed", "server_timeout",   "server_abort",
     "server_closed", "bad_response",  "tunnel_closed",  "tunnel_timeout", "local_resources",  "shutdown",
+    "server_tls",
 };
 
 constexpr std::array<Outcome, kOutcomeCount> make_all() {
@@ -28,6 +29,7 @@ bool outcome_blames_server(Outcome outcome) {
     case Outcome::ServerAbort:
     case Outcome::ServerClosed:
     case Outcome::BadResponse:
+    case Outcome::ServerTls:
       return true;
     default:
       return false;

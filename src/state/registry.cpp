@@ -26,10 +26,11 @@ std::shared_ptr<Entry> carry_or_create(std::map<std::string, std::shared_ptr<Ent
   return entry;
 }
 
-// Whether a configured server is still what `entry` checked: the same endpoint probed the same
-// way (how often or how patiently does not matter).
+// Whether a configured server is still what `entry` checked: the same endpoint (plain, or TLS to
+// the same name) probed the same way (how often or how patiently does not matter).
 bool same_target(const ServerRuntime& entry, const config::Server& server, const config::Backend& backend) {
   if (!entry.address.same_endpoint(server.address)) return false;
+  if (entry.tls_name != (server.tls ? server.sni : std::string())) return false;
   if (entry.check.has_value() != backend.check.has_value()) return false;
   return !entry.check || entry.check->same_probe(*backend.check);
 }
@@ -58,7 +59,8 @@ Binding Registry::bind(const config::Config& config, bool start_up, BindChanges*
         entry = found->second;
       } else {
         const bool checking = !start_up && backend.check && backend.init_checking;
-        entry = std::make_shared<ServerRuntime>(backend.name, server.name, server.address, backend.check,
+        entry = std::make_shared<ServerRuntime>(backend.name, server.name, server.address,
+                                                server.tls ? server.sni : std::string(), backend.check,
                                                 checking ? Health::Checking : Health::Up,
                                                 previous != nullptr ? previous->traffic
                                                                     : std::make_shared<WorkerTraffic>(workers_));

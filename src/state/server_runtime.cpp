@@ -41,12 +41,13 @@ std::int64_t wall_clock_ms() {
 }
 
 ServerRuntime::ServerRuntime(std::string backend_name, std::string server_name, config::Address server_address,
-                             std::optional<config::Check> server_check, Health health,
+                             std::string server_tls_name, std::optional<config::Check> server_check, Health health,
                              std::shared_ptr<WorkerTraffic> server_traffic)
     : backend(std::move(backend_name)),
       name(std::move(server_name)),
       id(backend + "/" + name),
       address(std::move(server_address)),
+      tls_name(std::move(server_tls_name)),
       check(std::move(server_check)),
       traffic(std::move(server_traffic)),
       health_(health),

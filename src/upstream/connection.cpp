@@ -10,17 +10,32 @@ namespace {
 thread_local char idle_scratch[256];
 }  // namespace
 
-Connection::Connection(net::Loop& loop, std::shared_ptr<state::ServerRuntime> server, ConnectionPool& pool)
-    : stream_(loop, *this), timer_(loop, &Connection::on_idle_timeout, this), server_(std::move(server)), pool_(pool) {}
+Connection::Connection(net::Loop& loop, net::BufferPool& buffers, std::shared_ptr<state::ServerRuntime> server,
+                       std::shared_ptr<tls::ClientContext> tls, const std::string& server_name, ConnectionPool& pool)
+    : tcp_(loop, *this),
+      stream_(&tcp_),
+      timer_(loop, &Connection::on_idle_timeout, this),
+      server_(std::move(server)),
+      pool_(pool) {
+  if (tls != nullptr) {
+    tls_ = std::make_unique<tls::TlsStream>(loop, tcp_, buffers, std::move(tls), server_name, *this);
+    stream_ = tls_.get();
+  }
+}
+
+const std::string& Connection::tls_failure() const {
+  static const std::string kNone;
+  return tls_ != nullptr ? tls_->failure() : kNone;
+}
 
 void Connection::close(bool reset) {
-  if (stream_.closing()) return;
+  if (stream_->closing()) return;
   if (idle_) pool_.unlink(this);
   // Whoever used it lets go now: a write or read callback that libuv still delivers, and the timer,
   // must reach this connection, never a session that has moved on (or been freed).
-  stream_.set_handler(*this);
+  stream_->set_handler(*this);
   timer_.set_callback(&Connection::on_idle_timeout, this);
-  stream_.close(this, reset);
+  stream_->close(this, reset);
   timer_.close(this);
 }
 
@@ -60,9 +75,10 @@ Connection* ConnectionPool::take(Server& server) {
   return connection;
 }
 
-Connection* ConnectionPool::create(Server& server) {
+Connection* ConnectionPool::create(Server& server, const std::shared_ptr<tls::ClientContext>& tls) {
   (*server.runtime.traffic)[worker_].connections.add();
-  return new Connection(loop_, server.runtime_entry, *this);
+  return new Connection(loop_, buffers_, server.runtime_entry, server.config.tls ? tls : nullptr, server.config.sni,
+                        *this);
 }
 
 void ConnectionPool::put(Connection* connection, core::Duration idle_timeout) {
@@ -71,10 +87,10 @@ void ConnectionPool::put(Connection* connection, core::Duration idle_timeout) {
     connection->close();
     return;
   }
-  connection->stream_.set_handler(*connection);
+  connection->stream_->set_handler(*connection);
   connection->timer_.set_callback(&Connection::on_idle_timeout, connection);
   connection->timer_.set(idle_timeout);
-  if (connection->stream_.read_start() != 0) {
+  if (connection->stream_->read_start() != 0) {
     connection->close();
     return;
   }

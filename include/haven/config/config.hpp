@@ -36,6 +36,47 @@ struct Timeouts {
   Duration keep_alive{5000};
   Duration tunnel{3600000};
   Duration shutdown{10000};
+  Duration tls_handshake{10000};  // from accept to a finished TLS handshake (frontends with tls)
+};
+
+// Where a setting was written, for problems found only when its files are read (certificates are
+// parsed by the tls module, which reports them at this place).
+struct SourcePosition {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+// One certificate a TLS frontend offers, chosen by SNI against its names.
+struct TlsCertificate {
+  std::string cert;  // PEM file: the certificate, then its chain (resolved path)
+  std::string key;   // PEM file: its private key
+  std::string ocsp;  // DER OCSP response to staple; "" = none
+  SourcePosition at;
+};
+
+enum class TlsVersion { Tls12, Tls13 };
+
+// Mozilla's "intermediate" recommendation: AEAD ciphers with forward secrecy only.
+inline constexpr std::string_view kDefaultTls12Ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305";
+inline constexpr std::string_view kDefaultTls13Ciphersuites =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
+
+// A frontend's [frontends.NAME.tls] table. Without certificates the frontend speaks plain HTTP.
+struct FrontendTls {
+  std::vector<TlsCertificate> certificates;  // the first is the default for unknown or absent SNI
+  bool strict_sni = false;                   // refuse handshakes whose SNI matches no certificate
+  TlsVersion min_version = TlsVersion::Tls12;
+  std::string ciphers{kDefaultTls12Ciphers};            // TLS 1.2 (OpenSSL cipher list)
+  std::string ciphersuites{kDefaultTls13Ciphersuites};  // TLS 1.3
+  std::vector<std::string> alpn{"http/1.1"};            // in the server's order of preference
+  SourcePosition ciphers_at;                            // where ciphers / ciphersuites were set
+  SourcePosition ciphersuites_at;
+
+  [[nodiscard]] bool enabled() const { return !certificates.empty(); }
 };
 
 // A status range list such as "200-399" or "200,204" or "200-299,304".
@@ -73,11 +114,25 @@ struct Check {
   }
 };
 
+// TLS towards a backend's servers: `tls = true` or `tls = { ... }` in a backend (all its servers)
+// or `tls = true` in a server.
+struct UpstreamTls {
+  bool verify = true;           // the server's certificate must chain to a trusted CA and name the server
+  std::string ca_file;          // PEM CAs to trust; "" = the system's store
+  std::string cert;             // client certificate (mTLS), PEM with its chain; "" = none
+  std::string key;              // its private key
+  SourcePosition at;            // the backend's tls setting
+};
+
 struct Server {
   std::string name;
   Address address;
   bool backup = false;
   int weight = 1;                        // 0..256; 0 takes no new requests
+  bool tls = false;                      // speak TLS to it (the backend's `tls` settings)
+  // The name sent as SNI and checked against its certificate: the server's `sni`, else the
+  // backend's, else the host of its address as written.
+  std::string sni;
 };
 
 enum class Balance { RoundRobin, LeastConn, First };
@@ -109,6 +164,13 @@ struct Backend {
   // Server response heads (many Set-Cookie lines are normal): limits apart from the clients'.
   std::size_t max_response_header_bytes = kMaxHeadBytes;
   std::size_t max_response_headers = 200;
+  UpstreamTls tls;                       // used by the servers with tls = true
+  [[nodiscard]] bool any_tls() const {
+    for (const auto& server : servers) {
+      if (server.tls) return true;
+    }
+    return false;
+  }
 };
 
 enum class HeaderUnderscores { Drop, Reject, Allow };
@@ -136,6 +198,12 @@ struct Frontend {
   // Request bodies slower than this many bytes per second, averaged over 10 s, get 408 (0 = off):
   // a slow upload holds a connection slot and a server connection for as long as it lasts.
   std::uint64_t min_body_rate = 0;
+  FrontendTls tls;
+  // Plain-HTTP frontends: every request gets a 308 to the same URL over https (on https_port).
+  bool redirect_https = false;
+  std::uint16_t https_port = 443;
+  // TLS frontends: the Strict-Transport-Security value added to responses ("" = none).
+  std::string hsts;
 };
 
 struct Global {

@@ -1,7 +1,8 @@
 #pragma once
 // One check: connect, send the check request, read the response head with the same strict
-// HTTP/1 client codec traffic uses (upstream::ResponseReader), give a verdict. Uses its own
-// connection (never a client's) and deletes itself once closed.
+// HTTP/1 client codec traffic uses (upstream::ResponseReader), give a verdict. A TLS server is
+// checked over TLS, verified as traffic to it is. Uses its own connection (never a client's) and
+// deletes itself once closed.
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +15,8 @@
 #include "haven/net/socket_address.hpp"
 #include "haven/net/tcp_stream.hpp"
 #include "haven/net/timer.hpp"
+#include "haven/tls/client_context.hpp"
+#include "haven/tls/tls_stream.hpp"
 #include "haven/upstream/response_reader.hpp"
 
 namespace haven::health {
@@ -23,8 +26,10 @@ class Checker;
 class Probe final : private net::StreamHandler, private http::MessageSink, private net::HandleOwner {
  public:
   // `buffers` (the checker's) must outlive the probe's verdict; the probe returns its buffer then.
+  // `tls`: the backend's TLS context when the server speaks TLS (to `server_name`), else nullptr.
   Probe(net::Loop& loop, net::BufferPool& buffers, Checker& checker, std::uint64_t check_id, const std::string& request,
-        const config::Check& check, const http::ParseLimits& limits);
+        const config::Check& check, const http::ParseLimits& limits, std::shared_ptr<tls::ClientContext> tls,
+        const std::string& server_name);
   Probe(const Probe&) = delete;
   Probe& operator=(const Probe&) = delete;
 
@@ -50,7 +55,9 @@ class Probe final : private net::StreamHandler, private http::MessageSink, priva
   // `no_verdict`: the check could not run here (out of descriptors); it says nothing of the server.
   void finish(bool ok, const std::string& reason, bool no_verdict = false);
 
-  net::TcpStream stream_;
+  net::TcpStream tcp_;
+  std::unique_ptr<tls::TlsStream> tls_;
+  net::Stream* stream_;  // tls_ when there is one, else tcp_
   net::Timer timer_;
   net::BufferPool& buffers_;
   Checker* checker_;

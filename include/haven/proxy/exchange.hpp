@@ -49,6 +49,8 @@ class ExchangeOwner {
   virtual void request_body_wanted() = 0;
   // The response goes out on this stream; its on_write_done reaches Exchange::response_written.
   virtual net::Stream& client() = 0;
+  // The request came over TLS (X-Forwarded-Proto: https; HSTS applies).
+  [[nodiscard]] virtual bool secure() const = 0;
   [[nodiscard]] virtual bool client_eof() const = 0;
   // The server asked for the body (100 Continue): the time the client waited was the server's.
   virtual void restart_body_rate_window() = 0;
@@ -154,6 +156,8 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   void release_upstream(bool reusable);
   void respond_local(std::string_view response, int status, state::Outcome outcome);
   void respond_maintenance();
+  void respond_redirect_to_https();
+  void add_hsts(std::string& arena, const http::MessageHead& head, const char* base) const;
   [[nodiscard]] bool untried_server_left() const;
   // A usable server other than the current one that this request has not tried.
   [[nodiscard]] bool other_server_left() const;

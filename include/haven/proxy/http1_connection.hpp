@@ -1,5 +1,6 @@
 #pragma once
-// One HTTP/1 client connection: its transport and the HTTP/1 server codec. It parses requests
+// One HTTP/1 client connection: its transport (plain TCP, or TLS on a frontend with a tls table)
+// and the HTTP/1 server codec. It parses requests
 // strictly, one at a time, and hands each to an Exchange; between requests it keeps the
 // connection alive (pipelined requests wait in the buffer), and it closes gently after errors.
 // After a 101 it carries the bytes of the new protocol both ways until either side closes.
@@ -13,6 +14,7 @@
 #include "haven/net/tcp_stream.hpp"
 #include "haven/proxy/downstream_connection.hpp"
 #include "haven/proxy/exchange.hpp"
+#include "haven/tls/tls_stream.hpp"
 
 namespace haven::proxy {
 
@@ -46,7 +48,8 @@ class Http1Connection final : public DownstreamConnection,
   void on_read(std::size_t length) override;
   void on_read_end(int status) override;
   void on_write_done(int status) override;
-  void on_connect_done(int /*status*/) override {}
+  // Over TLS: the handshake finished (status 0).
+  void on_connect_done(int status) override;
   void on_handle_closed() override;
 
   // Request parser events.
@@ -60,7 +63,8 @@ class Http1Connection final : public DownstreamConnection,
   void pull_request_body() override;
   void request_body_wanted() override;
   void restart_body_rate_window() override;
-  net::Stream& client() override { return client_; }
+  net::Stream& client() override { return *stream_; }
+  [[nodiscard]] bool secure() const override { return tls_ != nullptr; }
   [[nodiscard]] bool client_eof() const override { return client_eof_; }
   void arm_client_timer(core::Duration timeout) override { timer_.set(timeout); }
   void clear_client_timer() override { timer_.clear(); }
@@ -70,6 +74,8 @@ class Http1Connection final : public DownstreamConnection,
   void become_tunnel(upstream::Connection* upstream, net::Buffer* server_bytes) override;
   [[nodiscard]] const ClientAddress& client_address() const override { return address_; }
 
+  // A TLS handshake that did not finish: failed, or (`timed_out`) too slow.
+  void count_tls_failure(bool timed_out);
   void process_client_input();
   void on_request_head_parsed();
   // An error before or instead of a response: through the exchange, so it is counted and logged.
@@ -99,7 +105,9 @@ class Http1Connection final : public DownstreamConnection,
 
   Worker& worker_;
   const config::Frontend* frontend_;  // in *snapshot_
-  net::TcpStream client_;
+  net::TcpStream tcp_;
+  std::unique_ptr<tls::TlsStream> tls_;  // on TLS frontends
+  net::Stream* stream_;                  // tls_ when there is one, else tcp_
   net::Deadline timer_;
   http::MessageParser request_parser_;
   Exchange* exchange_ = nullptr;  // from the worker's pool while a request is in progress

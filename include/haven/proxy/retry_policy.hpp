@@ -15,6 +15,7 @@ enum class UpstreamFailure : std::uint8_t {
   BadResponse,
   WriteFailed,
   ServerDown,      // the server was marked DOWN while the request waited
+  TlsFailed,       // the TLS handshake failed (certificate not trusted, no common protocol)
 };
 
 struct RetryFacts {

@@ -8,6 +8,7 @@
 
 #include "haven/config/config.hpp"
 #include "haven/fallback/maintenance.hpp"
+#include "haven/proxy/tls_contexts.hpp"
 #include "haven/routing/route_table.hpp"
 #include "haven/state/registry.hpp"
 #include "haven/upstream/server.hpp"
@@ -16,13 +17,14 @@ namespace haven::proxy {
 
 struct Snapshot {
   Snapshot(std::shared_ptr<const config::Config> config_in, fallback::MaintenanceResponses maintenance_in,
-           const state::Binding& binding);
+           const state::Binding& binding, TlsContexts tls_in = {});
 
   const std::shared_ptr<const config::Config> config;
   std::vector<routing::RouteTable> routes;                   // per frontend, same order
   std::vector<std::unique_ptr<upstream::Backend>> backends;  // same order as config->backends
   const fallback::MaintenanceResponses maintenance;
   const std::vector<std::shared_ptr<state::FrontendRuntime>> frontends;  // same order as config->frontends
+  const TlsContexts tls;  // a frontend's or backend's is nullptr when it speaks no TLS
 };
 
 }  // namespace haven::proxy

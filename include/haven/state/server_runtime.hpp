@@ -60,14 +60,16 @@ int ramped_weight(int weight, std::uint64_t up_since_ms, std::uint64_t now_ms, s
 class ServerRuntime {
  public:
   // `check` is the backend's check table (nullopt: not checked). `health` is where it starts.
-  ServerRuntime(std::string backend, std::string name, config::Address address, std::optional<config::Check> check,
-                Health health, std::shared_ptr<WorkerTraffic> traffic);
+  // `tls_name` is "" for plain TCP, else the name TLS connections to it use (SNI, certificate).
+  ServerRuntime(std::string backend, std::string name, config::Address address, std::string tls_name,
+                std::optional<config::Check> check, Health health, std::shared_ptr<WorkerTraffic> traffic);
 
   // Identity: a reload keeps this entry only while these stay the same.
   const std::string backend;
   const std::string name;
   const std::string id;  // "backend/server", for logs
   const config::Address address;
+  const std::string tls_name;  // pooled connections are plain or TLS to this name, never both
   const std::optional<config::Check> check;
   // Counters follow the name, whatever else changes (Prometheus counters never go back).
   const std::shared_ptr<WorkerTraffic> traffic;

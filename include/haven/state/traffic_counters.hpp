@@ -36,6 +36,11 @@ struct TrafficCounters {
   core::Counter refused_connections;  // frontend: over max_connections_per_client (429)
   core::Gauge active;                 // frontend: open client connections
   core::Gauge idle;                   // server: idle keep-alive connections in the pools
+  // TLS handshakes (frontend: with clients; server: with the server), by result.
+  core::Counter tls_full;      // finished, with a full handshake
+  core::Counter tls_resumed;   // finished, resuming a session (ticket or cache)
+  core::Counter tls_failures;  // refused or broken (bad client hello, unknown SNI with strict_sni, untrusted certificate)
+  core::Counter tls_timeouts;  // not finished within timeouts.tls_handshake
 
   void observe_response_time(std::uint64_t ms);
 };

@@ -1,11 +1,13 @@
 #pragma once
-// One TCP connection to a server. While a request uses it, the proxy's exchange handles its
-// events; while idle in the pool it handles them itself: any byte or close from the server ends
-// it, since an idle HTTP/1.1 connection has nothing to say.
+// One connection to a server, plain TCP or TLS (a net::Stream either way). While a request uses
+// it, the proxy's exchange handles its events; while idle in the pool it handles them itself: any
+// byte or close from the server ends it, since an idle HTTP/1.1 connection has nothing to say.
 #include <cstddef>
 #include <memory>
 
+#include "haven/net/buffer_pool.hpp"
 #include "haven/net/tcp_stream.hpp"
+#include "haven/tls/tls_stream.hpp"
 #include "haven/net/deadline.hpp"
 #include "haven/upstream/server.hpp"
 
@@ -15,11 +17,17 @@ class ConnectionPool;
 
 class Connection final : public net::StreamHandler, private net::HandleOwner {
  public:
-  Connection(net::Loop& loop, std::shared_ptr<state::ServerRuntime> server, ConnectionPool& pool);
+  // `tls`: the TLS context when the server speaks TLS (to `server_name`), else nullptr.
+  Connection(net::Loop& loop, net::BufferPool& buffers, std::shared_ptr<state::ServerRuntime> server,
+             std::shared_ptr<tls::ClientContext> tls, const std::string& server_name, ConnectionPool& pool);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  net::TcpStream& stream() { return stream_; }
+  net::Stream& stream() { return *stream_; }
+  // The TLS layer, or nullptr for a plain connection.
+  [[nodiscard]] const tls::TlsStream* tls() const { return tls_.get(); }
+  // Why TLS failed ("" when it did not, or the connection is plain).
+  [[nodiscard]] const std::string& tls_failure() const;
   net::Deadline& timer() { return timer_; }
   // The registry entry of the server it is connected to (kept alive while the connection is).
   [[nodiscard]] const state::ServerRuntime& server() const { return *server_; }
@@ -30,7 +38,7 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
 
   // Ends the connection; the object deletes itself once libuv has let go of its handles.
   void close(bool reset = false);
-  [[nodiscard]] bool closing() const { return stream_.closing(); }
+  [[nodiscard]] bool closing() const { return stream_->closing(); }
 
  private:
   friend class ConnectionPool;
@@ -43,7 +51,9 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
   void on_handle_closed() override;
   static void on_idle_timeout(void* self) noexcept;
 
-  net::TcpStream stream_;
+  net::TcpStream tcp_;
+  std::unique_ptr<tls::TlsStream> tls_;
+  net::Stream* stream_;  // tls_ when there is one, else tcp_
   net::Deadline timer_;
   const std::shared_ptr<state::ServerRuntime> server_;
   ConnectionPool& pool_;
@@ -62,16 +72,19 @@ class ConnectionPool {
   // High enough that a burst never has to reconnect; idle connections expire after keep_alive.
   static constexpr std::size_t kMaxIdlePerServer = 16384;
 
-  // `worker` picks this worker's counters in the servers' registry entries.
-  ConnectionPool(net::Loop& loop, std::size_t worker) : loop_(loop), worker_(worker) {}
+  // `worker` picks this worker's counters in the servers' registry entries; `buffers` are the
+  // worker's (TLS connections read ciphertext into them).
+  ConnectionPool(net::Loop& loop, net::BufferPool& buffers, std::size_t worker)
+      : loop_(loop), buffers_(buffers), worker_(worker) {}
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ~ConnectionPool();
 
   // An idle connection to `server`, now owned by the caller, or nullptr.
   Connection* take(Server& server);
-  // A new, unconnected connection owned by the caller.
-  Connection* create(Server& server);
+  // A new, unconnected connection owned by the caller; TLS when the server has tls = true (with
+  // `tls`, its backend's context).
+  Connection* create(Server& server, const std::shared_ptr<tls::ClientContext>& tls);
   // Gives a connection that just finished a complete exchange back; it closes after `idle_timeout`.
   void put(Connection* connection, core::Duration idle_timeout);
   // Closes every idle connection (shutdown).
@@ -93,6 +106,7 @@ class ConnectionPool {
   void unlink(Connection* connection);
 
   net::Loop& loop_;
+  net::BufferPool& buffers_;
   const std::size_t worker_;
   // Few servers: a flat map is fastest. A key stays valid while its list holds a connection (each
   // holds the entry); an empty list may outlive its entry and is only ever compared, never read.

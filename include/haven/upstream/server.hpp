@@ -11,6 +11,7 @@
 #include "haven/net/socket_address.hpp"
 #include "haven/state/registry.hpp"
 #include "haven/state/server_runtime.hpp"
+#include "haven/tls/client_context.hpp"
 
 namespace haven::upstream {
 
@@ -46,6 +47,8 @@ struct Backend {
   const std::size_t index;
   const std::shared_ptr<state::BackendRuntime> runtime;
   std::vector<std::unique_ptr<Server>> servers;  // declared order; pointers stay put
+  // TLS to the servers with tls = true (owned by the snapshot); nullptr when none has it.
+  std::shared_ptr<tls::ClientContext> tls;
 
   // Some server (main or backup) can take a new request now.
   [[nodiscard]] bool usable() const {

@@ -26,7 +26,7 @@ TEST_CASE("no ramp without slow start, for a server UP since start-up, or at wei
 }
 
 TEST_CASE("coming UP records when; other changes do not") {
-  ServerRuntime server("api", "a", {"127.0.0.1", 80, false, "127.0.0.1:80"}, std::nullopt, Health::Up, nullptr);
+  ServerRuntime server("api", "a", {"127.0.0.1", 80, false, "127.0.0.1:80"}, "", std::nullopt, Health::Up, nullptr);
   CHECK(server.up_since_ms() == 0);
   CHECK(server.set_health(Health::Down, 100));
   CHECK(server.up_since_ms() == 0);
@@ -38,7 +38,7 @@ TEST_CASE("coming UP records when; other changes do not") {
 }
 
 TEST_CASE("admin state and weight are apart from health") {
-  ServerRuntime server("api", "a", {"127.0.0.1", 80, false, "127.0.0.1:80"}, std::nullopt, Health::Up, nullptr);
+  ServerRuntime server("api", "a", {"127.0.0.1", 80, false, "127.0.0.1:80"}, "", std::nullopt, Health::Up, nullptr);
   CHECK(server.serving());
   CHECK(server.set_admin_state(AdminState::Drain));
   CHECK_FALSE(server.serving());
