@@ -20,6 +20,7 @@ import select
 import shutil
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -41,6 +42,22 @@ _LIVE_CLIENTS: list["Client"] = []
 _REGISTRY_LOCK = threading.Lock()
 
 MiB = 1024 * 1024
+
+# HAVEN_TEST_TLS=1 runs a file's cases over TLS: make_config gives the frontend a certificate from
+# the run's test CA, and Haven.client() speaks TLS to it (ctest runs some files both ways).
+TLS_MODE = os.environ.get("HAVEN_TEST_TLS") == "1"
+_RUN_CA = None  # tls_support.TestCA, made on first use
+
+
+def run_ca():
+    """The test CA of this run, with a certificate for "localhost" (run_ca().localhost)."""
+    global _RUN_CA
+    if _RUN_CA is None:
+        from tls_support import TestCA
+        ca = TestCA(new_temp_dir("ca-"))
+        ca.localhost = ca.issue("localhost", ["localhost"], ip=["127.0.0.1", "::1"])
+        _RUN_CA = ca
+    return _RUN_CA
 
 
 class TestFailure(AssertionError):
@@ -970,7 +987,7 @@ def _server_entries(backend_name: str, servers: list) -> list[dict]:
 
 def make_config(backends: dict, *, default_backend: str | None = None, routes: list | None = None,
                 frontend: dict | None = None, timeouts: dict | None = None, log: dict | None = None,
-                global_: dict | None = None, extra: str = "") -> str:
+                global_: dict | None = None, extra: str = "", tls: dict | None = None) -> str:
     """TOML for one frontend "web" on 127.0.0.1:0.
 
     backends: name -> list of servers (Upstream objects or dicts such as {"name": "a2",
@@ -978,7 +995,11 @@ def make_config(backends: dict, *, default_backend: str | None = None, routes: l
       Servers without a name are named after the backend's first letter: a1, a2, s1...
     routes: default [{path_prefix = "/api", backend = "api"}] when there is an "api" backend.
     default_backend: default "static" when there is one, else the first backend.
+    tls: keys of [frontends.web.tls]; under HAVEN_TEST_TLS=1 the run CA's localhost certificate.
     """
+    if tls is None and TLS_MODE:
+        cert, key = run_ca().localhost
+        tls = {"certificates": [{"cert": cert, "key": key}]}
     g = {"workers": 1, "max_connections": 20000}
     g.update(global_ or {})
     lg = {"access": "stdout", "events": "stderr", "format": "text"}
@@ -999,6 +1020,9 @@ def make_config(backends: dict, *, default_backend: str | None = None, routes: l
     lines += [f"{k} = {toml_value(v)}" for k, v in to.items()]
     lines += ["", "[frontends.web]"]
     lines += [f"{k} = {toml_value(v)}" for k, v in fe.items()]
+    if tls:
+        lines += ["", "[frontends.web.tls]"]
+        lines += [f"{k} = {toml_value(v)}" for k, v in tls.items()]
     for name, spec in backends.items():
         if isinstance(spec, dict):
             spec = dict(spec)
@@ -1105,6 +1129,9 @@ class Haven:
         self.host = "127.0.0.1"
         self.port = 0
         self.ports: dict[str, int] = {}
+        # Clients speak TLS to a "web" frontend with a tls table, trusting the run's CA.
+        self.tls_context: ssl.SSLContext | None = (
+            run_ca().client_context() if "[frontends.web.tls]" in config_text and TLS_MODE else None)
         with _REGISTRY_LOCK:
             _LIVE_HAVENS.append(self)
         if wait_ready:
@@ -1245,7 +1272,7 @@ class Haven:
 
     # -- clients -------------------------------------------------------------------------------
     def client(self, timeout: float = 5.0, port: int | None = None) -> "Client":
-        return Client(self.host, port or self.port, timeout=timeout)
+        return Client(self.host, port or self.port, timeout=timeout, tls=self.tls_context)
 
     def get(self, target: str, headers: Iterable[tuple[str, str]] = (), timeout: float = 5.0,
             method: str = "GET", body: bytes | None = None) -> "Response":
@@ -1408,12 +1435,15 @@ class Response:
 class Client:
     """A raw HTTP/1.1 client on one TCP connection, with timeouts on every operation."""
 
-    def __init__(self, host: str, port: int, timeout: float = 5.0):
+    def __init__(self, host: str, port: int, timeout: float = 5.0, tls: ssl.SSLContext | None = None,
+                 server_hostname: str = "localhost", session: ssl.SSLSession | None = None):
         self.host = host
         self.port = port
         self.timeout = timeout
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname=server_hostname, session=session)
         self.rfile = self.sock.makefile("rb", buffering=65536)
         self.send_error: OSError | None = None
         with _REGISTRY_LOCK:
@@ -1445,6 +1475,9 @@ class Client:
             self.send_error = e
 
     def shutdown_write(self) -> None:
+        if isinstance(self.sock, ssl.SSLSocket):
+            # Python cannot half-close TLS and keep reading (shutdown() drops the TLS layer).
+            raise Skip("half-close over TLS: not available to a Python client")
         self.sock.shutdown(socket.SHUT_WR)
 
     @staticmethod
@@ -1568,6 +1601,17 @@ class Client:
         r, _, _ = select.select([self.sock], [], [], wait)
         if not r:
             return True
+        if isinstance(self.sock, ssl.SSLSocket):
+            # No peeking through TLS: a record that is not data (a session ticket) is not a close.
+            self.sock.setblocking(False)
+            try:
+                return self.sock.recv(1) != b""
+            except (ssl.SSLWantReadError, BlockingIOError):
+                return True
+            except (ConnectionResetError, ssl.SSLEOFError, ssl.SSLZeroReturnError):
+                return False
+            finally:
+                self.sock.settimeout(self.timeout)
         try:
             return self.sock.recv(1, socket.MSG_PEEK) != b""
         except ConnectionResetError:
