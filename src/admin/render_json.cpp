@@ -103,6 +103,17 @@ void write_series(JsonOut& out, const std::vector<std::uint64_t>& values) {
   out.close(']');
 }
 
+// TLS handshakes by result.
+void write_handshakes(JsonOut& out, const state::TrafficTotals& traffic) {
+  out.key("handshakes");
+  out.open('{');
+  out.member_count("full", traffic.tls_full);
+  out.member_count("resumed", traffic.tls_resumed);
+  out.member_count("failed", traffic.tls_failures);
+  out.member_count("timed_out", traffic.tls_timeouts);
+  out.close('}');
+}
+
 void write_traffic(JsonOut& out, const state::TrafficTotals& traffic, const Rates& rates) {
   out.member_count("requests", traffic.requests);
   out.member_real("requests_per_second", rates.requests_per_second);
@@ -139,6 +150,13 @@ void write_server(JsonOut& out, const ServerStats& server) {
   out.open('{');
   out.member_string("name", server.name);
   out.member_string("address", server.address);
+  if (!server.tls_name.empty()) {
+    out.key("tls");
+    out.open('{');
+    out.member_string("name", server.tls_name);
+    write_handshakes(out, server.traffic);
+    out.close('}');
+  }
   out.member_string("tier", server.backup ? "backup" : "main");
   out.member_bool("serving", server.serving);
   out.key("health");
@@ -279,6 +297,27 @@ std::string render_stats_json(const Stats& stats) {
     out.member_count("accepted", frontend.traffic.connections);
     out.member_count("refused_over_client_limit", frontend.traffic.refused_connections);
     out.close('}');
+    if (!frontend.certificates.empty()) {
+      out.key("tls");
+      out.open('{');
+      write_handshakes(out, frontend.traffic);
+      out.key("certificates");
+      out.open('[');
+      for (const auto& certificate : frontend.certificates) {
+        out.open('{');
+        out.member_string("file", certificate.file);
+        out.member_string("subject", certificate.subject);
+        out.key("names");
+        out.open('[');
+        for (const auto& name : certificate.names) out.string(name);
+        out.close(']');
+        out.member_time("not_after", certificate.not_after_ms);
+        out.member_int("expires_in_s", (certificate.not_after_ms - stats.process.now_ms) / 1000);
+        out.close('}');
+      }
+      out.close(']');
+      out.close('}');
+    }
     write_traffic(out, frontend.traffic, frontend.rates);
     out.close('}');
   }

@@ -108,6 +108,27 @@ std::string render_prometheus(const Stats& stats) {
     out.sample("haven_frontend_refused_connections_total", labels({{"frontend", f.name}}),
                static_cast<double>(f.traffic.refused_connections));
   }
+  out.family("haven_frontend_tls_handshakes_total", "counter",
+             "TLS handshakes with clients, by result (full, resumed, failed, timeout).");
+  for (const auto& f : stats.frontends) {
+    if (f.certificates.empty()) continue;
+    const std::pair<std::string_view, std::uint64_t> results[] = {
+        {"full", f.traffic.tls_full}, {"resumed", f.traffic.tls_resumed},
+        {"failed", f.traffic.tls_failures}, {"timeout", f.traffic.tls_timeouts}};
+    for (const auto& [result, count] : results) {
+      out.sample("haven_frontend_tls_handshakes_total", labels({{"frontend", f.name}, {"result", result}}),
+                 static_cast<double>(count));
+    }
+  }
+  out.family("haven_tls_certificate_expiry_seconds", "gauge",
+             "When the certificate expires, in seconds since the Unix epoch (alert on it minus time()).");
+  for (const auto& f : stats.frontends) {
+    for (const auto& certificate : f.certificates) {
+      out.sample("haven_tls_certificate_expiry_seconds",
+                 labels({{"frontend", f.name}, {"file", certificate.file}, {"subject", certificate.subject}}),
+                 static_cast<double>(certificate.not_after_ms / 1000));
+    }
+  }
   out.family("haven_frontend_http_responses_total", "counter", "Responses by status class (other: none sent).");
   for (const auto& f : stats.frontends) {
     for (std::size_t c = 0; c < state::kStatusClasses; ++c) {
@@ -222,6 +243,19 @@ std::string render_prometheus(const Stats& stats) {
     for (const auto& s : b.servers) {
       out.sample("haven_server_idle_connections", labels({{"backend", b.name}, {"server", s.name}}),
                  static_cast<double>(s.traffic.idle));
+    }
+  }
+  out.family("haven_server_tls_handshakes_total", "counter",
+             "TLS handshakes with the server, by result (full, resumed, failed).");
+  for (const auto& b : stats.backends) {
+    for (const auto& s : b.servers) {
+      if (s.tls_name.empty()) continue;
+      const std::pair<std::string_view, std::uint64_t> results[] = {
+          {"full", s.traffic.tls_full}, {"resumed", s.traffic.tls_resumed}, {"failed", s.traffic.tls_failures}};
+      for (const auto& [result, count] : results) {
+        out.sample("haven_server_tls_handshakes_total",
+                   labels({{"backend", b.name}, {"server", s.name}, {"result", result}}), static_cast<double>(count));
+      }
     }
   }
   out.family("haven_http_responses_total", "counter", "Responses from the server, by status class.");

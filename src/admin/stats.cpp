@@ -20,6 +20,7 @@ ServerStats server_stats(const upstream::Server& server, bool serving, const His
   ServerStats stats;
   stats.name = server.config.name;
   stats.address = server.config.address.text;
+  stats.tls_name = server.runtime.tls_name;
   stats.backup = server.config.backup;
   stats.serving = serving;
   stats.checked = runtime.check.has_value();
@@ -79,6 +80,7 @@ Stats collect_stats(const Inventory& inventory, const History& history, ProcessS
     entry.bind = host_port(config.frontends[i].bind, port != 0 ? port : config.frontends[i].bind.port);
     entry.traffic = state::sum(*frontend.traffic);
     entry.rates = history.rates(history_key_frontend(frontend.name));
+    if (i < inventory.frontend_certificates.size()) entry.certificates = inventory.frontend_certificates[i];
     stats.frontends.push_back(std::move(entry));
   }
   for (const upstream::Backend* backend : inventory.backends) {

@@ -155,6 +155,10 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     for (const auto& backend : snapshot_->backends) inventory.backends.push_back(backend.get());
     inventory.frontends = snapshot_->frontends;
     inventory.frontend_ports = ports_;
+    for (const auto& context : snapshot_->tls.frontends) {
+      inventory.frontend_certificates.push_back(context != nullptr ? context->certificates()
+                                                                   : std::vector<tls::CertificateInfo>{});
+    }
     return inventory;
   }
   admin::ProcessStats process() override {

@@ -39,6 +39,10 @@ void TrafficTotals::add(const TrafficCounters& counters) {
   refused_connections += counters.refused_connections.get();
   active += counters.active.get();
   idle += counters.idle.get();
+  tls_full += counters.tls_full.get();
+  tls_resumed += counters.tls_resumed.get();
+  tls_failures += counters.tls_failures.get();
+  tls_timeouts += counters.tls_timeouts.get();
 }
 
 std::uint64_t TrafficTotals::response_count() const {

@@ -38,8 +38,12 @@ struct ClientContext::Callbacks {
     auto* self = static_cast<ClientContext*>(SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)));
     const auto* name = static_cast<const std::string*>(SSL_get_ex_data(ssl, name_slot()));
     if (self == nullptr || name == nullptr) return 0;
-    self->remember(*name, session);
-    return 1;  // the session is ours now
+    // A copy: OpenSSL marks the connection's own session unusable if that connection ends
+    // without a close_notify, which servers' connections often do.
+    SSL_SESSION* copy = SSL_SESSION_dup(session);
+    if (copy == nullptr) return 0;
+    self->remember(*name, copy);
+    return 0;  // OpenSSL keeps (and frees) the original
   }
 };
 

@@ -444,6 +444,11 @@ void TlsStream::shutdown() {
 void TlsStream::close(net::HandleOwner* closed_owner, bool reset) {
   if (closing_) return;
   closing_ = true;
+  // A connection that ends without a TLS failure keeps its session resumable (OpenSSL would
+  // otherwise drop it from the cache as if the connection had failed).
+  if (ssl_ != nullptr && handshake_done_ && failure_.empty() && !reset) {
+    SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  }
   reading_ = false;
   closed_owner_ = closed_owner;
   deferred_.close(this);

@@ -652,7 +652,7 @@ class Upstream:
 
     def __init__(self, behaviour: str = "ok", handler: Handler | None = None, *, name: str = "",
                  delay: float = 1.0, read_body: bool = True, reset_after: int = 1000,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", tls: ssl.SSLContext | None = None):
         self.behaviour = "custom" if handler is not None else behaviour
         assert self.behaviour in ("ok", "slow", "hang", "reset", "refuse", "custom"), behaviour
         self.handler = handler
@@ -662,6 +662,8 @@ class Upstream:
         self.reset_after = reset_after
         self.host = host
         self.family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.tls = tls                # accepted connections speak TLS with this context
+        self.tls_failures: list[str] = []  # handshakes that failed (the peer refused, or we did)
         self.requests: list[Request] = []
         self.connections = 0          # TCP connections accepted
         self.closed_connections = 0   # connections finished (either side closed)
@@ -878,6 +880,17 @@ class Upstream:
     def _serve(self, conn: UpstreamConn) -> None:
         sock, conn_id = conn.sock, conn.conn_id
         sock.settimeout(120)
+        if self.tls is not None:
+            try:
+                conn.sock = self.tls.wrap_socket(sock, server_side=True)
+                conn.rfile = conn.sock.makefile("rb", buffering=65536)
+            except (OSError, ssl.SSLError) as e:
+                with self._lock:
+                    self.tls_failures.append(repr(e))
+                    self._conns.pop(sock, None)
+                    self.closed_connections += 1
+                conn.close()
+                return
         try:
             if self.behaviour == "hang":
                 while not self._stopping.is_set() and not conn.killed:

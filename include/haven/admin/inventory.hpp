@@ -5,6 +5,8 @@
 #include <memory>
 #include <vector>
 
+#include "haven/tls/server_context.hpp"
+
 #include "haven/config/config.hpp"
 #include "haven/state/registry.hpp"
 #include "haven/upstream/server.hpp"
@@ -17,6 +19,7 @@ struct Inventory {
   std::vector<const upstream::Backend*> backends;                    // config order
   std::vector<std::shared_ptr<state::FrontendRuntime>> frontends;    // config order
   std::vector<std::uint16_t> frontend_ports;                         // as bound (port 0 resolved)
+  std::vector<std::vector<tls::CertificateInfo>> frontend_certificates;  // config order; empty: plain
 };
 
 }  // namespace haven::admin

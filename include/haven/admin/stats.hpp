@@ -9,6 +9,7 @@
 
 #include "haven/admin/history.hpp"
 #include "haven/admin/inventory.hpp"
+#include "haven/tls/server_context.hpp"
 #include "haven/state/server_runtime.hpp"
 #include "haven/state/traffic_counters.hpp"
 
@@ -17,6 +18,7 @@ namespace haven::admin {
 struct ServerStats {
   std::string name;
   std::string address;
+  std::string tls_name;           // "" = plain TCP; else TLS to this name
   bool backup = false;
   bool serving = false;           // takes new requests now (tier in force, healthy, READY, weight > 0)
   bool checked = false;
@@ -53,6 +55,7 @@ struct BackendStats {
 struct FrontendStats {
   std::string name;
   std::string bind;
+  std::vector<tls::CertificateInfo> certificates;  // empty: plain HTTP
   state::TrafficTotals traffic;
   Rates rates;
 };

@@ -73,6 +73,10 @@ struct TrafficTotals {
   std::uint64_t refused_connections = 0;
   std::int64_t active = 0;
   std::int64_t idle = 0;
+  std::uint64_t tls_full = 0;
+  std::uint64_t tls_resumed = 0;
+  std::uint64_t tls_failures = 0;
+  std::uint64_t tls_timeouts = 0;
 
   void add(const TrafficCounters& counters);
   [[nodiscard]] std::uint64_t response_count() const;
