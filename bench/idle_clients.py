@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Opens many idle HTTP/1.1 keep-alive connections and holds them (helper for bench/compare).
 
-  idle_clients.py HOST PORT COUNT [--path /] [--concurrency 256] [--deadline 90]
+  idle_clients.py HOST PORT COUNT [--path /] [--concurrency 256] [--deadline 90] [--tls]
+
+With --tls every connection does a TLS handshake first (certificates are not checked: the point
+is the server's memory per connection, not trust).
 
 Each connection sends one GET, reads the whole response, then stays open and idle. When the
 target is reached (or the deadline passes) one JSON line is printed on stdout:
@@ -18,6 +21,7 @@ import resource
 import selectors
 import signal
 import socket
+import ssl
 import sys
 import time
 
@@ -30,10 +34,11 @@ def raise_nofile(wanted: int) -> None:
 
 
 class Conn:
-    __slots__ = ("sock", "state", "buf", "need")
+    __slots__ = ("sock", "state", "buf", "need", "raw")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self.raw = sock  # the TCP socket (the selector's key, also under TLS)
         self.state = "connecting"
         self.buf = b""
         self.need = -1  # total bytes of the response once the head is parsed
@@ -68,7 +73,13 @@ def main() -> int:
     parser.add_argument("--path", default="/")
     parser.add_argument("--concurrency", type=int, default=256)
     parser.add_argument("--deadline", type=float, default=90.0)
+    parser.add_argument("--tls", action="store_true")
     args = parser.parse_args()
+    tls = None
+    if args.tls:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     raise_nofile(args.count + 256)
@@ -84,7 +95,7 @@ def main() -> int:
 
     def finish(conn: Conn, ok: bool, keep: bool) -> None:
         nonlocal in_flight, failed, closed
-        sel.unregister(conn.sock)
+        sel.unregister(conn.raw)
         in_flight -= 1
         if ok and keep:
             held.append(conn.sock)
@@ -114,11 +125,35 @@ def main() -> int:
                     if conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) != 0:
                         finish(conn, False, False)
                         continue
+                    if tls is not None:
+                        # Wrapping takes the descriptor over: the selector follows the TLS socket.
+                        sel.unregister(conn.raw)
+                        conn.sock = tls.wrap_socket(conn.raw, server_hostname=args.host,
+                                                    do_handshake_on_connect=False)
+                        conn.raw = conn.sock
+                        sel.register(conn.raw, selectors.EVENT_WRITE, conn)
+                        conn.state = "handshaking"
+                    else:
+                        conn.state = "sending"
+                if conn.state == "handshaking":
+                    try:
+                        conn.sock.do_handshake()
+                    except ssl.SSLWantReadError:
+                        sel.modify(conn.raw, selectors.EVENT_READ, conn)
+                        continue
+                    except ssl.SSLWantWriteError:
+                        sel.modify(conn.raw, selectors.EVENT_WRITE, conn)
+                        continue
+                    conn.state = "sending"
+                if conn.state == "sending":
                     conn.sock.send(request)  # small enough for an empty socket buffer
                     conn.state = "reading"
-                    sel.modify(conn.sock, selectors.EVENT_READ, conn)
+                    sel.modify(conn.raw, selectors.EVENT_READ, conn)
                     continue
-                data = conn.sock.recv(65536)
+                try:
+                    data = conn.sock.recv(65536)
+                except ssl.SSLWantReadError:
+                    continue  # a TLS record that was not data (a session ticket)
                 if not data:
                     finish(conn, False, False)
                     continue
@@ -127,7 +162,7 @@ def main() -> int:
                 if done:
                     keep = b"connection: close" not in conn.buf[: conn.need].lower()
                     finish(conn, True, keep)
-            except (OSError, ValueError):
+            except (OSError, ValueError, ssl.SSLError):
                 finish(conn, False, False)
 
     for key in list(sel.get_map().values()):
@@ -142,6 +177,15 @@ def main() -> int:
         if line.strip() == "count":
             still_open = 0
             for sock in held:
+                if isinstance(sock, ssl.SSLSocket):
+                    sock.setblocking(False)
+                    try:
+                        still_open += 1 if sock.recv(1) != b"" else 0
+                    except ssl.SSLWantReadError:
+                        still_open += 1
+                    except (OSError, ssl.SSLError):
+                        pass
+                    continue
                 try:
                     if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) != b"":
                         still_open += 1  # unexpected bytes, but open

@@ -321,14 +321,17 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     }
   }
 
-  // Session ticket keys rotate, and certificates close to expiry are said in the event log (at
-  // most once a day each).
+  // Session ticket keys rotate, expired sessions leave the caches, and certificates close to
+  // expiry are said in the event log (at most once a day each).
   static constexpr core::Duration kTlsDuty{3600 * 1000};
   static constexpr std::int64_t kExpiryWarning = 14LL * 24 * 3600 * 1000;
 
   static void on_tls_due(void* self) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
     supervisor.ticket_keys_->rotate();
+    for (const auto& context : supervisor.snapshot_->tls.frontends) {
+      if (context != nullptr) context->flush_expired_sessions(state::wall_clock_ms());
+    }
     supervisor.warn_expiring_certificates();
   }
 

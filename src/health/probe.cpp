@@ -57,9 +57,13 @@ void Probe::on_connect_done(int status) {
 }
 
 char* Probe::on_alloc(std::size_t& capacity) {
-  char* at = done_ ? nullptr : reader_.alloc(buffers_, capacity, false);
+  if (done_) {
+    capacity = sizeof discard_;  // read after the verdict: thrown away (on_read ignores it)
+    return discard_;
+  }
+  char* at = reader_.alloc(buffers_, capacity, false);
   if (at == nullptr) {
-    capacity = sizeof discard_;
+    capacity = 0;  // no memory: libuv reports UV_ENOBUFS, a check that could not run here
     return discard_;
   }
   return at;
@@ -92,7 +96,8 @@ void Probe::on_read_end(int status) {
     finish(false, "TLS: " + tls_->failure());
     return;
   }
-  finish(false, status == net::Stream::kEof ? "connection closed without a response" : net::Stream::error_name(status));
+  finish(false, status == net::Stream::kEof ? "connection closed without a response" : net::Stream::error_name(status),
+         net::Stream::is_local_resource_error(status));
 }
 
 void Probe::on_write_done(int status) {

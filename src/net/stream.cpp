@@ -9,10 +9,13 @@ const int Stream::kCanceled = UV_ECANCELED;
 const int Stream::kTimedOut = UV_ETIMEDOUT;
 const int Stream::kRefused = UV_ECONNREFUSED;
 const int Stream::kTlsFailed = -40001;  // outside libuv's range (negated errno values)
+const int Stream::kTlsTruncated = -40002;
+const int Stream::kNoBuffers = UV_ENOBUFS;
 
 const char* Stream::error_name(int status) {
   if (status == 0) return "ok";
   if (status == kTlsFailed) return "TLS failure";
+  if (status == kTlsTruncated) return "connection closed without TLS close_notify";
   return uv_strerror(status);
 }
 

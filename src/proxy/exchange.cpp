@@ -209,7 +209,8 @@ void Exchange::dispatch() {
   upstream_eof_ = false;
   connecting_ = false;
 
-  upstream::Connection* connection = fresh_connection_only_ ? nullptr : worker_.connections().take(*server_);
+  upstream::Connection* connection =
+      fresh_connection_only_ ? nullptr : worker_.connections().take(*server_, backend_->tls);
   const bool pooled = connection != nullptr;
   if (!pooled) connection = worker_.connections().create(*server_, backend_->tls);
   upstream_ = connection;
@@ -494,8 +495,10 @@ void Exchange::finish() {
   // pooled: those bytes point into buffers the connection is about to reuse. Nor is one whose
   // response ended before the request was all written: the server may never have read the rest,
   // which it would then take for the next request.
+  // Nor is one holding bytes the response did not account for (a TLS record not yet read).
   const bool upstream_ok = upstream_reusable_ && request_complete_ && !upstream_eof_ && !response_before_request_end_ &&
-                           upstream_ != nullptr && !upstream_->stream().write_pending();
+                           upstream_ != nullptr && !upstream_->stream().write_pending() &&
+                           !upstream_->stream().has_buffered_input();
   release_upstream(upstream_ok);
   reader_.release(worker_.buffers());
   const bool keep_alive = plan_.keep_client_alive && request_complete_;

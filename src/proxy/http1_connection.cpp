@@ -67,11 +67,17 @@ bool Http1Connection::follow_reload() {
   // The same frontend, or, on an explicit port, whatever frontend took over its listener (a
   // rename): the supervisor's rule for keeping listeners.
   std::optional<std::size_t> next;
+  // A connection never changes its transport: a frontend that now speaks TLS (or stopped) is not
+  // this connection's any more.
+  const bool secure = tls_ != nullptr;
   for (std::size_t i = 0; i < frontends.size() && !next; ++i) {
-    if (frontends[i].name == frontend_->name && frontends[i].bind.same_endpoint(frontend_->bind)) next = i;
+    if (frontends[i].name == frontend_->name && frontends[i].bind.same_endpoint(frontend_->bind) &&
+        frontends[i].tls.enabled() == secure) {
+      next = i;
+    }
   }
   for (std::size_t i = 0; i < frontends.size() && !next && frontend_->bind.port != 0; ++i) {
-    if (frontends[i].bind.same_endpoint(frontend_->bind)) next = i;
+    if (frontends[i].bind.same_endpoint(frontend_->bind) && frontends[i].tls.enabled() == secure) next = i;
   }
   if (!next) return false;
   // The open connection is counted on the frontend it now belongs to (a rename changes entries).
@@ -204,9 +210,10 @@ void Http1Connection::on_read(std::size_t length) {
   }
 }
 
-void Http1Connection::on_read_end(int /*status*/) {
+void Http1Connection::on_read_end(int status) {
   client_eof_ = true;
-  count_tls_failure(false);
+  // A client that goes before its handshake (a preconnect, a TCP check) did not fail one.
+  if (status == net::Stream::kTlsFailed) count_tls_failure(false);
   switch (state_) {
     case State::ReadingHead:
       // A client that leaves between requests is the normal end of keep-alive.

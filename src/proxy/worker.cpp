@@ -41,7 +41,8 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::H
       const auto admission = worker_.shared_.clients.admit(*client, worker_.loop_.now_ms());
       if (!admission.admitted) {
         counters.refused_connections.add();
-        worker_.refuse_over_limit(fd, peer, admission);
+        const bool tls = worker_.snapshot_->config->frontends[frontend_index_].tls.enabled();
+        worker_.refuse_over_limit(fd, peer, admission, tls);
         return;
       }
     }
@@ -287,16 +288,22 @@ void Worker::on_connection_closed(DownstreamConnection* connection) {
   }
 }
 
-void Worker::refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission) {
-  // Whatever the client already sent is read first: closing with unread bytes would reset the
-  // connection and could destroy the 429 before the client reads it.
-  char discard[4096];
-  for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+void Worker::refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission, bool tls) {
+  if (tls) {
+    // A TLS client expects a handshake, not an HTTP answer; a handshake would cost more than the
+    // connection is worth here. It is closed at once.
+    ::close(fd);
+  } else {
+    // Whatever the client already sent is read first: closing with unread bytes would reset the
+    // connection and could destroy the 429 before the client reads it.
+    char discard[4096];
+    for (int i = 0; i < 16 && ::recv(fd, discard, sizeof discard, MSG_DONTWAIT) > 0; ++i) {
+    }
+    const std::string_view response = fallback::error_response(429);
+    [[maybe_unused]] const auto sent = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_WR);
+    ::close(fd);
   }
-  const std::string_view response = fallback::error_response(429);
-  [[maybe_unused]] const auto sent = ::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::shutdown(fd, SHUT_WR);
-  ::close(fd);
   if (!admission.warn) return;
   std::string host;
   std::uint16_t port = 0;

@@ -1,5 +1,6 @@
 #include "haven/tls/server_context.hpp"
 
+#include <array>
 #include <cstring>
 #include <ctime>
 
@@ -30,6 +31,9 @@ struct ServerContext::Certificate {
   STACK_OF(X509)* chain = nullptr;
   std::vector<std::string> names;
   std::string ocsp;  // DER response to staple, "" = none
+  // The session id context of handshakes with this certificate (its SHA-256): a session made
+  // under one certificate never resumes under another (another frontend, another SNI name).
+  std::array<unsigned char, 32> session_context{};
 };
 
 namespace {
@@ -116,6 +120,7 @@ struct ServerContext::Callbacks {
     }
     if (index == 0) return SSL_TLSEXT_ERR_OK;
     const Certificate& chosen = *self.certificates_[static_cast<std::size_t>(index)];
+    SSL_set_session_id_context(ssl, chosen.session_context.data(), static_cast<unsigned int>(chosen.session_context.size()));
     if (SSL_use_cert_and_key(ssl, chosen.cert, chosen.key, chosen.chain, 1) != 1) {
       *alert = SSL_AD_INTERNAL_ERROR;
       return SSL_TLSEXT_ERR_ALERT_FATAL;
@@ -234,6 +239,8 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
                                             info.subject, fmt::gmtime(static_cast<std::time_t>(info.not_after_ms / 1000))));
     }
     certificate->names = dns_names(certificate->cert);
+    unsigned int digest_length = 0;
+    X509_digest(certificate->cert, EVP_sha256(), certificate->session_context.data(), &digest_length);
     info.names = certificate->names;
     if (!entry.ocsp.empty()) {
       certificate->ocsp = read_file(entry.ocsp);
@@ -283,12 +290,18 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
   SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, &Callbacks::on_ticket_key);
   // Stateful resumption too (TLS 1.2 clients that send no ticket): a cache in the context, which
   // every worker shares.
-  static constexpr unsigned char kSessionContext[] = "haven";
-  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+  SSL_CTX_set_session_id_context(ctx, first.session_context.data(),
+                                 static_cast<unsigned int>(first.session_context.size()));
+  // Expired sessions are flushed by the supervisor's hourly TLS duty, not by whichever handshake
+  // happens to be the 255th (a full scan of the cache under its lock, on a worker's time).
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_AUTO_CLEAR);
   SSL_CTX_sess_set_cache_size(ctx, 20000);
   SSL_CTX_set_timeout(ctx, 3600);
   return std::shared_ptr<const ServerContext>(std::move(self));
+}
+
+void ServerContext::flush_expired_sessions(std::int64_t now_ms) const {
+  SSL_CTX_flush_sessions(ctx_, static_cast<long>(now_ms / 1000));
 }
 
 bool name_matches(std::string_view pattern, std::string_view host) {

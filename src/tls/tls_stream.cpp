@@ -18,6 +18,9 @@ namespace {
 // Small writes (a response head, then a small body) are gathered into one record: one record
 // costs one MAC and 22-29 bytes on the wire, however small. One per worker thread.
 thread_local char plaintext_scratch[16384];
+// What OpenSSL may have written (alerts, key update answers) while TCP cannot take it: past this
+// the peer's bytes are not read until it drains, so a peer that never reads cannot grow it.
+constexpr std::size_t kMaxPendingOutput = 64 * 1024;
 }  // namespace
 
 // The BIO under every TlsStream: OpenSSL reads the ciphertext the stream received and appends
@@ -144,7 +147,7 @@ int TlsStream::bio_read(char* out, int length) {
 // Connecting and the handshake
 
 int TlsStream::connect(const sockaddr* address) {
-  if (ssl_ == nullptr) return kTlsFailed;
+  if (ssl_ == nullptr) return kNoBuffers;  // SSL_new failed: out of memory here, not the server's doing
   return tcp_.connect(address);
 }
 
@@ -194,16 +197,16 @@ bool TlsStream::continue_handshake() {
   return false;
 }
 
-void TlsStream::fail(std::string reason) {
-  if (failure_.empty()) failure_ = std::move(reason);
-  last_error_ = kTlsFailed;
+void TlsStream::fail(std::string reason, int status) {
+  if (failure_.empty() && status == kTlsFailed) failure_ = std::move(reason);
+  last_error_ = status;
   if (client_ && !handshake_done_) {
     if (read_end_reported_) return;
     read_end_reported_ = true;  // a client that never connected hears of it once, as a connect failure
-    handler_->on_connect_done(kTlsFailed);
+    handler_->on_connect_done(status);
     return;
   }
-  report_read_end(kTlsFailed);
+  report_read_end(status);
 }
 
 void TlsStream::report_read_end(int status) {
@@ -237,8 +240,20 @@ void TlsStream::on_read(std::size_t length) {
   if (closing_) return;
   input_->end += length;
   process_input();
-  // Ciphertext piles up only while the reader above has stopped: then TCP stops too.
-  if (handshake_done_ && !reading_) tcp_.read_stop();
+  // Ciphertext piles up only while the reader above has stopped, or while what OpenSSL answers
+  // cannot go out: then TCP stops too.
+  if ((handshake_done_ && !reading_) || output_full()) tcp_.read_stop();
+}
+
+bool TlsStream::output_full() const { return output_.size() + in_flight_.size() > kMaxPendingOutput; }
+
+bool TlsStream::has_buffered_input() const {
+  return (input_ != nullptr && input_pos_ < input_->end) || (ssl_ != nullptr && SSL_pending(ssl_) > 0);
+}
+
+void TlsStream::resume_tcp_reading() {
+  if (closing_ || tcp_eof_ || output_full()) return;
+  if (!handshake_done_ || reading_) tcp_.read_start();
 }
 
 void TlsStream::on_read_end(int status) {
@@ -246,7 +261,12 @@ void TlsStream::on_read_end(int status) {
   tcp_eof_ = true;
   tcp_eof_status_ = status;
   if (!handshake_done_) {
-    fail(status == kEof ? "the peer closed the connection during the handshake" : error_name(status));
+    // A TCP error or a local shortage is what it is; only a close in the middle is TLS's failure.
+    if (status == kEof) {
+      fail("the peer closed the connection during the handshake");
+    } else {
+      fail(error_name(status), status);
+    }
     return;
   }
   process_input();
@@ -269,7 +289,9 @@ void TlsStream::process_input() {
       if (peeked <= 0) {
         const int error = SSL_get_error(ssl_, peeked);
         if (error == SSL_ERROR_WANT_READ) {
-          if (tcp_eof_) report_read_end(tcp_eof_status_ == kEof ? kEof : tcp_eof_status_);
+          // TCP ended without a close_notify: whatever was being sent may be cut short, and a
+          // response delimited by the close must not pass for complete.
+          if (tcp_eof_) report_read_end(tcp_eof_status_ == kEof ? kTlsTruncated : tcp_eof_status_);
           break;
         }
         if (error == SSL_ERROR_ZERO_RETURN) {
@@ -283,15 +305,33 @@ void TlsStream::process_input() {
     std::size_t capacity = 0;
     char* at = handler_->on_alloc(capacity);
     if (capacity == 0) {
-      fail("out of memory for a read buffer");
+      fail("out of memory for a read buffer", kNoBuffers);
       break;
     }
-    const int n = SSL_read(ssl_, at, static_cast<int>(std::min<std::size_t>(capacity, 1U << 30)));
-    if (n <= 0) {
-      fail(openssl_error("TLS read failed"));
-      break;
+    // Every record already here goes out in one delivery, as one TCP read would: a peer sending
+    // many tiny records costs one handler call, not one per record.
+    std::size_t filled = 0;
+    bool stop = false;
+    while (filled < capacity) {
+      ERR_clear_error();
+      const int n = SSL_read(ssl_, at + filled, static_cast<int>(std::min<std::size_t>(capacity - filled, 1U << 30)));
+      if (n > 0) {
+        filled += static_cast<std::size_t>(n);
+        continue;
+      }
+      const int error = SSL_get_error(ssl_, n);
+      if (error != SSL_ERROR_WANT_READ && error != SSL_ERROR_ZERO_RETURN && filled == 0) {
+        fail(openssl_error("TLS read failed"));
+        stop = true;
+      }
+      break;  // the next turn of the outer loop reports a close_notify or an error after these bytes
     }
-    handler_->on_read(static_cast<std::size_t>(n));
+    if (stop) break;
+    if (filled == 0) continue;
+    net::StreamHandler* reader = handler_;
+    handler_->on_read(filled);
+    // The reader handed the stream on (a pooled connection): the next one reads on its own turn.
+    if (handler_ != reader) break;
   }
   // Reading may have made OpenSSL answer something (a key update, an alert).
   if (!closing_ && !output_.empty() && !flush()) fail("cannot send: connection lost");
@@ -311,7 +351,7 @@ int TlsStream::read_start() {
   if (closing_) return 0;
   reading_ = true;
   int rc = 0;
-  if (!tcp_eof_) rc = tcp_.read_start();
+  if (!tcp_eof_ && !output_full()) rc = tcp_.read_start();
   // Bytes already here raise no event: they are handled on the loop's next turn (not now, inside
   // whatever called read_start).
   if (handshake_done_ && ((input_ != nullptr && input_pos_ < input_->end) || SSL_pending(ssl_) > 0 || tcp_eof_)) {
@@ -420,6 +460,7 @@ void TlsStream::on_write_done(int status) {
     if (tcp_.write_pending()) return;
   }
   if (shutdown_after_flush_) tcp_.shutdown();
+  resume_tcp_reading();
   if (user_write_pending_) {
     user_write_pending_ = false;
     handler_->on_write_done(0);
@@ -447,6 +488,14 @@ void TlsStream::close(net::HandleOwner* closed_owner, bool reset) {
   // A connection that ends without a TLS failure keeps its session resumable (OpenSSL would
   // otherwise drop it from the cache as if the connection had failed).
   if (ssl_ != nullptr && handshake_done_ && failure_.empty() && !reset) {
+    // A close_notify, if the socket takes it at once, so the peer can tell a complete message
+    // from a cut one; it is not waited for.
+    if (!shutdown_after_flush_ && !tcp_.write_pending() && in_flight_.empty()) {
+      ERR_clear_error();
+      SSL_shutdown(ssl_);
+      ERR_clear_error();
+      flush();
+    }
     SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   }
   reading_ = false;

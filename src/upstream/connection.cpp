@@ -16,9 +16,10 @@ Connection::Connection(net::Loop& loop, net::BufferPool& buffers, std::shared_pt
       stream_(&tcp_),
       timer_(loop, &Connection::on_idle_timeout, this),
       server_(std::move(server)),
+      tls_context_(std::move(tls)),
       pool_(pool) {
-  if (tls != nullptr) {
-    tls_ = std::make_unique<tls::TlsStream>(loop, tcp_, buffers, std::move(tls), server_name, *this);
+  if (tls_context_ != nullptr) {
+    tls_ = std::make_unique<tls::TlsStream>(loop, tcp_, buffers, tls_context_, server_name, *this);
     stream_ = tls_.get();
   }
 }
@@ -65,8 +66,10 @@ ConnectionPool::IdleList& ConnectionPool::list_for(const state::ServerRuntime* s
   return lists_.back().second;
 }
 
-Connection* ConnectionPool::take(Server& server) {
+Connection* ConnectionPool::take(Server& server, const std::shared_ptr<tls::ClientContext>& tls) {
   IdleList& list = list_for(&server.runtime);
+  const tls::ClientContext* wanted = server.config.tls ? tls.get() : nullptr;
+  while (list.head != nullptr && list.head->tls_context_.get() != wanted) list.head->close();
   Connection* connection = list.head;
   if (connection == nullptr) return nullptr;
   unlink(connection);

@@ -284,6 +284,55 @@ def certificate_expiry_is_in_stats_metrics_and_warned() -> None:
     check(abs(expiry[0] - (time.time() + 5 * 86400)) < 7200, f"expiry {expiry[0]} is about 5 days from now")
 
 
+@test
+def haven_ends_tls_connections_with_a_close_notify() -> None:
+    """A client told Connection: close must be able to tell the end from a cut: haven sends a
+    close_notify before closing (Python reports a close without one as EOF in violation of the
+    protocol)."""
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, tls=tls_frontend(ca().issue("localhost"))))
+    raw = socket.create_connection((haven.host, haven.port), timeout=5)
+    # suppress_ragged_eofs=False: a close without close_notify raises instead of reading as the end.
+    with ca().client_context().wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as sock:
+        sock.sendall(b"GET /last HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        received = b""
+        try:
+            while chunk := sock.recv(65536):
+                received += chunk
+        except ssl.SSLEOFError as e:
+            raise AssertionError(f"haven closed without a close_notify after {received[:60]!r}: {e}") from None
+        check(received.startswith(b"HTTP/1.1 200"), f"the response: {received[:60]!r}")
+
+
+@test
+def sessions_do_not_resume_under_another_certificate() -> None:
+    """A session made with one frontend's certificate does not resume on a frontend with another
+    (it would skip that certificate altogether)."""
+    up = Upstream(name="s1")
+    one = ca().issue("localhost", ["localhost", "one.test"])
+    two = ca().issue("localhost", ["localhost", "two.test"])
+    other = {"bind": "127.0.0.1:0", "default_backend": "static",
+             "tls": {"certificates": [{"cert": two[0], "key": two[1]}]}}
+    extra = "[frontends.zz_other]\n" + "\n".join(f"{k} = {json.dumps(v) if isinstance(v, str) else ''}"
+                                                 for k, v in other.items() if k != "tls")
+    extra += f'\ntls = {{ certificates = [ {{ cert = "{two[0]}", key = "{two[1]}" }} ] }}\n'
+    haven = Haven(make_config({"static": [up]}, tls=tls_frontend(one), extra=extra))
+    other_port = haven.ports["zz_other"]
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        context = ca().client_context()
+        context.maximum_version = version
+        with tls_client(haven, context=context) as first:
+            check_eq(first.request("GET", "/one").status, 200, "request on the first frontend")
+            session = first.sock.session
+        with Client(haven.host, haven.port, tls=context, session=session) as again:
+            check_eq(again.request("GET", "/one-again").status, 200, "again on the first frontend")
+            check(again.sock.session_reused, f"resumed on the same frontend ({version.name})")
+        with Client(haven.host, other_port, tls=context, session=session) as c:
+            check_eq(c.request("GET", "/two").status, 200, "request on the other frontend")
+            check(not c.sock.session_reused, f"not resumed under another certificate ({version.name})")
+            check("two.test" in str(c.sock.getpeercert()), "the other frontend's certificate was sent")
+
+
 # ---------------------------------------------------------------------------------------------
 # Servers
 # ---------------------------------------------------------------------------------------------
@@ -329,6 +378,50 @@ def https_checks_fail_on_an_untrusted_certificate() -> None:
     check("api/good is DOWN" not in haven.events(), "the good server stays UP")
     for i in range(4):
         check_eq(haven.get(f"/api/{i}").json()["server"], "good", f"request {i} goes to the trusted server")
+
+
+@test
+def a_response_cut_without_close_notify_does_not_pass_for_complete() -> None:
+    """A TLS server whose TCP connection ends without a close_notify may have been cut (a forged
+    FIN): a response delimited by the close is then broken off, never completed."""
+    def until_close(req, conn) -> bool:
+        conn.send(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe first part")
+        if req.target.endswith("/clean"):
+            conn.sock = conn.sock.unwrap()  # close_notify, then the TCP close
+        return False
+
+    cert, key = ca().issue("api.test")
+    up = Upstream(name="s", handler=until_close, tls=ca().server_context(cert, key))
+    backends = {"api": {"tls": {"ca_file": ca().cert, "sni": "api.test"}, "servers": [{"name": "s", "address": up}],
+                        "retries": 0}}
+    haven = Haven(make_config(backends))
+    with haven.client() as c:
+        resp = c.request("GET", "/api/clean")
+        check_eq((resp.status, resp.body), (200, b"the first part"), "a close after close_notify ends the body")
+    with haven.client() as c:
+        c.send(c.build_request("GET", "/api/cut"))
+        data = c.wait_closed()
+        check(b"the first part" in data, f"the part that came was relayed: {data!r}")
+        check(not data.endswith(b"0\r\n\r\n"), f"...but never ended as complete: {data[-40:]!r}")
+    check(re.search(r'"GET /api/cut HTTP/1.1" 200 .* term=server_abort', haven.access_log()),
+          f"access log: {haven.access_log()[-300:]}")
+
+
+@test
+def a_reload_that_turns_verification_on_drops_unverified_connections() -> None:
+    wrong = tls_upstream("wrong", ["wrong.test"])
+    unverified = {"api": {"tls": {"verify": False, "sni": "api.test"}, "servers": [{"name": "w", "address": wrong}],
+                          "retries": 0}}
+    config = make_config(unverified, extra=ADMIN)
+    haven = Haven(config)
+    check_eq(haven.get("/api/before").status, 200, "unverified: answered")
+    check_eq(wrong.open_connections(), 1, "a pooled connection to the server")
+    verified = {"api": {"tls": {"ca_file": ca().cert, "sni": "api.test"}, "servers": [{"name": "w", "address": wrong}],
+                        "retries": 0}}
+    rewrite(haven, make_config(verified, extra=ADMIN))
+    check_eq(haven.admin("POST", "/api/v1/reload").status, 200, "reload")
+    check_eq(haven.get("/api/after").status, 502, "verified: the pooled unverified connection is not used")
+    check_eq([r.target for r in wrong.traffic()], ["/api/before"], "requests the server took")
 
 
 @test

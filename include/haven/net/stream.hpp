@@ -44,6 +44,9 @@ class Stream {
   static const int kTimedOut;
   static const int kRefused;  // nothing listens at the address
   static const int kTlsFailed;  // the TLS layer failed (the TLS stream says why)
+  // The peer closed TCP under TLS without a close_notify: what came before may be cut short.
+  static const int kTlsTruncated;
+  static const int kNoBuffers;  // no memory for a read buffer (a local shortage)
   static constexpr std::size_t kMaxSlices = 64;
 
   // Events go to another handler from now on (a pooled connection changes hands).
@@ -65,6 +68,9 @@ class Stream {
   virtual void close(HandleOwner* closed_owner, bool reset = false) = 0;
   [[nodiscard]] virtual bool closing() const = 0;
   virtual void set_nodelay() = 0;
+  // Bytes received but not yet handed to the handler (TLS holds records back while the handler
+  // does not read): a connection with such bytes is not idle.
+  [[nodiscard]] virtual bool has_buffered_input() const { return false; }
 
   // A status in words (libuv's, or the TLS layer's for its own codes).
   static const char* error_name(int status);

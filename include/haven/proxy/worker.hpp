@@ -85,8 +85,9 @@ class Worker final : private net::HandleOwner {
   health::Checker* checker() { return checker_; }
   void on_connection_closed(DownstreamConnection* connection);
   // A client over max_connections_per_client: a 429 written straight to the new socket (no
-  // session, no buffer: it must cost less than serving), then closed.
-  void refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission);
+  // session, no buffer: it must cost less than serving), then closed; on a TLS frontend only
+  // closed.
+  void refuse_over_limit(int fd, const sockaddr* peer, const ClientTable::Admission& admission, bool tls);
   // Request header fields left out for a '_' in their names: counted, and said in the event log
   // at once the first time, then at most once a minute with the count since.
   void count_dropped_headers(std::size_t count);

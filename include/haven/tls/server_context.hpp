@@ -46,6 +46,8 @@ class ServerContext {
   // Which certificate serves `server_name` (SNI; empty when the client sent none): its index,
   // or -1 when none matches (the first one serves then, unless strict_sni).
   [[nodiscard]] int certificate_for(std::string_view server_name) const;
+  // Drops sessions past their lifetime from the cache (`now_ms`: wall clock).
+  void flush_expired_sessions(std::int64_t now_ms) const;
 
  private:
   struct Certificate;

@@ -55,6 +55,7 @@ class TlsStream final : public net::Stream, private net::StreamHandler, private 
   void close(net::HandleOwner* closed_owner, bool reset = false) override;
   [[nodiscard]] bool closing() const override { return closing_; }
   void set_nodelay() override { tcp_.set_nodelay(); }
+  [[nodiscard]] bool has_buffered_input() const override;
 
   [[nodiscard]] bool handshake_done() const { return handshake_done_; }
   [[nodiscard]] HandshakeResult handshake_result() const { return resumed_ ? HandshakeResult::Resumed : HandshakeResult::Full; }
@@ -79,7 +80,12 @@ class TlsStream final : public net::Stream, private net::StreamHandler, private 
   // Runs the handshake, then hands plaintext to the handler while it reads.
   void process_input();
   bool continue_handshake();
-  void fail(std::string reason);
+  // `status`: what the handler is told (kTlsFailed for OpenSSL's own errors; a TCP or local
+  // error passes through as it was, so it is never blamed on TLS).
+  void fail(std::string reason, int status = kTlsFailed);
+  // Ciphertext waiting to go out is over its cap: TCP reading pauses until it drains.
+  [[nodiscard]] bool output_full() const;
+  void resume_tcp_reading();
   // The handler's turn to learn the stream ended (once).
   void report_read_end(int status);
   // Hands queued ciphertext to TCP. False when TCP failed.

@@ -56,6 +56,7 @@ class Connection final : public net::StreamHandler, private net::HandleOwner {
   net::Stream* stream_;  // tls_ when there is one, else tcp_
   net::Deadline timer_;
   const std::shared_ptr<state::ServerRuntime> server_;
+  const std::shared_ptr<tls::ClientContext> tls_context_;  // nullptr for plain TCP
   ConnectionPool& pool_;
   Connection* idle_prev_ = nullptr;  // intrusive idle list of the pool
   Connection* idle_next_ = nullptr;
@@ -80,8 +81,10 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ~ConnectionPool();
 
-  // An idle connection to `server`, now owned by the caller, or nullptr.
-  Connection* take(Server& server);
+  // An idle connection to `server`, now owned by the caller, or nullptr. Connections made under
+  // other TLS settings (`tls` is the backend's context now) are closed instead of reused: a reload
+  // that turned verification on must not keep serving over unverified connections.
+  Connection* take(Server& server, const std::shared_ptr<tls::ClientContext>& tls);
   // A new, unconnected connection owned by the caller; TLS when the server has tls = true (with
   // `tls`, its backend's context).
   Connection* create(Server& server, const std::shared_ptr<tls::ClientContext>& tls);
