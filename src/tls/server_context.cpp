@@ -175,7 +175,10 @@ struct ServerContext::Callbacks {
     const int ok = encrypt == 1 ? EVP_EncryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv)
                                 : EVP_DecryptInit_ex(cipher, EVP_aes_256_cbc(), nullptr, key.aes_key.data(), iv);
     if (ok != 1) return -1;
-    return stale ? 2 : 1;  // 2: valid, and the client gets a ticket under the current key
+    // 2: valid, and the client gets a new ticket. Always under TLS 1.3, whose clients use each
+    // ticket once (RFC 8446 C.4) and could not resume again without one; under TLS 1.2 only when
+    // the key is no longer the current one.
+    return stale || SSL_version(ssl) == TLS1_3_VERSION ? 2 : 1;
   }
 };
 

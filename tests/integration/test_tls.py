@@ -141,6 +141,23 @@ def sessions_resume_on_any_worker() -> None:
     check_eq(resumed_total, 24.0, "resumed handshakes in /metrics")
 
 
+@test
+def a_resumed_tls13_session_gets_a_new_ticket() -> None:
+    """TLS 1.3 clients use a ticket once: a resumed handshake must hand out a new one, or every
+    other connection would be a full handshake."""
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, tls=tls_frontend(ca().issue("localhost"))))
+    directory = new_temp_dir("sessions-")
+    previous = None
+    for i in range(4):
+        session_out = os.path.join(directory, f"s{i}.pem")
+        args = ["-sess_out", session_out, "-ign_eof"] + (["-sess_in", previous] if previous else [])
+        out = s_client(haven.port, *args, data=b"GET / HTTP/1.0\r\n\r\n")
+        check(("Reused, TLSv1.3" if previous else "New, TLSv1.3") in out, f"connection {i}: {out[-400:]}")
+        check(os.path.exists(session_out), f"connection {i} got a ticket to resume with")
+        previous = session_out
+
+
 def haven_metrics(haven: Haven) -> str:
     return haven.admin("GET", "/metrics").raw.decode()
 
