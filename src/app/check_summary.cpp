@@ -25,7 +25,14 @@ std::string check_summary(const config::Config& config) {
                  config.source, config.frontends.size(), plural(config.frontends.size()), routes, plural(routes),
                  config.backends.size(), plural(config.backends.size()), servers, plural(servers), backups);
   for (const auto& frontend : config.frontends) {
-    fmt::format_to(it, "  frontend {} on {}\n", frontend.name, frontend.bind.text);
+    std::string transport;
+    if (frontend.tls.enabled()) {
+      transport = fmt::format(" (TLS, {} certificate{}{})", frontend.tls.certificates.size(),
+                              plural(frontend.tls.certificates.size()), frontend.tls.strict_sni ? ", strict SNI" : "");
+    } else if (frontend.redirect_https) {
+      transport = " (redirects to https)";
+    }
+    fmt::format_to(it, "  frontend {} on {}{}\n", frontend.name, frontend.bind.text, transport);
     for (const auto& route : frontend.routes) fmt::format_to(it, "    {} -> {}\n", route.path_prefix, route.backend);
     fmt::format_to(it, "    (default) -> {}\n", frontend.default_backend);
   }
@@ -42,8 +49,10 @@ std::string check_summary(const config::Config& config) {
                                                core::format_duration(backend.check->interval))
                                  : std::string("no active check"));
     for (const auto& server : backend.servers) {
-      fmt::format_to(it, "    server {} {}{}{}\n", server.name, server.address.text, server.backup ? " backup" : "",
-                     server.weight != 1 ? fmt::format(" weight {}", server.weight) : std::string());
+      fmt::format_to(it, "    server {} {}{}{}{}\n", server.name, server.address.text, server.backup ? " backup" : "",
+                     server.weight != 1 ? fmt::format(" weight {}", server.weight) : std::string(),
+                     server.tls ? fmt::format(" TLS to {}{}", server.sni, backend.tls.verify ? "" : " (not verified)")
+                                : std::string());
     }
   }
   return out;
