@@ -600,7 +600,23 @@ void Exchange::respond_local(std::string_view response, int status, state::Outco
   outcome_ = outcome;
   to_upstream_.clear();
   to_client_.clear();
-  to_client_.add_external(response.data(), response.size());
+  const std::string& hsts = snapshot_->config->frontends[frontend_index_].hsts;
+  const std::size_t head_end = response.find("\r\n\r\n");
+  if (!hsts.empty() && owner_->secure() && head_end != std::string_view::npos) {
+    // haven's own answers (the maintenance page) carry the frontend's HSTS too: its head is
+    // copied with the field added, its body goes out from the pre-built text.
+    std::string& arena = to_client_.arena();
+    const std::size_t start = arena.size();
+    arena.append(response.substr(0, head_end + 2));
+    arena += "Strict-Transport-Security: ";
+    arena += hsts;
+    arena += "\r\n\r\n";
+    to_client_.add_arena_since(start);
+    const std::string_view body = response.substr(head_end + 4);
+    to_client_.add_external(body.data(), body.size());
+  } else {
+    to_client_.add_external(response.data(), response.size());
+  }
   response_complete_ = true;
   // The connection stays usable unless part of a request body was never read.
   plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;

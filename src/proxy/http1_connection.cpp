@@ -467,6 +467,17 @@ void Http1Connection::respond_error(int status, state::Outcome outcome) {
 void Http1Connection::send_final_response(std::string_view response) {
   release_exchange();
   state_ = State::Lingering;
+  // On a TLS frontend with hsts, errors carry it too: a copy with the field added, kept here
+  // until the write is done.
+  const std::size_t head_end = response.find("\r\n\r\n");
+  if (tls_ != nullptr && !frontend_->hsts.empty() && head_end != std::string_view::npos) {
+    final_response_.assign(response.substr(0, head_end + 2));
+    final_response_ += "Strict-Transport-Security: ";
+    final_response_ += frontend_->hsts;
+    final_response_ += "\r\n";
+    final_response_ += response.substr(head_end + 2);  // the empty line, then the body
+    response = final_response_;
+  }
   const net::IoSlice slice{response.data(), response.size()};
   switch (stream_->write({&slice, 1})) {
     case net::WriteOutcome::Done:

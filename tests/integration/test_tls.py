@@ -213,6 +213,22 @@ def requests_over_tls_say_https_and_get_hsts() -> None:
 
 
 @test
+def havens_own_answers_over_tls_carry_hsts_too() -> None:
+    gone = Upstream("refuse", name="s1")
+    haven = Haven(make_config({"static": [gone]}, tls=tls_frontend(ca().issue("localhost")),
+                              frontend={"hsts": "max-age=600"}))
+    with tls_client(haven) as c:
+        resp = c.request("GET", "/page", headers=[("Accept", "text/html")])
+        check_eq(resp.status, 503, "the maintenance page")
+        check_eq(resp.headers.get("strict-transport-security"), "max-age=600", "HSTS on the maintenance page")
+    with tls_client(haven) as c:
+        c.send(b"GET /bad target HTTP/1.1\r\nHost: x\r\n\r\n")
+        resp = c.read_response()
+        check_eq(resp.status, 400, "a malformed request")
+        check_eq(resp.headers.get("strict-transport-security"), "max-age=600", "HSTS on an error")
+
+
+@test
 def redirect_https_answers_308_to_the_same_url() -> None:
     up = Upstream(name="s1")
     haven = Haven(make_config({"static": [up]}, frontend={"redirect_https": True, "https_port": 8443}))

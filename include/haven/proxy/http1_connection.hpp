@@ -114,6 +114,7 @@ class Http1Connection final : public DownstreamConnection,
   net::Buffer* in_ = nullptr;     // client bytes; a request head always starts at offset 0
   std::size_t parsed_ = 0;        // bytes of in_ given to the request parser
   ClientAddress address_;
+  std::string final_response_;  // an error answer with HSTS added (TLS frontends with hsts)
   State state_ = State::ReadingHead;
   int open_handles_ = 2;
   std::uint64_t request_started_ms_ = 0;  // first byte of the current request (loop clock)
