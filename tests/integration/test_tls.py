@@ -117,6 +117,30 @@ def alpn_selects_http_1_1() -> None:
 
 
 @test
+def an_ocsp_response_is_stapled_when_asked_for() -> None:
+    up = Upstream(name="s1")
+    stapled = ca().issue("a.test")
+    plain = ca().issue("b.test")
+    certificates = [{"cert": stapled[0], "key": stapled[1], "ocsp": ca().ocsp_response(stapled[0])},
+                    {"cert": plain[0], "key": plain[1]}]
+    haven = Haven(make_config({"static": [up]}, tls={"certificates": certificates}))
+    out = s_client(haven.port, "-status", servername="a.test")
+    check("OCSP Response Status: successful" in out and "Cert Status: good" in out, f"stapled: {out[:600]}")
+    out = s_client(haven.port, "-status", servername="b.test")
+    check("OCSP response: no response sent" in out, f"no staple for a certificate without one: {out[:600]}")
+    directory = new_temp_dir("bad-ocsp-")
+    garbage = os.path.join(directory, "garbage.der")
+    with open(garbage, "wb") as f:
+        f.write(b"not an OCSP response")
+    path = os.path.join(directory, "haven.toml")
+    with open(path, "w") as f:
+        f.write(make_config({"static": [up]}, tls={"certificates": [{"cert": plain[0], "key": plain[1],
+                                                                       "ocsp": garbage}]}))
+    result = run_haven(["--check", "-c", path])
+    check(result.returncode == 1 and "is not a DER OCSP response" in result.stderr, f"refused: {result.stderr!r}")
+
+
+@test
 def sessions_resume_on_any_worker() -> None:
     """Ticket keys are shared: with two workers (SO_REUSEPORT spreads connections over both), every
     resumption succeeds; keys per worker would fail about half of them."""
