@@ -202,4 +202,19 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
   out.append("\r\n");
 }
 
+std::string_view append_head_with_field(std::string& out, std::string_view response, std::string_view name,
+                                        std::string_view value) {
+  const std::size_t head_end = response.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) {
+    out.append(response);
+    return {};
+  }
+  out.append(response.substr(0, head_end + 2));
+  out.append(name);
+  out.append(": ");
+  out.append(value);
+  out.append("\r\n\r\n");
+  return response.substr(head_end + 4);
+}
+
 }  // namespace haven::http

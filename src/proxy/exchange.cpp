@@ -407,8 +407,11 @@ void Exchange::add_hsts(std::string& arena, const http::MessageHead& head, const
   for (const auto& header : head.headers) {
     if (http::iequals(header.name.view(base), "strict-transport-security")) return;
   }
-  // The head ends with an empty line: the field goes in before it.
-  arena.insert(arena.size() - 2, "Strict-Transport-Security: " + hsts + "\r\n");
+  // The head ends with an empty line: the field goes in before it (no temporary string).
+  const std::size_t at = arena.size() - 2;
+  arena.insert(at, "\r\n");
+  arena.insert(at, hsts);
+  arena.insert(at, "Strict-Transport-Security: ");
 }
 
 void Exchange::on_body(const char* data, std::size_t length) {
@@ -601,18 +604,13 @@ void Exchange::respond_local(std::string_view response, int status, state::Outco
   to_upstream_.clear();
   to_client_.clear();
   const std::string& hsts = snapshot_->config->frontends[frontend_index_].hsts;
-  const std::size_t head_end = response.find("\r\n\r\n");
-  if (!hsts.empty() && owner_->secure() && head_end != std::string_view::npos) {
+  if (!hsts.empty() && owner_->secure()) {
     // haven's own answers (the maintenance page) carry the frontend's HSTS too: its head is
     // copied with the field added, its body goes out from the pre-built text.
     std::string& arena = to_client_.arena();
     const std::size_t start = arena.size();
-    arena.append(response.substr(0, head_end + 2));
-    arena += "Strict-Transport-Security: ";
-    arena += hsts;
-    arena += "\r\n\r\n";
+    const std::string_view body = http::append_head_with_field(arena, response, "Strict-Transport-Security", hsts);
     to_client_.add_arena_since(start);
-    const std::string_view body = response.substr(head_end + 4);
     to_client_.add_external(body.data(), body.size());
   } else {
     to_client_.add_external(response.data(), response.size());

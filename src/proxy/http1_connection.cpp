@@ -5,6 +5,7 @@
 #include <cstring>
 #include <utility>
 
+#include "haven/http/head_writer.hpp"
 #include "haven/net/socket_address.hpp"
 #include "haven/proxy/worker.hpp"
 
@@ -469,13 +470,11 @@ void Http1Connection::send_final_response(std::string_view response) {
   state_ = State::Lingering;
   // On a TLS frontend with hsts, errors carry it too: a copy with the field added, kept here
   // until the write is done.
-  const std::size_t head_end = response.find("\r\n\r\n");
-  if (tls_ != nullptr && !frontend_->hsts.empty() && head_end != std::string_view::npos) {
-    final_response_.assign(response.substr(0, head_end + 2));
-    final_response_ += "Strict-Transport-Security: ";
-    final_response_ += frontend_->hsts;
-    final_response_ += "\r\n";
-    final_response_ += response.substr(head_end + 2);  // the empty line, then the body
+  if (tls_ != nullptr && !frontend_->hsts.empty()) {
+    final_response_.clear();
+    const std::string_view body =
+        http::append_head_with_field(final_response_, response, "Strict-Transport-Security", frontend_->hsts);
+    final_response_.append(body);
     response = final_response_;
   }
   const net::IoSlice slice{response.data(), response.size()};

@@ -14,10 +14,6 @@ namespace haven::tls {
 
 namespace {
 
-config::ConfigError error_at(const config::SourcePosition& at, std::string message) {
-  return config::ConfigError{at.file, at.line, at.column, std::move(message)};
-}
-
 // The SSL ex_data slot holding the server name a session was made for.
 int name_slot() {
   static const int slot = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -57,7 +53,7 @@ core::Result<std::shared_ptr<ClientContext>, config::ConfigError> ClientContext:
   std::shared_ptr<ClientContext> self(new ClientContext());
   ERR_clear_error();
   self->ctx_ = SSL_CTX_new(TLS_client_method());
-  if (self->ctx_ == nullptr) return error_at(tls.at, "cannot create a TLS context: " + openssl_error());
+  if (self->ctx_ == nullptr) return config::ConfigError::at(tls.at, "cannot create a TLS context: " + openssl_error());
   SSL_CTX* ctx = self->ctx_;
   SSL_CTX_set_app_data(ctx, self.get());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
@@ -68,7 +64,7 @@ core::Result<std::shared_ptr<ClientContext>, config::ConfigError> ClientContext:
     const bool loaded = tls.ca_file.empty() ? SSL_CTX_set_default_verify_paths(ctx) == 1
                                             : SSL_CTX_load_verify_locations(ctx, tls.ca_file.c_str(), nullptr) == 1;
     if (!loaded) {
-      return error_at(tls.at, tls.ca_file.empty()
+      return config::ConfigError::at(tls.at, tls.ca_file.empty()
                                   ? "cannot load the system's CA certificates: " + openssl_error()
                                   : fmt::format("ca_file \"{}\" holds no PEM CA certificate ({})", tls.ca_file,
                                                 openssl_error()));
@@ -79,14 +75,14 @@ core::Result<std::shared_ptr<ClientContext>, config::ConfigError> ClientContext:
   }
   if (!tls.cert.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert.c_str()) != 1) {
-      return error_at(tls.at, fmt::format("cert \"{}\" holds no PEM certificate ({})", tls.cert, openssl_error()));
+      return config::ConfigError::at(tls.at, fmt::format("cert \"{}\" holds no PEM certificate ({})", tls.cert, openssl_error()));
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, tls.key.c_str(), SSL_FILETYPE_PEM) != 1) {
-      return error_at(tls.at, fmt::format("key \"{}\" holds no PEM private key ({})", tls.key, openssl_error()));
+      return config::ConfigError::at(tls.at, fmt::format("key \"{}\" holds no PEM private key ({})", tls.key, openssl_error()));
     }
     if (SSL_CTX_check_private_key(ctx) != 1) {
       ERR_clear_error();
-      return error_at(tls.at, fmt::format("key \"{}\" does not belong to certificate \"{}\"", tls.key, tls.cert));
+      return config::ConfigError::at(tls.at, fmt::format("key \"{}\" does not belong to certificate \"{}\"", tls.key, tls.cert));
     }
   }
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);

@@ -38,10 +38,6 @@ struct ServerContext::Certificate {
 
 namespace {
 
-config::ConfigError error_at(const config::SourcePosition& at, std::string message) {
-  return config::ConfigError{at.file, at.line, at.column, std::move(message)};
-}
-
 // Index of the SSL ex_data slot holding the chosen certificate (+1; 0 = the default).
 int certificate_slot() {
   static const int slot = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
@@ -204,7 +200,7 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
   ERR_clear_error();
   self->ctx_ = SSL_CTX_new(TLS_server_method());
   if (self->ctx_ == nullptr) {
-    return error_at(tls.certificates.front().at, "cannot create a TLS context: " + openssl_error());
+    return config::ConfigError::at(tls.certificates.front().at, "cannot create a TLS context: " + openssl_error());
   }
   SSL_CTX* ctx = self->ctx_;
   SSL_CTX_set_app_data(ctx, self.get());
@@ -215,7 +211,7 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
     certificate->cert = bio != nullptr ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr;
     if (certificate->cert == nullptr) {
       BIO_free(bio);
-      return error_at(entry.at, fmt::format("certificate \"{}\" holds no PEM certificate ({})", entry.cert, openssl_error()));
+      return config::ConfigError::at(entry.at, fmt::format("certificate \"{}\" holds no PEM certificate ({})", entry.cert, openssl_error()));
     }
     certificate->chain = sk_X509_new_null();
     while (X509* next = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) sk_X509_push(certificate->chain, next);
@@ -225,20 +221,20 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
     certificate->key = bio != nullptr ? PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr) : nullptr;
     BIO_free(bio);
     if (certificate->key == nullptr) {
-      return error_at(entry.at, fmt::format("key \"{}\" holds no PEM private key (an encrypted key is not supported: "
+      return config::ConfigError::at(entry.at, fmt::format("key \"{}\" holds no PEM private key (an encrypted key is not supported: "
                                             "haven cannot ask for a pass phrase) ({})",
                                             entry.key, openssl_error()));
     }
     if (X509_check_private_key(certificate->cert, certificate->key) != 1) {
       ERR_clear_error();
-      return error_at(entry.at, fmt::format("key \"{}\" does not belong to certificate \"{}\"", entry.key, entry.cert));
+      return config::ConfigError::at(entry.at, fmt::format("key \"{}\" does not belong to certificate \"{}\"", entry.key, entry.cert));
     }
     CertificateInfo info;
     info.file = entry.cert;
     info.subject = x509_name_line(X509_get_subject_name(certificate->cert));
     info.not_after_ms = asn1_time_ms(X509_get0_notAfter(certificate->cert));
     if (info.not_after_ms != 0 && info.not_after_ms <= now_ms) {
-      return error_at(entry.at, fmt::format("certificate \"{}\" ({}) expired on {:%Y-%m-%d %H:%M:%S} UTC", entry.cert,
+      return config::ConfigError::at(entry.at, fmt::format("certificate \"{}\" ({}) expired on {:%Y-%m-%d %H:%M:%S} UTC", entry.cert,
                                             info.subject, fmt::gmtime(static_cast<std::time_t>(info.not_after_ms / 1000))));
     }
     certificate->names = dns_names(certificate->cert);
@@ -251,7 +247,7 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
       OCSP_RESPONSE* response = d2i_OCSP_RESPONSE(nullptr, &data, static_cast<long>(certificate->ocsp.size()));
       if (response == nullptr) {
         ERR_clear_error();
-        return error_at(entry.at, fmt::format("OCSP response \"{}\" is not a DER OCSP response", entry.ocsp));
+        return config::ConfigError::at(entry.at, fmt::format("OCSP response \"{}\" is not a DER OCSP response", entry.ocsp));
       }
       OCSP_RESPONSE_free(response);
     }
@@ -261,15 +257,15 @@ core::Result<std::shared_ptr<const ServerContext>, config::ConfigError> ServerCo
   // The first certificate is the context's own: a handshake for it (or without SNI) costs no switch.
   const Certificate& first = *self->certificates_.front();
   if (SSL_CTX_use_cert_and_key(ctx, first.cert, first.key, first.chain, 1) != 1) {
-    return error_at(tls.certificates.front().at, "cannot use the certificate: " + openssl_error());
+    return config::ConfigError::at(tls.certificates.front().at, "cannot use the certificate: " + openssl_error());
   }
 
   SSL_CTX_set_min_proto_version(ctx, tls.min_version == config::TlsVersion::Tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
   if (SSL_CTX_set_cipher_list(ctx, tls.ciphers.c_str()) != 1) {
-    return error_at(tls.ciphers_at, fmt::format("ciphers \"{}\" names no cipher OpenSSL knows", tls.ciphers));
+    return config::ConfigError::at(tls.ciphers_at, fmt::format("ciphers \"{}\" names no cipher OpenSSL knows", tls.ciphers));
   }
   if (SSL_CTX_set_ciphersuites(ctx, tls.ciphersuites.c_str()) != 1) {
-    return error_at(tls.ciphersuites_at,
+    return config::ConfigError::at(tls.ciphersuites_at,
                     fmt::format("ciphersuites \"{}\" names no TLS 1.3 suite OpenSSL knows", tls.ciphersuites));
   }
   SSL_CTX_set_dh_auto(ctx, 1);

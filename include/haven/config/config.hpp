@@ -266,6 +266,10 @@ struct ConfigError {
   int column = 0;
   std::string message;
 
+  // A problem found when a setting's files are read (by the tls module), at the setting's place.
+  static ConfigError at(const SourcePosition& where, std::string why) {
+    return ConfigError{where.file, where.line, where.column, std::move(why)};
+  }
   [[nodiscard]] std::string to_string() const;
 };
 

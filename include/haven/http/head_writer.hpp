@@ -44,6 +44,12 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
 // "1a2b\r\n"
 void append_chunk_header(std::string& out, std::size_t size);
 
+// Appends the head of the pre-built `response` to `out` with "NAME: VALUE" added as its last
+// field, and returns the rest (the body), which the caller sends from `response` itself. A
+// `response` without a complete head is appended whole (nothing is returned).
+std::string_view append_head_with_field(std::string& out, std::string_view response, std::string_view name,
+                                        std::string_view value);
+
 // A token list header ("close, X-Foo") contains `token`, case-insensitively.
 bool list_contains_token(std::string_view list, std::string_view token);
 

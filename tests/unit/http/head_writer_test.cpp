@@ -118,3 +118,14 @@ TEST_CASE("an absolute-form request without Host gets the target's authority as 
   CHECK(out.find("Host: example.com:8080\r\n") != std::string::npos);
   CHECK(out.find("127.0.0.1:9000") == std::string::npos);
 }
+
+TEST_CASE("a field goes in as the last line of a pre-built head; the body is left to send as it is") {
+  std::string out = "prefix:";
+  const std::string_view response = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbody";
+  const std::string_view body = haven::http::append_head_with_field(out, response, "Strict-Transport-Security", "max-age=60");
+  CHECK(out == "prefix:HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nStrict-Transport-Security: max-age=60\r\n\r\n");
+  CHECK(body == "body");
+  std::string whole;
+  CHECK(haven::http::append_head_with_field(whole, "no head here", "X", "y").empty());
+  CHECK(whole == "no head here");
+}
