@@ -1,9 +1,9 @@
-#include <ctime>
+#include "haven/admin/render.hpp"
 
 #include <fmt/format.h>
 
-#include "haven/admin/render.hpp"
 #include "haven/core/json_text.hpp"
+#include "haven/core/wall_time.hpp"
 
 namespace haven::admin {
 
@@ -84,7 +84,7 @@ class JsonOut {
     if (epoch_ms == 0) {
       null();
     } else {
-      string(iso8601(epoch_ms));
+      string(core::iso8601(epoch_ms));
     }
   }
 
@@ -246,14 +246,6 @@ void write_backends(JsonOut& out, const Stats& stats) {
 }
 
 }  // namespace
-
-std::string iso8601(std::int64_t epoch_ms) {
-  const std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
-  std::tm parts{};
-  gmtime_r(&seconds, &parts);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday,
-                     parts.tm_hour, parts.tm_min, parts.tm_sec, static_cast<int>(epoch_ms % 1000));
-}
 
 std::string render_stats_json(const Stats& stats) {
   JsonOut out;

@@ -40,6 +40,7 @@
 #include "haven/proxy/tls_contexts.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/state/registry.hpp"
+#include "haven/upstream/backend_mode.hpp"
 
 namespace haven::app {
 
@@ -312,6 +313,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
   }
   void server_admin_changed() override {
+    for (const auto& backend : snapshot_->backends) upstream::refresh_status(*backend);
     for (auto& worker : workers_) worker->notify_admin_change();
     // [admin] is not reloadable: the file named at start-up, whatever a reload says.
     const std::string& path = admin_settings_.state_file;
@@ -488,6 +490,15 @@ int serve(std::shared_ptr<const config::Config> config, const std::string& confi
       return 1;
     }
   }
+  // A backend's mode changed (on whichever thread): every worker pushes it to its status-feed
+  // subscribers. The listener goes before the workers do.
+  registry.status_signal().listen([&workers] {
+    for (auto& worker : workers) worker->notify_status_change();
+  });
+  struct StopListening {
+    state::StatusSignal& signal;
+    ~StopListening() { signal.listen({}); }
+  } stop_listening{registry.status_signal()};
   for (std::size_t i = 0; i < config->frontends.size(); ++i) {
     const auto& frontend = config->frontends[i];
     const std::string host = frontend.bind.is_ipv6 ? "[" + frontend.bind.host + "]" : frontend.bind.host;

@@ -138,12 +138,41 @@ bool read_https_settings(const TableReader& block, Frontend& out) {
   return true;
 }
 
+// status_path: "" (no feed) or an absolute path with no query, fragment or byte a request line
+// could not carry as is.
+bool read_status_path(const TableReader& block, Frontend& out) {
+  if (!block.read_string("status_path", out.status_path)) return false;
+  const std::string_view path = out.status_path;
+  if (path.empty()) return true;
+  bool plain = path.size() <= 256;
+  for (const char c : path) plain = plain && c > 0x20 && c < 0x7f && c != '?' && c != '#';
+  if (path.front() != '/' || !plain) {
+    return block.errors().fail(*block.find("status_path"),
+                               fmt::format("status_path must be a path such as \"/.haven/status\" (no query, "
+                                           "at most 256 bytes) or \"\" for no status feed, not \"{}\"",
+                                           out.status_path));
+  }
+  return true;
+}
+
+// The backends the status feed reports, each once, in order of first mention.
+void list_status_backends(Frontend& out) {
+  auto& list = out.status_backend_indexes;
+  list.clear();
+  const auto add = [&list](std::size_t index) {
+    if (std::find(list.begin(), list.end(), index) == list.end()) list.push_back(index);
+  };
+  add(out.default_backend_index);
+  for (const Route& route : out.routes) add(route.backend_index);
+  for (const std::size_t index : out.maintenance_requires_indexes) add(index);
+}
+
 bool read_frontend(const TableReader& block, const Timeouts& defaults, const std::vector<Backend>& backends,
                    const std::filesystem::path& base_dir, Frontend& out) {
-  static constexpr std::array<std::string_view, 13> kKeys{
+  static constexpr std::array<std::string_view, 14> kKeys{
       "bind",          "default_backend",        "routes",        "maintenance_requires", "timeouts",
       "max_header_bytes", "max_headers",         "underscores_in_headers", "min_body_rate", "tls",
-      "redirect_https",   "https_port",          "hsts"};
+      "redirect_https",   "https_port",          "hsts",          "status_path"};
   static constexpr std::array<std::string_view, 3> kUnderscores{"drop", "reject", "allow"};
   std::string underscores = "drop";
   out.timeouts = defaults;
@@ -154,7 +183,7 @@ bool read_frontend(const TableReader& block, const Timeouts& defaults, const std
   out.underscores_in_headers = underscores == "reject"  ? HeaderUnderscores::Reject
                                : underscores == "allow" ? HeaderUnderscores::Allow
                                                         : HeaderUnderscores::Drop;
-  return read_bind(block, out) &&
+  const bool read = read_bind(block, out) &&
          block.require("default_backend", fmt::format("frontend \"{}\" needs a \"default_backend\"", out.name)) &&
          block.read_string("default_backend", out.default_backend) &&
          find_backend(block.errors(), *block.find("default_backend"), "default_backend", out.default_backend,
@@ -163,7 +192,10 @@ bool read_frontend(const TableReader& block, const Timeouts& defaults, const std
          read_timeout_overrides(block, fmt::format("frontend \"{}\"", out.name), out.timeouts) &&
          block.read_int("max_header_bytes", 1024, kMaxHeadBytes, out.max_header_bytes) &&
          block.read_int("max_headers", 1, 1000, out.max_headers) &&
-         read_frontend_tls(block, out.name, base_dir, out.tls) && read_https_settings(block, out);
+         read_frontend_tls(block, out.name, base_dir, out.tls) && read_https_settings(block, out) &&
+         read_status_path(block, out);
+  if (read) list_status_backends(out);
+  return read;
 }
 
 // Two listeners on one address would fail at bind time, after the old configuration was let go;

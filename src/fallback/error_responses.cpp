@@ -21,6 +21,7 @@ constexpr std::array kPages{
     ErrorPage{408, "Request Timeout", "The request did not arrive in time."},
     ErrorPage{429, "Too Many Requests", "This address holds too many connections; close some and try again.",
               "Retry-After: 10\r\n"},
+    ErrorPage{405, "Method Not Allowed", "Only GET and HEAD are served at this address.", "Allow: GET, HEAD\r\n"},
     ErrorPage{431, "Request Header Fields Too Large", "The request head is larger than this server accepts."},
     ErrorPage{501, "Not Implemented", "This request method is not served here."},
     ErrorPage{502, "Bad Gateway", "The server behind this proxy failed to answer properly."},

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "haven/health/probe.hpp"
+#include "haven/upstream/backend_mode.hpp"
 
 namespace haven::health {
 
@@ -68,6 +69,8 @@ void Checker::bind(const std::vector<std::unique_ptr<upstream::Backend>>& backen
   for (std::size_t b = 0; b < backends.size(); ++b) {
     const auto& backend = *backends[b];
     backend_available_[b] = backend.usable();
+    // A reload may have added, removed or re-weighted servers (or the whole backend).
+    upstream::refresh_status(backend);
     for (const auto& server : backend.servers) {
       if (!server->runtime.check) continue;
       const auto same = std::find_if(checks_.begin(), checks_.end(), [&](const auto& c) {
@@ -185,10 +188,14 @@ void Checker::on_probe_result(std::uint64_t check_id, bool ok, int status, const
     if (first_verdict) check.state.settle(ok);
     if (first_verdict || check.state.observe(ok)) {
       apply_change(check, check.state.up(), fmt::format("check: {}, {}ms", reason, elapsed_ms));
-    } else if (!ok && check.state.up() && on_trouble_) {
-      // Not DOWN yet, but requests that have waited on it as long as this check did are better
-      // off elsewhere now than after `fall` more checks.
-      on_trouble_();
+    } else {
+      if (!ok && check.state.up() && on_trouble_) {
+        // Not DOWN yet, but requests that have waited on it as long as this check did are better
+        // off elsewhere now than after `fall` more checks.
+        on_trouble_();
+      }
+      // A pass may have cleared what traffic concluded (unreachable): the backend's mode follows.
+      upstream::refresh_status(*(*backends_)[check.backend_index]);
     }
   }
   // Jitter of +-10% keeps the checks of many servers from falling into step.
@@ -254,6 +261,7 @@ void Checker::apply_change(ServerCheck& check, bool up, const std::string& why) 
                     {{"backend", backend.config.name}});
     }
   }
+  upstream::refresh_status(backend);
   if (!up && on_trouble_) on_trouble_();
 }
 

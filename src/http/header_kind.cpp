@@ -35,6 +35,9 @@ HeaderKind classify_header(std::string_view name) {
       if (iequals(name, "connection")) return HeaderKind::Connection;
       if (iequals(name, "keep-alive")) return HeaderKind::KeepAlive;
       break;
+    case 13:
+      if (iequals(name, "if-none-match")) return HeaderKind::IfNoneMatch;
+      break;
     case 14:
       if (iequals(name, "content-length")) return HeaderKind::ContentLength;
       if (iequals(name, "http2-settings")) return HeaderKind::Http2Settings;

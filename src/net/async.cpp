@@ -23,11 +23,19 @@ Async::Async(Loop& loop, Callback callback, void* owner) : callback_(callback), 
   AsyncAccess::handle(*this)->data = this;
 }
 
-void Async::send() { uv_async_send(AsyncAccess::handle(*this)); }
+void Async::send() {
+  // Under the lock that close() takes: a send from another thread never reaches a handle (or a
+  // loop) that is being closed.
+  const std::lock_guard lock(mutex_);
+  if (!closing_) uv_async_send(AsyncAccess::handle(*this));
+}
 
 void Async::close(HandleOwner* owner) {
-  if (closing_) return;
-  closing_ = true;
+  {
+    const std::lock_guard lock(mutex_);
+    if (closing_) return;
+    closing_ = true;
+  }
   closed_owner_ = owner;
   uv_close(reinterpret_cast<uv_handle_t*>(AsyncAccess::handle(*this)), &AsyncAccess::on_close);
 }

@@ -11,6 +11,7 @@
 #include "haven/proxy/body_queue.hpp"
 #include "haven/proxy/maintenance_policy.hpp"
 #include "haven/proxy/worker.hpp"
+#include "haven/upstream/backend_mode.hpp"
 
 namespace haven::proxy {
 
@@ -99,6 +100,13 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
   if (frontend.redirect_https) {
     respond_redirect_to_https();
     return;
+  }
+  if (!frontend.status_path.empty()) {
+    const std::string_view path = routing::origin_path(target_text);
+    if (path.substr(0, path.find('?')) == frontend.status_path) {
+      respond_status();
+      return;
+    }
   }
   if (navigation_needs_maintenance(facts, frontend.maintenance_requires_indexes,
                                    [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
@@ -383,7 +391,10 @@ int Exchange::on_head(http::MessageHead& head) {
     if (runtime.passive_failures.load(std::memory_order_relaxed) != 0) {
       runtime.passive_failures.store(0, std::memory_order_relaxed);
     }
-    if (runtime.unreachable.load(std::memory_order_relaxed)) runtime.unreachable.store(false, std::memory_order_relaxed);
+    if (runtime.unreachable.load(std::memory_order_relaxed)) {
+      runtime.unreachable.store(false, std::memory_order_relaxed);
+      upstream::refresh_status(*backend_);
+    }
     const bool client_keep_alive = request_.keep_alive && !request_.upgrade && !worker_.draining();
     plan_ = http::plan_response(head, client_http10, client_keep_alive);
     if (!plan_.relayable) return -1;  // codings an HTTP/1.0 client cannot be sent
@@ -597,21 +608,65 @@ void Exchange::respond_redirect_to_https() {
   flush_to_client();
 }
 
-void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome) {
+void Exchange::respond_status() {
+  // haven answers itself: no backend's counters or access-log field claim the request.
+  backend_ = nullptr;
+  const bool head_only = request_.method == http::Method::Head;
+  if (request_.method != http::Method::Get && !head_only) {
+    respond_error(405, state::Outcome::BadRequest);
+    return;
+  }
+  const char* base = owner_->request_base();
+  WorkerStatusFeed& feed = worker_.status_feed();
+  const auto* accept = request_.find(http::HeaderKind::Accept);
+  const bool wants_stream = !head_only && accept != nullptr &&
+                            accept->value.view(base).find("text/event-stream") != std::string_view::npos;
+  if (wants_stream && request_complete_ && !request_.upgrade) {
+    // Over the limit, a 503: the page falls back to polling the JSON.
+    if (!feed.has_room(snapshot_->config->global.max_status_subscribers)) {
+      respond_error(503, state::Outcome::LocalResources);
+      return;
+    }
+    status_ = 200;
+    outcome_ = state::Outcome::Ok;
+    release_upstream(false);
+    record();
+    set_done();
+    owner_->become_status_subscriber();
+    return;
+  }
+  const fallback::StatusFeedAnswer& answer = feed.answer(*worker_.snapshot(), *snapshot_, frontend_index_);
+  const auto* if_none_match = request_.find(http::HeaderKind::IfNoneMatch);
+  const bool current = if_none_match != nullptr && fallback::etag_matches(if_none_match->value.view(base), answer.etag());
+  // A copy: the cached answer is replaced when a backend changes mode, maybe before this write
+  // is done.
+  respond_local(current ? answer.not_modified() : answer.response(head_only), current ? 304 : 200, state::Outcome::Ok,
+                true);
+}
+
+void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome, bool copy) {
   release_upstream(false);
   status_ = status;
   outcome_ = outcome;
   to_upstream_.clear();
   to_client_.clear();
+  std::string& arena = to_client_.arena();
+  const std::size_t start = arena.size();
   const std::string& hsts = snapshot_->config->frontends[frontend_index_].hsts;
   if (!hsts.empty() && owner_->secure()) {
     // haven's own answers (the maintenance page) carry the frontend's HSTS too: its head is
     // copied with the field added, its body goes out from the pre-built text.
-    std::string& arena = to_client_.arena();
-    const std::size_t start = arena.size();
     const std::string_view body = http::append_head_with_field(arena, response, "Strict-Transport-Security", hsts);
+    if (copy) {
+      arena += body;
+      to_client_.add_arena_since(start);
+    } else {
+      to_client_.add_arena_since(start);
+      to_client_.add_external(body.data(), body.size());
+    }
+  } else if (copy) {
+    arena += response;
     to_client_.add_arena_since(start);
-    to_client_.add_external(body.data(), body.size());
   } else {
     to_client_.add_external(response.data(), response.size());
   }
@@ -678,7 +733,9 @@ void Exchange::note_traffic_failure(const char* reason, bool conclusive) {
   if (!conclusive && failures < backend_->config.check->fall) return;
   // Out of rotation on every worker at once, before the checker's DOWN line: no request goes to it
   // in between. The worker that takes it out reports it; the checker clears the mark when it acts.
-  if (server.runtime.unreachable.exchange(true, std::memory_order_relaxed) || worker_.checker() == nullptr) return;
+  if (server.runtime.unreachable.exchange(true, std::memory_order_relaxed)) return;
+  upstream::refresh_status(*backend_);
+  if (worker_.checker() == nullptr) return;
   worker_.checker()->report_traffic_failure(
       server.runtime_entry, conclusive ? std::string(reason)
                                        : std::string(reason) + ", " + std::to_string(failures) +
@@ -693,6 +750,7 @@ void Exchange::mark_tried_servers_unreachable() {
   for (const auto& server : backend_->servers) {
     if (tried_.contains(server->index)) server->runtime.unreachable.store(true, std::memory_order_relaxed);
   }
+  upstream::refresh_status(*backend_);
 }
 
 // How long the current server may stay silent: the server timeout, or, for an idempotent request

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
+#include "haven/fallback/status_feed.hpp"
 #include "haven/http/head_writer.hpp"
 #include "haven/net/socket_address.hpp"
 #include "haven/proxy/worker.hpp"
@@ -14,6 +16,8 @@ namespace haven::proxy {
 namespace {
 
 constexpr core::Duration kLingerTime{1000};  // after an error response: time for the client to read it
+// What a status-feed subscriber may send after its request before it is cut off.
+constexpr std::size_t kMaxSubscriberInput = 4096;
 // Bytes read while lingering go nowhere. One per worker thread: workers never share mutable memory.
 thread_local char discard_scratch[4096];
 
@@ -42,6 +46,7 @@ Http1Connection::Http1Connection(Worker& worker, std::shared_ptr<const Snapshot>
 }
 
 Http1Connection::~Http1Connection() {
+  worker_.status_feed().unsubscribe(*this);
   worker_.buffers().release(in_);
   worker_.buffers().release(tunnel_server_bytes_);
   if (exchange_ != nullptr) worker_.release_exchange(exchange_);
@@ -134,10 +139,19 @@ void Http1Connection::count_tls_failure(bool timed_out) {
 }
 
 void Http1Connection::close_if_idle() {
-  if (state_ == State::ReadingHead && !request_started_) close_now();
+  if ((state_ == State::ReadingHead && !request_started_) || state_ == State::Subscribed) close_now();
 }
 
 void Http1Connection::on_reload() {
+  if (state_ == State::Subscribed) {
+    // A subscriber stays while its frontend does, and gets the feed as the new configuration has it.
+    if (follow_reload()) {
+      on_status_change();
+    } else {
+      close_now();
+    }
+    return;
+  }
   // An idle connection of a frontend the reload removed is closed now (a client takes that as the
   // usual end of an idle keep-alive connection); a busy one finishes its request first.
   if (state_ == State::ReadingHead && !request_started_ && !follow_reload()) close_now();
@@ -161,7 +175,7 @@ void Http1Connection::on_server_trouble() {
 // Client side
 
 char* Http1Connection::on_alloc(std::size_t& capacity) {
-  if (state_ == State::Lingering || state_ == State::Closed) {
+  if (state_ == State::Lingering || state_ == State::Closed || state_ == State::Subscribed) {
     capacity = sizeof discard_scratch;
     return discard_scratch;
   }
@@ -181,6 +195,12 @@ char* Http1Connection::on_alloc(std::size_t& capacity) {
 // every request. Only a full buffer (backpressure) stops it, until room is made.
 void Http1Connection::on_read(std::size_t length) {
   if (state_ == State::Lingering || state_ == State::Closed) return;
+  if (state_ == State::Subscribed) {
+    // Nothing is expected from a subscriber; a little is ignored, a stream of it is abuse.
+    subscriber_input_ += static_cast<std::uint32_t>(std::min<std::size_t>(length, kMaxSubscriberInput));
+    if (subscriber_input_ >= kMaxSubscriberInput) close_now(true);
+    return;
+  }
   in_->end += length;
   if (state_ == State::Tunnel) {
     if (in_->room(false) == 0) stream_->read_stop();
@@ -221,6 +241,7 @@ void Http1Connection::on_read_end(int status) {
       close_now();
       return;
     case State::Lingering:
+    case State::Subscribed:
       close_now();
       return;
     case State::Tunnel:
@@ -257,6 +278,15 @@ void Http1Connection::on_write_done(int status) {
       return;
     case State::InExchange:
       exchange_->response_written();
+      return;
+    case State::Subscribed:
+      subscriber_writing_ = false;
+      subscriber_stalled_ = false;
+      subscriber_out_.clear();
+      if (subscriber_stale_) {
+        subscriber_stale_ = false;
+        on_status_change();
+      }
       return;
     default:
       return;
@@ -515,6 +545,7 @@ void Http1Connection::close_now(bool reset) {
     tunnel_upstream_ = nullptr;
   }
   if (exchange_ != nullptr) release_exchange();
+  worker_.status_feed().unsubscribe(*this);
   timer_.close(this);
   stream_->close(this, reset);  // a TLS stream closes the TCP stream under it
 }
@@ -537,6 +568,8 @@ void Http1Connection::on_client_timer(void* self) noexcept {
     case State::Lingering:
       connection.close_now();
       return;
+    case State::Subscribed:
+      return;  // no timer runs while subscribed: heartbeats tell a dead reader
     case State::Tunnel:
       connection.end_tunnel(state::Outcome::TunnelTimeout);
       return;
@@ -546,6 +579,80 @@ void Http1Connection::on_client_timer(void* self) noexcept {
     case State::Closed:
       return;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status-feed subscribers: the feed as an event stream, one event per change of state, a comment
+// line every heartbeat; only the latest state matters, so a reader that is behind gets that, once.
+
+void Http1Connection::become_status_subscriber() {
+  release_exchange();
+  state_ = State::Subscribed;
+  timer_.clear();
+  // Whatever the client pipelined behind its subscription is not for us.
+  worker_.buffers().release(in_);
+  in_ = nullptr;
+  parsed_ = 0;
+  worker_.status_feed().subscribe(*this);
+  const fallback::StatusFeedAnswer& answer = worker_.status_feed().answer(*worker_.snapshot(), *snapshot_, frontend_index_);
+  std::string opening;
+  const std::string_view head = fallback::event_stream_head();
+  if (tls_ != nullptr && !frontend_->hsts.empty()) {
+    opening.append(http::append_head_with_field(opening, head, "Strict-Transport-Security", frontend_->hsts));
+  } else {
+    opening.append(head);
+  }
+  opening.append(answer.event());
+  subscriber_sent_ = answer.hash();
+  send_to_subscriber(opening);
+  if (state_ == State::Subscribed && stream_->read_start() != 0) close_now();
+}
+
+void Http1Connection::send_to_subscriber(std::string_view bytes) {
+  if (subscriber_writing_) {
+    subscriber_stale_ = true;
+    return;
+  }
+  subscriber_out_.assign(bytes);
+  const net::IoSlice slice{subscriber_out_.data(), subscriber_out_.size()};
+  switch (stream_->write({&slice, 1})) {
+    case net::WriteOutcome::Done:
+      // Idle subscribers hold no buffer: thousands of open maintenance pages cost little.
+      std::string().swap(subscriber_out_);
+      return;
+    case net::WriteOutcome::Pending:
+      subscriber_writing_ = true;
+      return;
+    case net::WriteOutcome::Failed:
+      close_now(true);
+      return;
+  }
+}
+
+void Http1Connection::on_status_change() {
+  if (state_ != State::Subscribed) return;
+  const fallback::StatusFeedAnswer& answer = worker_.status_feed().answer(*worker_.snapshot(), *snapshot_, frontend_index_);
+  if (answer.hash() == subscriber_sent_) return;
+  if (subscriber_writing_) {
+    subscriber_stale_ = true;  // sent once the write in flight is done
+    return;
+  }
+  subscriber_sent_ = answer.hash();
+  send_to_subscriber(answer.event());
+}
+
+void Http1Connection::on_status_heartbeat() {
+  if (state_ != State::Subscribed) return;
+  if (subscriber_writing_) {
+    // Still not read since the last heartbeat: the reader is gone or stuck; its slot is worth more.
+    if (subscriber_stalled_) {
+      close_now(true);
+    } else {
+      subscriber_stalled_ = true;
+    }
+    return;
+  }
+  send_to_subscriber(fallback::kEventStreamHeartbeat);
 }
 
 // ---------------------------------------------------------------------------------------------

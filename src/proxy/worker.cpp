@@ -84,11 +84,21 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       shutdown_signal_(loop_, &Worker::on_shutdown_requested, this),
       server_trouble_signal_(loop_, &Worker::on_server_trouble, this),
       admin_change_signal_(loop_, &Worker::on_admin_change, this),
+      status_signal_(loop_, &Worker::on_status_change, this),
+      status_heartbeat_(loop_, &Worker::on_status_heartbeat, this),
       snapshot_signal_(loop_, &Worker::on_snapshot_change, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
       grace_timer_(loop_, &Worker::on_grace_expired, this),
       trim_timer_(loop_, &Worker::on_trim, this) {
   trim_timer_.start(kTrimInterval, kTrimInterval);
+  start_status_heartbeat();
+}
+
+void Worker::start_status_heartbeat() {
+  const core::Duration interval = snapshot_->config->global.status_heartbeat;
+  if (interval == status_heartbeat_interval_) return;
+  status_heartbeat_interval_ = interval;
+  status_heartbeat_.start(interval, interval);
 }
 
 
@@ -175,6 +185,10 @@ void Worker::on_server_trouble(void* self) noexcept {
 
 void Worker::on_admin_change(void* self) noexcept { static_cast<Worker*>(self)->connections_.close_unwanted(); }
 
+void Worker::on_status_change(void* self) noexcept { static_cast<Worker*>(self)->status_feed_.notify_change(); }
+
+void Worker::on_status_heartbeat(void* self) noexcept { static_cast<Worker*>(self)->status_feed_.heartbeat(); }
+
 void Worker::adopt_snapshot(std::shared_ptr<const Snapshot> snapshot, std::vector<int> keep,
                             std::vector<int> listener_fds) {
   {
@@ -230,6 +244,9 @@ void Worker::apply_snapshot(PendingSnapshot change) {
   }
   acceptors_ = std::move(next);
   snapshot_ = std::move(change.snapshot);
+  // Subscribers follow the reload below (Http1Connection::on_reload) and get the new answers.
+  status_feed_.forget_answers();
+  start_status_heartbeat();
   // Idle connections to servers the new configuration no longer has (or has at another address)
   // are of no use any more.
   std::vector<const state::ServerRuntime*> servers;
@@ -366,6 +383,8 @@ void Worker::finish_shutdown() {
   server_trouble_signal_.close(this);
   snapshot_signal_.close(this);
   admin_change_signal_.close(this);
+  status_signal_.close(this);
+  status_heartbeat_.close(this);
   flush_logs_.close(this);
   grace_timer_.close(this);
   trim_timer_.close(this);

@@ -12,15 +12,15 @@ std::string server_key(std::string_view backend, std::string_view server) {
 }
 
 // Looks `name` up in `previous` and moves it to `next`, or creates it there.
-template <typename Entry>
+template <typename Entry, typename... Extra>
 std::shared_ptr<Entry> carry_or_create(std::map<std::string, std::shared_ptr<Entry>, std::less<>>& previous,
                                        std::map<std::string, std::shared_ptr<Entry>, std::less<>>& next,
-                                       const std::string& name, std::size_t workers) {
+                                       const std::string& name, std::size_t workers, const Extra&... extra) {
   std::shared_ptr<Entry> entry;
   if (auto found = previous.find(name); found != previous.end()) {
     entry = found->second;
   } else {
-    entry = std::make_shared<Entry>(name, workers);
+    entry = std::make_shared<Entry>(name, workers, extra...);
   }
   next[name] = entry;
   return entry;
@@ -48,7 +48,7 @@ Binding Registry::bind(const config::Config& config, bool start_up, BindChanges*
     binding.frontends.push_back(carry_or_create(frontends_, frontends, frontend.name, workers_));
   }
   for (const auto& backend : config.backends) {
-    binding.backends.push_back(carry_or_create(backends_, backends, backend.name, workers_));
+    binding.backends.push_back(carry_or_create(backends_, backends, backend.name, workers_, status_signal_));
     auto& bound_servers = binding.servers.emplace_back();
     for (const auto& server : backend.servers) {
       const std::string key = server_key(backend.name, server.name);

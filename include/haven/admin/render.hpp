@@ -15,7 +15,5 @@ std::string render_backends_json(const Stats& stats);  // {"backends": [...]}
 std::string render_backend_json(const BackendStats& backend);
 std::string render_server_json(const ServerStats& server);
 std::string render_servers_json(const BackendStats& backend);  // {"servers": [...]}
-// "2026-12-02T14:03:05.123Z" for milliseconds since the epoch.
-std::string iso8601(std::int64_t epoch_ms);
 
 }  // namespace haven::admin

@@ -204,6 +204,12 @@ struct Frontend {
   std::uint16_t https_port = 443;
   // TLS frontends: the Strict-Transport-Security value added to responses ("" = none).
   std::string hsts;
+  // The public status feed of the backends this frontend routes to ("" = none): JSON, or an
+  // event stream for `Accept: text/event-stream`. Answered by haven, never routed.
+  std::string status_path = "/.haven/status";
+  // The backends the feed reports: the default backend, the routes' and maintenance_requires',
+  // each once, in that order of first mention (filled in by the loader).
+  std::vector<std::size_t> status_backend_indexes;
 };
 
 struct Global {
@@ -212,6 +218,12 @@ struct Global {
   // Connections one client address may hold, all frontends together (0 = no limit): high enough
   // for a wall of screens behind one NAT, low enough that one host cannot take every slot.
   int max_connections_per_client = 1000;
+  // Event-stream subscribers of the status feed each worker holds at most (0 = none allowed):
+  // every open maintenance page is one, and each costs a connection slot and a little memory.
+  int max_status_subscribers = 10000;
+  // How often an idle status event stream gets a comment line, so that intermediaries with idle
+  // timeouts keep it open; a subscriber that has not read one by the next is closed.
+  Duration status_heartbeat{15000};
 };
 
 enum class LogFormat { Text, Json };

@@ -21,6 +21,7 @@ enum class HeaderKind : std::uint8_t {
   XForwardedProto,
   Expect,
   Accept,
+  IfNoneMatch,
   Http2Settings,
   Dropped,  // not forwarded: a name with '_' under underscores_in_headers = "drop"
 };

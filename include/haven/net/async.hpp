@@ -1,12 +1,14 @@
 #pragma once
 // Cross-thread wake-ups (uv_async_t) and signal watchers (uv_signal_t), held in place.
+#include <mutex>
+
 #include "haven/net/loop.hpp"
 #include "haven/net/timer.hpp"
 
 namespace haven::net {
 
-// send() may be called from any thread; the callback runs on the loop's thread (several sends
-// may coalesce into one callback).
+// send() may be called from any thread, also once close() was called (it then does nothing);
+// the callback runs on the loop's thread (several sends may coalesce into one callback).
 class Async {
  public:
   using Callback = void (*)(void* owner);
@@ -22,7 +24,8 @@ class Async {
   Callback callback_;
   void* owner_;
   HandleOwner* closed_owner_ = nullptr;
-  bool closing_ = false;
+  std::mutex mutex_;
+  bool closing_ = false;  // under mutex_
 };
 
 class Signal {

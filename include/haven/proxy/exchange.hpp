@@ -67,6 +67,9 @@ class ExchangeOwner {
   // stays with the owner (its queued writes may still be in flight) until the tunnel ends.
   virtual void become_tunnel(upstream::Connection* upstream, net::Buffer* server_bytes) = 0;
   [[nodiscard]] virtual const ClientAddress& client_address() const = 0;
+  // The request asked for the status feed as an event stream, and got it: the connection streams
+  // the feed from now on (its head is the owner's to write). The exchange is done.
+  virtual void become_status_subscriber() = 0;
 
  protected:
   ~ExchangeOwner() = default;
@@ -154,9 +157,13 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   void upstream_failed(UpstreamFailure failure, int status);
   bool try_retry(UpstreamFailure failure);
   void release_upstream(bool reusable);
-  void respond_local(std::string_view response, int status, state::Outcome outcome);
+  // `copy`: the response text may change before the write is done (the status feed), so it is
+  // copied; pre-built answers that live as long as the snapshot go out as they are.
+  void respond_local(std::string_view response, int status, state::Outcome outcome, bool copy = false);
   void respond_maintenance();
   void respond_redirect_to_https();
+  // The frontend's status feed: JSON (304 when the client's tag is current), or an event stream.
+  void respond_status();
   void add_hsts(std::string& arena, const http::MessageHead& head, const char* base) const;
   [[nodiscard]] bool untried_server_left() const;
   // A usable server other than the current one that this request has not tried.

@@ -14,12 +14,14 @@
 #include "haven/net/tcp_stream.hpp"
 #include "haven/proxy/downstream_connection.hpp"
 #include "haven/proxy/exchange.hpp"
+#include "haven/proxy/worker_status_feed.hpp"
 #include "haven/tls/tls_stream.hpp"
 
 namespace haven::proxy {
 
 class Http1Connection final : public DownstreamConnection,
                               private ExchangeOwner,
+                              private StatusSubscriber,
                               private http::MessageSink,
                               private net::StreamHandler,
                               private net::HandleOwner {
@@ -38,6 +40,7 @@ class Http1Connection final : public DownstreamConnection,
     ReadingHead,  // waiting for (the rest of) a request head
     InExchange,   // the exchange_ has the request
     Tunnel,       // upgraded: bytes both ways
+    Subscribed,   // streams the status feed (text/event-stream) until either side closes
     Lingering,    // an error response or the last response was sent: draining, then closing
     Closed,
   };
@@ -73,6 +76,14 @@ class Http1Connection final : public DownstreamConnection,
   void abort_connection() override { close_now(true); }
   void become_tunnel(upstream::Connection* upstream, net::Buffer* server_bytes) override;
   [[nodiscard]] const ClientAddress& client_address() const override { return address_; }
+  void become_status_subscriber() override;
+
+  // StatusSubscriber.
+  void on_status_change() override;
+  void on_status_heartbeat() override;
+  // Writes `bytes` (copied) to the subscriber, or remembers that the state changed while a write
+  // was still out.
+  void send_to_subscriber(std::string_view bytes);
 
   // A TLS handshake that did not finish: failed, or (`timed_out`) too slow.
   void count_tls_failure(bool timed_out);
@@ -131,6 +142,14 @@ class Http1Connection final : public DownstreamConnection,
   net::Buffer* tunnel_server_bytes_ = nullptr;
   bool tunnel_write_pending_ = false;  // a queued server write carries tunnel bytes from in_
   bool tunnel_upstream_eof_ = false;
+
+  // Status-feed subscription (state Subscribed).
+  std::string subscriber_out_;          // the bytes of the write in flight
+  std::uint64_t subscriber_sent_ = 0;   // hash of the last state sent (0: none yet)
+  std::uint32_t subscriber_input_ = 0;  // bytes the client sent since it subscribed
+  bool subscriber_writing_ = false;
+  bool subscriber_stale_ = false;       // the state changed while a write was in flight
+  bool subscriber_stalled_ = false;     // a write was in flight at the last heartbeat too
 };
 
 }  // namespace haven::proxy

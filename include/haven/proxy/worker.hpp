@@ -20,6 +20,7 @@
 #include "haven/net/buffer_pool.hpp"
 #include "haven/proxy/client_table.hpp"
 #include "haven/proxy/snapshot.hpp"
+#include "haven/proxy/worker_status_feed.hpp"
 #include "haven/upstream/balancer.hpp"
 #include "haven/upstream/connection.hpp"
 
@@ -60,6 +61,8 @@ class Worker final : private net::HandleOwner {
   // From any thread: a server's admin state or weight changed; idle connections to servers that
   // may no longer take requests are closed.
   void notify_admin_change() { admin_change_signal_.send(); }
+  // From any thread: some backend's mode changed; status-feed subscribers get the new state.
+  void notify_status_change() { status_signal_.send(); }
 
   // From any thread: the configuration after a reload. For the new config's frontend i, either
   // `keep[i]` is the index of the running frontend whose listener it takes over, or
@@ -76,6 +79,7 @@ class Worker final : private net::HandleOwner {
   upstream::ConnectionPool& connections() { return connections_; }
   log::AccessLog& access_log() { return access_log_; }
   log::EventLog& events() { return *events_; }
+  WorkerStatusFeed& status_feed() { return status_feed_; }
   // Per-request state, recycled: a request costs no allocation once the pool is warm. A released
   // exchange is reused only after the current callbacks return (the loop's next turn), so code
   // still on the stack of the exchange that ended never sees it start over.
@@ -102,6 +106,10 @@ class Worker final : private net::HandleOwner {
   static void on_shutdown_requested(void* self) noexcept;
   static void on_server_trouble(void* self) noexcept;
   static void on_admin_change(void* self) noexcept;
+  static void on_status_change(void* self) noexcept;
+  static void on_status_heartbeat(void* self) noexcept;
+  // (Re)starts the heartbeat timer when the configured interval changed.
+  void start_status_heartbeat();
   static void on_snapshot_change(void* self) noexcept;
   struct PendingSnapshot {
     std::shared_ptr<const Snapshot> snapshot;
@@ -129,6 +137,10 @@ class Worker final : private net::HandleOwner {
   net::Async shutdown_signal_;
   net::Async server_trouble_signal_;
   net::Async admin_change_signal_;
+  net::Async status_signal_;
+  WorkerStatusFeed status_feed_;
+  net::Timer status_heartbeat_;
+  core::Duration status_heartbeat_interval_{0};
   net::Async snapshot_signal_;
   std::mutex pending_mutex_;
   std::vector<PendingSnapshot> pending_;  // under pending_mutex_

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "haven/config/config.hpp"
+#include "haven/state/backend_status.hpp"
 #include "haven/state/server_runtime.hpp"
 #include "haven/state/traffic_counters.hpp"
 
@@ -35,11 +36,15 @@ struct BalancerState {
 };
 
 struct BackendRuntime {
-  BackendRuntime(std::string backend_name, std::size_t workers)
-      : name(std::move(backend_name)), traffic(std::make_shared<WorkerTraffic>(workers)), balancer(workers) {}
+  BackendRuntime(std::string backend_name, std::size_t workers, std::shared_ptr<StatusSignal> status_signal)
+      : name(std::move(backend_name)),
+        traffic(std::make_shared<WorkerTraffic>(workers)),
+        balancer(workers),
+        status(wall_clock_ms(), std::move(status_signal)) {}
   const std::string name;
   const std::shared_ptr<WorkerTraffic> traffic;
   PerWorker<BalancerState> balancer;  // each worker touches only its own
+  BackendStatus status;               // how routing serves it now (the status feed)
 };
 
 // The entries one configuration uses, in its order.
@@ -70,9 +75,12 @@ class Registry {
   // The server's entry, or nullptr.
   [[nodiscard]] std::shared_ptr<ServerRuntime> find_server(std::string_view backend, std::string_view server) const;
   [[nodiscard]] std::size_t workers() const { return workers_; }
+  // Rings when any backend's mode changes (BackendStatus::update).
+  [[nodiscard]] StatusSignal& status_signal() { return *status_signal_; }
 
  private:
   const std::size_t workers_;
+  const std::shared_ptr<StatusSignal> status_signal_ = std::make_shared<StatusSignal>();
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<FrontendRuntime>, std::less<>> frontends_;
   std::map<std::string, std::shared_ptr<BackendRuntime>, std::less<>> backends_;

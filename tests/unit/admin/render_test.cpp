@@ -1,4 +1,5 @@
 #include "haven/admin/render.hpp"
+#include "haven/core/wall_time.hpp"
 
 #include <doctest/doctest.h>
 
@@ -60,5 +61,5 @@ TEST_CASE("stats.json: times as ISO 8601, no runtime weight as null, names escap
   CHECK(has(json, "\"runtime\":null"));
   CHECK(has(json, "\"source\":\"conf/\\\"odd\\\".toml\""));
   CHECK(has(json, "\"last_check\":null"));
-  CHECK(haven::admin::iso8601(0) == "1970-01-01T00:00:00.000Z");
+  CHECK(haven::core::iso8601(0) == "1970-01-01T00:00:00.000Z");
 }
