@@ -1,4 +1,5 @@
-// Polls /api/status every 2 s and renders it. Plain browser JavaScript, no dependencies.
+// Polls /api/status every 2 s and renders it, and shows haven's own routing from its status feed.
+// Plain browser JavaScript, no dependencies.
 (() => {
   "use strict";
 
@@ -118,6 +119,54 @@
     setTimeout(loop, POLL_MS);
   }
 
+  // haven's status feed: how it routes each backend right now, pushed on every change
+  // ("API on backup since 12:03"). The browser reconnects the stream by itself if it drops.
+  const LABELS = { api: "API", static: "Static files" };
+  const MODES = {
+    primary: ["ok", "on its main servers"],
+    backup: ["wait", "on backup"],
+    maintenance: ["down", "in maintenance"],
+    stale: ["down", "serving saved copies"],
+  };
+
+  function renderRouting(feed) {
+    const list = $("routing");
+    list.textContent = "";
+    for (const [name, state] of Object.entries(feed.backends || {})) {
+      const [tone, words] = MODES[state.mode] || ["wait", state.mode];
+      const item = document.createElement("li");
+      item.className = "route route-" + tone;
+      item.dataset.backend = name;
+      item.dataset.mode = state.mode;
+      const since = new Date(state.since);
+      const label = document.createElement("strong");
+      label.textContent = LABELS[name] || name;
+      const text = document.createElement("span");
+      text.textContent = ` ${words} since ${since.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+      item.append(label, text);
+      if (state.reason) {
+        const why = document.createElement("span");
+        why.className = "hint";
+        why.textContent = ` (${state.reason})`;
+        item.append(why);
+      }
+      list.appendChild(item);
+    }
+  }
+
+  function followRouting() {
+    if (!window.EventSource) return;
+    const stream = new EventSource("/.haven/status");
+    stream.addEventListener("status", (event) => {
+      try {
+        renderRouting(JSON.parse(event.data));
+      } catch {
+        /* not a feed: leave the list as it is */
+      }
+    });
+  }
+
   showStaticServer();
+  followRouting();
   loop();
 })();

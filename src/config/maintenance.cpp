@@ -32,7 +32,8 @@ bool check_poll(const TableReader& maintenance, const toml::node& node, std::str
 }  // namespace
 
 bool read_maintenance(const TableReader& root, const std::filesystem::path& base_dir, Maintenance& out) {
-  static constexpr std::array<std::string_view, 4> kKeys{"page", "retry_after", "poll", "poll_interval"};
+  static constexpr std::array<std::string_view, 5> kKeys{"page", "retry_after", "poll", "poll_interval",
+                                                         "recovery_spread"};
   const toml::table* table = nullptr;
   if (!root.read_table("maintenance", table)) return false;
   if (table == nullptr) return true;
@@ -44,7 +45,10 @@ bool read_maintenance(const TableReader& root, const std::filesystem::path& base
       // The page polls from every open browser tab; faster than once a second is a self-inflicted load.
       // An hour is already longer than anyone waits on the page, and far longer values overflow the
       // browser's setTimeout, which then fires at once: polling in a tight loop instead of rarely.
-      !maintenance.read_duration("poll_interval", Duration(1000), Duration(60 * 60 * 1000), out.poll_interval)) {
+      !maintenance.read_duration("poll_interval", Duration(1000), Duration(60 * 60 * 1000), out.poll_interval) ||
+      // Ten thousand open pages coming back in the same millisecond is a load spike of its own; a
+      // minute is already longer than a visitor should wait for a page that works again.
+      !maintenance.read_duration("recovery_spread", Duration::zero(), Duration(60 * 1000), out.recovery_spread)) {
     return false;
   }
   for (std::size_t i = 0; i < poll_nodes.size(); ++i) {

@@ -52,7 +52,16 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
-std::string fill_page_config(std::string_view page, const config::Maintenance& maintenance) {
+PageFeed page_feed(const config::Frontend& frontend) {
+  PageFeed feed;
+  feed.status_path = frontend.status_path;
+  for (const auto& route : frontend.routes) feed.routes.emplace_back(route.path_prefix, route.backend);
+  feed.default_backend = frontend.default_backend;
+  for (const auto& name : frontend.maintenance_requires) feed.required.emplace_back(name);
+  return feed;
+}
+
+std::string fill_page_config(std::string_view page, const config::Maintenance& maintenance, const PageFeed* feed) {
   const auto start = page.find(kConfigStart);
   if (start == std::string_view::npos) return std::string(page);
   const auto end = page.find(kConfigEnd, start + kConfigStart.size());
@@ -67,7 +76,27 @@ std::string fill_page_config(std::string_view page, const config::Maintenance& m
   // A poll must give up before the next one is due.
   const auto timeout = std::max<long>(500, static_cast<long>(interval) * 4 / 5);
   std::string out(page.substr(0, start + kConfigStart.size()));
-  out.append(fmt::format(R"({{"poll":{},"interval_ms":{},"timeout_ms":{}}})", poll, interval, timeout));
+  out.append(fmt::format(R"({{"poll":{},"interval_ms":{},"timeout_ms":{})", poll, interval, timeout));
+  if (feed != nullptr && !feed->status_path.empty()) {
+    std::string routes = "[";
+    for (std::size_t i = 0; i < feed->routes.size(); ++i) {
+      if (i > 0) routes.push_back(',');
+      routes.append(fmt::format("[{},{}]", json_string(feed->routes[i].first), json_string(feed->routes[i].second)));
+    }
+    routes.push_back(']');
+    std::string required = "[";
+    for (std::size_t i = 0; i < feed->required.size(); ++i) {
+      if (i > 0) required.push_back(',');
+      required.append(json_string(feed->required[i]));
+    }
+    required.push_back(']');
+    out.append(fmt::format(R"(,"status":{},"spread_ms":{},"routes":{},"default_backend":{},"required":{})",
+                           json_string(feed->status_path), maintenance.recovery_spread.count(), routes,
+                           json_string(feed->default_backend), required));
+  } else {
+    out.append(R"(,"status":null)");
+  }
+  out.push_back('}');
   out.append(page.substr(end));
   return out;
 }
@@ -107,12 +136,18 @@ core::Result<MaintenanceResponses, std::string> MaintenanceResponses::build(cons
     contents << file.rdbuf();
     page = contents.str();
   }
-  page = fill_page_config(page, config.maintenance);
-
   MaintenanceResponses responses;
   const long retry_after = retry_after_seconds(config.maintenance);
-  responses.html_head_ = response_head("text/html; charset=utf-8", page.size(), retry_after);
-  responses.html_ = responses.html_head_ + page;
+  const auto add_page = [&](const PageFeed* feed) {
+    const std::string filled = fill_page_config(page, config.maintenance, feed);
+    responses.html_heads_.push_back(response_head("text/html; charset=utf-8", filled.size(), retry_after));
+    responses.html_.push_back(responses.html_heads_.back() + filled);
+  };
+  for (const auto& frontend : config.frontends) {
+    const PageFeed feed = page_feed(frontend);
+    add_page(&feed);
+  }
+  if (config.frontends.empty()) add_page(nullptr);
   for (const auto& backend : config.backends) {
     const std::string body = fmt::format(R"({{"status":"maintenance","backend":{},"retry_after":{}}})",
                                          json_string(backend.name), retry_after) + "\n";

@@ -110,7 +110,7 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
   }
   if (navigation_needs_maintenance(facts, frontend.maintenance_requires_indexes,
                                    [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
-    respond_local(snapshot_->maintenance.html(request_.method == http::Method::Head), 503, state::Outcome::Maintenance);
+    respond_local(snapshot_->maintenance.html(frontend_index_, request_.method == http::Method::Head), 503, state::Outcome::Maintenance);
     return;
   }
   dispatch();
@@ -555,7 +555,7 @@ void Exchange::end_tunnel(state::Outcome outcome) {
 
 void Exchange::respond_maintenance() {
   const bool head_only = request_.method == http::Method::Head;
-  respond_local(wants_html_ ? snapshot_->maintenance.html(head_only) : snapshot_->maintenance.json(backend_->index, head_only),
+  respond_local(wants_html_ ? snapshot_->maintenance.html(frontend_index_, head_only) : snapshot_->maintenance.json(backend_->index, head_only),
                 503, state::Outcome::Maintenance);
 }
 

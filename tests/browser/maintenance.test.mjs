@@ -1,6 +1,8 @@
 // The maintenance page in headless Chromium, against the real haven binary (HAVEN_BIN) and two
 // upstreams of its own (a static file server and an API) that it stops and restarts on the same
-// ports. Run with `node --test maintenance.test.mjs` (tests/browser/run.sh does that).
+// ports. Served by haven, the page follows haven's status feed (an event stream); on its own, with
+// no feed in its configuration, it polls the health URLs. Run with `node --test
+// maintenance.test.mjs` (tests/browser/run.sh does that).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -32,6 +34,11 @@ function appPage(target) {
 
 function staticHandler(req, res) {
   const pathname = new URL(req.url, 'http://upstream').pathname;
+  if (pathname === '/never-ok') { // a health URL that never answers OK (the feed must do without it)
+    res.writeHead(503, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
+    res.end('no');
+    return;
+  }
   if (pathname === '/healthz') {
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
     res.end('ok');
@@ -52,15 +59,17 @@ function apiHandler(req, res) {
   return json(404, { error: 'not found' });
 }
 
-function havenConfig(apiPort, staticPort) {
+function havenConfig(apiPort, staticPort, { maintenance = '', global = '' } = {}) {
   return `[global]
 workers = 1
+${global}
 [log]
 access = "stdout"
 events = "stderr"
 [maintenance]
 retry_after = "2s"
 poll_interval = "1s"
+${maintenance}
 [frontends.web]
 bind = "127.0.0.1:0"
 default_backend = "static"
@@ -164,19 +173,26 @@ async function rowText(page, url) {
   return row(page, url).locator('.state').textContent({ timeout: 1000 });
 }
 
-// The maintenance page is on screen: heading, and a row per polled URL showing a result.
-async function expectMaintenance(page, heading, downUrl, downText) {
+function backendRow(page, name) {
+  return page.locator(`li[data-backend="${name}"]`);
+}
+
+// The maintenance page is on screen, following haven's feed: heading, and a row per backend the
+// visitor's page needs, the one that is down shown as such with the time it went down.
+async function expectMaintenance(page, heading, downBackend, downText, upBackends = []) {
   await page.locator('h1#title', { hasText: heading }).waitFor({ state: 'visible', timeout: 5000 });
-  for (const url of POLL) {
-    await row(page, url).waitFor({ state: 'visible', timeout: 2000 });
+  const down = backendRow(page, downBackend);
+  await waitFor(`the row of backend ${downBackend} to show it as unavailable`, async () =>
+    (await down.getAttribute('data-state', { timeout: 1000 })) === 'down', { timeout: 5000 });
+  assert.equal(await down.getAttribute('data-mode'), 'maintenance');
+  assert.match(await down.locator('.state').textContent(), downText);
+  assert.match(await down.locator('.time').textContent(), /\d{2}:\d{2}/);
+  for (const name of upBackends) {
+    await waitFor(`the row of backend ${name} to show it as OK`, async () =>
+      (await backendRow(page, name).getAttribute('data-state', { timeout: 1000 })) === 'ok', { timeout: 5000 });
   }
-  await waitFor(`the row of ${downUrl} to show it as unavailable`, async () =>
-    (await rowState(page, downUrl)) === 'down', { timeout: 5000 });
-  assert.match(await rowText(page, downUrl), downText);
-  for (const url of POLL.filter((u) => u !== downUrl)) {
-    await waitFor(`the row of ${url} to show it as OK`, async () => (await rowState(page, url)) === 'ok',
-      { timeout: 5000 });
-  }
+  // The live stream, not polling, is what brings the visitor back.
+  assert.match(await page.locator('#next').textContent(), /live|실시간/i);
 }
 
 // Without any help from the test, the open page goes back to `pathname` (keeping `keep` query
@@ -226,13 +242,17 @@ test('a) API down: a navigation gets the maintenance page, which returns by itse
       assert.equal(reloaded.status(), 503);
       assert.equal(reloaded.headers()['cache-control'], 'no-store');
       assert.equal(reloaded.headers()['retry-after'], '2');
-      await expectMaintenance(page, EN_HEADING, '/api/healthz', /^Unavailable \(HTTP 503\)$/);
+      await expectMaintenance(page, EN_HEADING, 'api', /^Unavailable$/, ['static']);
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
-      assert.match(await row(page, '/api/healthz').locator('.time').textContent(), /^Last check at \S/);
+      assert.match(await backendRow(page, 'api').locator('.time').textContent(), /^Since \S/);
+      // Traffic or a check found it first: either way, words that name no server.
+      assert.match(await backendRow(page, 'api').getAttribute('title'), /^main servers (failing checks|unreachable)$/);
       assert.equal(await page.locator('#target').textContent(), '/some/page?x=1');
-      // haven filled in the page's configuration from [maintenance].
+      // haven filled in the page's configuration from [maintenance] and the frontend.
       assert.deepEqual(await page.evaluate(() => HAVEN.poll), POLL);
       assert.equal(await page.evaluate(() => HAVEN.interval_ms), 1000);
+      assert.deepEqual(await page.evaluate(() => [HAVEN.status, HAVEN.spread_ms, HAVEN.default_backend, HAVEN.required]),
+        ['/.haven/status', 2000, 'static', ['static', 'api']]);
       await screenshot(page, '/tmp/haven-maintenance-en.png', PHONE);
       await screenshot(page, '/tmp/haven-maintenance-en-wall.png', WALL);
 
@@ -253,7 +273,7 @@ test('b) static down: navigations get the maintenance page, the API still answer
       await stopAndWaitDown(staticUp, '/healthz', 'main_static');
       const nav = await page.goto(`${base}/`);
       assert.equal(nav.status(), 503);
-      await expectMaintenance(page, EN_HEADING, '/healthz', /^Unavailable \(HTTP 503\)$/);
+      await expectMaintenance(page, EN_HEADING, 'static', /^Unavailable$/, ['api']);
 
       // The API backend is up: a JSON request to it is proxied as usual...
       const json = await request(port, '/api/status', { Accept: 'application/json' });
@@ -281,7 +301,7 @@ test('b) static down: navigations get the maintenance page, the API still answer
     await bothHealthy();
   }));
 
-test('c) the maintenance page requests nothing but itself and the poll URLs', { timeout: 60_000 }, () =>
+test('c) the maintenance page requests nothing but itself and haven\'s status feed', { timeout: 60_000 }, () =>
   withDiagnostics(async () => {
     const { context, page, problems, requests } = await openPage();
     try {
@@ -289,20 +309,23 @@ test('c) the maintenance page requests nothing but itself and the poll URLs', { 
       const target = `${base}/dash/board?view=all#top`;
       const nav = await page.goto(target);
       assert.equal(nav.status(), 503);
-      await expectMaintenance(page, EN_HEADING, '/api/healthz', /^Unavailable/);
-      // Two complete rounds at least, including one started by "Check now".
+      await expectMaintenance(page, EN_HEADING, 'api', /^Unavailable/, ['static']);
       const count = (p) => requests.filter((u) => new URL(u).pathname === p).length;
-      await waitFor('two poll rounds', () => POLL.every((p) => count(p) >= 2), { timeout: 5000 });
+      // One event stream, and no polling while it is open...
+      await sleep(2500);
+      assert.equal(count('/.haven/status'), 1, 'one subscription');
+      assert.equal(POLL.reduce((n, p) => n + count(p), 0), 0, 'health URLs polled while the stream is open');
+      // ..."Check now" reads the feed once.
       await page.getByRole('button', { name: 'Check now' }).click();
-      await waitFor('a round started by "Check now"', () => POLL.every((p) => count(p) >= 3), { timeout: 3000 });
+      await waitFor('a feed read started by "Check now"', () => count('/.haven/status') === 2, { timeout: 3000 });
 
-      const allowed = new Set(['/dash/board', ...POLL]);
+      const allowed = new Set(['/dash/board', '/.haven/status']);
       const unexpected = requests.filter((u) => {
         if (u.startsWith('data:')) return false;
         const url = new URL(u);
         return url.origin !== base || !allowed.has(url.pathname);
       });
-      assert.deepEqual(unexpected, [], `requests besides the page and its poll URLs: ${unexpected.join(', ')}`);
+      assert.deepEqual(unexpected, [], `requests besides the page and the feed: ${unexpected.join(', ')}`);
       assert.deepEqual(problems, []);
     } finally {
       await context.close();
@@ -318,9 +341,9 @@ test('d) Korean: a ko-KR browser reads the page in Korean', { timeout: 60_000 },
       await stopAndWaitDown(apiUp, '/api/healthz', 'main_api');
       const nav = await page.goto(`${base}/some/page?x=1&v=1`);
       assert.equal(nav.status(), 503);
-      await expectMaintenance(page, KO_HEADING, '/api/healthz', /^사용 불가 \(HTTP 503\)$/);
+      await expectMaintenance(page, KO_HEADING, 'api', /^사용 불가$/, ['static']);
       assert.equal(await page.evaluate(() => document.documentElement.lang), 'ko');
-      assert.equal(await rowText(page, '/healthz'), '정상');
+      assert.equal(await backendRow(page, 'static').locator('.state').textContent(), '정상');
       await page.getByRole('button', { name: '지금 확인' }).waitFor({ state: 'visible' });
       assert.match(await page.title(), /점검/);
       await screenshot(page, '/tmp/haven-maintenance-ko.png', PHONE);
@@ -347,7 +370,7 @@ test('e) a visitor on //evil.example/x returns to haven\'s origin, not to evil.e
       assert.equal(nav.status(), 503);
       const visited = page.url();
       assert.equal(new URL(visited).pathname, '//evil.example/x');
-      await expectMaintenance(page, EN_HEADING, '/api/healthz', /^Unavailable/);
+      await expectMaintenance(page, EN_HEADING, 'api', /^Unavailable/, ['static']);
 
       await apiUp.start();
       await waitFor('the page to leave the maintenance page by itself', () => page.url() !== visited,
@@ -371,6 +394,105 @@ test('e) a visitor on //evil.example/x returns to haven\'s origin, not to evil.e
     await bothHealthy();
   }));
 
+// A second haven over the same upstreams, with settings of the test's own.
+async function startSecondHaven(options) {
+  const file = path.join(tmp, `haven-${Date.now()}.toml`);
+  fs.writeFileSync(file, havenConfig(apiUp.port, staticUp.port, options));
+  const second = new Haven(HAVEN_BIN, file);
+  const secondPort = await second.port();
+  return { second, secondPort, secondBase: `http://127.0.0.1:${secondPort}` };
+}
+
+// The wall-clock time of the last event line matching `pattern` (lines start with an ISO time).
+function eventTime(h, pattern) {
+  const lines = h.events(pattern);
+  assert.ok(lines.length > 0, `no event line matching ${pattern}`);
+  return Date.parse(lines[lines.length - 1].split(' ')[0]);
+}
+
+test('h) back within 1.5 s of haven\'s recovery decision, by the event stream alone', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    // The health URLs never answer OK and recoveries are not spread: only the stream can bring
+    // the visitor back, and how fast it does is what is measured.
+    const { second, secondBase } = await startSecondHaven({ maintenance: 'poll = ["/never-ok"]\nrecovery_spread = "0s"' });
+    const { context, page, problems } = await openPage();
+    try {
+      const down = /server api\/main_api is DOWN/;
+      const before = second.events(down).length;
+      await apiUp.stop();
+      await waitFor('the second haven to take main_api DOWN', () => second.events(down).length > before,
+        { timeout: 10_000 });
+      const nav = await page.goto(`${secondBase}/reports/today?x=1`);
+      assert.equal(nav.status(), 503);
+      await expectMaintenance(page, EN_HEADING, 'api', /^Unavailable$/, ['static']);
+
+      await apiUp.start();
+      await expectsReturn(page, '/reports/today', { x: '1' });
+      const decided = eventTime(second, /server api\/main_api is UP/);
+      const returned = Number(new URL(page.url()).searchParams.get('v'));
+      const delay = returned - decided;
+      console.log(`# haven's recovery decision to the page's return: ${delay} ms`);
+      assert.ok(delay >= 0 && delay < 1500, `the page returned ${delay} ms after haven's decision`);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await apiUp.start().catch(() => {});
+      await second.stop();
+    }
+    await bothHealthy();
+  }));
+
+test('i) no stream to be had: the page polls the feed; no feed at all: the health URLs', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    // No subscriber allowed: the stream is refused (503) and the page reads the JSON feed instead.
+    const noStream = await startSecondHaven({ global: 'max_status_subscribers = 0' });
+    const { context, page, problems, requests } = await openPage();
+    try {
+      const down = /server api\/main_api is DOWN/;
+      const before = noStream.second.events(down).length;
+      await apiUp.stop();
+      await waitFor('main_api DOWN', () => noStream.second.events(down).length > before, { timeout: 10_000 });
+      await page.goto(`${noStream.secondBase}/x`);
+      const feedReads = () => requests.filter((u) => new URL(u).pathname === '/.haven/status').length;
+      await waitFor('the feed to be read after the refused stream', () => feedReads() >= 3, { timeout: 8000 });
+      assert.equal(await backendRow(page, 'api').getAttribute('data-state'), 'down');
+      assert.match(await page.locator('#next').textContent(), /Next check in \d+ s/);
+      await apiUp.start();
+      await expectsReturn(page, '/x');
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await apiUp.start().catch(() => {});
+      await noStream.second.stop();
+    }
+    await bothHealthy();
+
+    // status_path = "" on the frontend: the page has no feed and polls the health URLs as before.
+    const file = path.join(tmp, 'haven-no-feed.toml');
+    fs.writeFileSync(file, havenConfig(apiUp.port, staticUp.port).replace('[frontends.web]\n',
+      '[frontends.web]\nstatus_path = ""\n'));
+    const noFeed = new Haven(HAVEN_BIN, file);
+    const noFeedPort = await noFeed.port();
+    const tab = await openPage();
+    try {
+      const down = /server api\/main_api is DOWN/;
+      await apiUp.stop();
+      await waitFor('main_api DOWN', () => noFeed.events(down).length > 0, { timeout: 10_000 });
+      await tab.page.goto(`http://127.0.0.1:${noFeedPort}/y`);
+      assert.equal(await tab.page.evaluate(() => HAVEN.status), null);
+      await waitFor('the /api/healthz row to show it as unavailable', async () =>
+        (await rowState(tab.page, '/api/healthz')) === 'down', { timeout: 5000 });
+      await apiUp.start();
+      await expectsReturn(tab.page, '/y');
+      assert.deepEqual(tab.problems, []);
+    } finally {
+      await tab.context.close();
+      await apiUp.start().catch(() => {});
+      await noFeed.stop();
+    }
+    await bothHealthy();
+  }));
+
 // ---------------------------------------------------------------------------------------------
 // The page on its own, served by a small server of the test's (the same configuration filling as
 // haven's), with health URLs whose answers the test sets: the details haven cannot show quickly.
@@ -379,7 +501,7 @@ test('f) the page alone: first poll, "Check now", timeouts, paused while hidden,
   const source = fs.readFileSync(PAGE_FILE, 'utf8');
   assert.equal(source.split('/*haven:config*/').length, 2, 'exactly one configuration start marker');
   assert.equal(source.split('/*haven:end*/').length, 2, 'exactly one configuration end marker');
-  assert.ok(Buffer.byteLength(source) < 20 * 1024, 'the page is under 20 KiB');
+  assert.ok(Buffer.byteLength(source) < 28 * 1024, 'the page is under 28 KiB');
   const page = source.replace(/\/\*haven:config\*\/.*?\/\*haven:end\*\//,
     '/*haven:config*/{"poll":["/h/a","/h/b?deep=1"],"interval_ms":1000,"timeout_ms":300}/*haven:end*/');
   const answers = { '/h/a': 503, '/h/b': 200 };

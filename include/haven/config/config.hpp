@@ -239,6 +239,8 @@ struct Maintenance {
   Duration retry_after{5000};
   std::vector<std::string> poll{"/api/healthz", "/healthz"};
   Duration poll_interval{5000};
+  // An open maintenance page that learns of the recovery reloads after a random delay up to this.
+  Duration recovery_spread{2000};
 };
 
 // The admin listener (stats page, stats.json, /metrics, runtime API). Off without an [admin] table.

@@ -25,8 +25,19 @@ TEST_CASE("the page's configuration block is filled from the config") {
   const std::string filled = fill_page_config(page, maintenance);
   CHECK(filled ==
         "a /*haven:config*/{\"poll\":[\"/api/healthz\",\"/x\\\"\\u003c/script>\"],\"interval_ms\":2000,"
-        "\"timeout_ms\":1600}/*haven:end*/ b");
+        "\"timeout_ms\":1600,\"status\":null}/*haven:end*/ b");
   CHECK(fill_page_config("no markers", maintenance) == "no markers");
+  // With a status feed: where it is, how far recoveries spread, and what the visitor's page needs.
+  maintenance.recovery_spread = haven::core::Duration(1500);
+  PageFeed feed;
+  feed.status_path = "/.haven/status";
+  feed.routes = {{"/api", "api"}};
+  feed.default_backend = "static";
+  feed.required = {"api"};
+  CHECK(fill_page_config("/*haven:config*/{}/*haven:end*/", maintenance, &feed) ==
+        "/*haven:config*/{\"poll\":[\"/api/healthz\",\"/x\\\"\\u003c/script>\"],\"interval_ms\":2000,"
+        "\"timeout_ms\":1600,\"status\":\"/.haven/status\",\"spread_ms\":1500,\"routes\":[[\"/api\",\"api\"]],"
+        "\"default_backend\":\"static\",\"required\":[\"api\"]}/*haven:end*/");
 }
 
 TEST_CASE("maintenance responses are 503 with Retry-After and no-store") {
@@ -45,11 +56,11 @@ TEST_CASE("maintenance responses are 503 with Retry-After and no-store") {
   CHECK(json.find("Content-Type: application/json\r\n") != std::string_view::npos);
   CHECK(json.find("\r\n\r\n{\"status\":\"maintenance\",\"backend\":\"api\",\"retry_after\":5}\n") != std::string_view::npos);
   CHECK(responses.json(0, true).find("{") == std::string_view::npos);
-  const std::string_view html = responses.html(false);
+  const std::string_view html = responses.html(0, false);
   CHECK(html.find("Content-Type: text/html; charset=utf-8\r\n") != std::string_view::npos);
   CHECK(html.find("/*haven:config*/{\"poll\":[\"/api/healthz\",\"/healthz\"],\"interval_ms\":5000") !=
         std::string_view::npos);
-  CHECK(responses.html(true).size() < html.size());
+  CHECK(responses.html(0, true).size() < html.size());
   CHECK(responses.is_poll_path("/api/healthz"));
   CHECK(responses.is_poll_path("/healthz?x=1"));
   CHECK_FALSE(responses.is_poll_path("/api/healthzz"));
@@ -57,7 +68,7 @@ TEST_CASE("maintenance responses are 503 with Retry-After and no-store") {
 
 TEST_CASE("the bundled page is self-contained and carries the configuration block") {
   const auto page = bundled_maintenance_page();
-  CHECK(page.size() < 20 * 1024);
+  CHECK(page.size() < 28 * 1024);  // one self-contained page, served only while something is down
   CHECK(page.find("/*haven:config*/") != std::string_view::npos);
   CHECK(page.find("http://") == std::string_view::npos);
   CHECK(page.find("https://") == std::string_view::npos);
