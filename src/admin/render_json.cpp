@@ -217,6 +217,24 @@ void write_backend(JsonOut& out, const BackendStats& backend) {
   out.member_string("name", backend.name);
   out.member_string("balance", backend.balance);
   out.member_string("mode", backend_mode_name(backend.mode));
+  out.member_time("mode_since", backend.mode_since_ms);
+  out.key("mode_reason");
+  if (backend.mode_reason.empty()) {
+    out.null();
+  } else {
+    out.string(backend.mode_reason);
+  }
+  if (backend.stale) {
+    out.key("stale");
+    out.open('{');
+    out.member_count("hits", backend.stale->hits);
+    out.member_count("stores", backend.stale->stores);
+    out.member_count("evictions", backend.stale->evictions);
+    out.member_count("bytes", backend.stale->bytes);
+    out.member_count("entries", backend.stale->entries);
+    out.member_count("failing_urls", backend.stale->failing);
+    out.close('}');
+  }
   out.key("servers_usable");
   out.open('{');
   out.member_int("main", backend.main_serving);

@@ -155,11 +155,29 @@ std::string render_prometheus(const Stats& stats) {
 
   out.family("haven_backend_mode", "gauge", "How the backend is routed now: one series per mode, 1 for the one in force.");
   for (const auto& b : stats.backends) {
-    for (const BackendMode mode : {BackendMode::Primary, BackendMode::Backup, BackendMode::Maintenance}) {
+    for (const BackendMode mode :
+         {BackendMode::Primary, BackendMode::Backup, BackendMode::Maintenance, BackendMode::Stale}) {
       out.sample("haven_backend_mode", labels({{"backend", b.name}, {"mode", backend_mode_name(mode)}}),
                  b.mode == mode ? 1 : 0);
     }
   }
+  // Last-good copies (backends with stale_if_error).
+  const auto stale_family = [&](const char* name, const char* type, const char* help, auto value) {
+    out.family(name, type, help);
+    for (const auto& b : stats.backends) {
+      if (b.stale) out.sample(name, labels({{"backend", b.name}}), static_cast<double>(value(*b.stale)));
+    }
+  };
+  stale_family("haven_backend_stale_hits_total", "counter", "Requests answered with a last-good copy.",
+               [](const state::StaleCounters& c) { return c.hits; });
+  stale_family("haven_backend_stale_stores_total", "counter", "Answers kept as last-good copies.",
+               [](const state::StaleCounters& c) { return c.stores; });
+  stale_family("haven_backend_stale_evictions_total", "counter", "Copies dropped to stay within max_total.",
+               [](const state::StaleCounters& c) { return c.evictions; });
+  stale_family("haven_backend_stale_bytes", "gauge", "Bytes held by last-good copies.",
+               [](const state::StaleCounters& c) { return c.bytes; });
+  stale_family("haven_backend_stale_entries", "gauge", "URLs with a last-good copy.",
+               [](const state::StaleCounters& c) { return c.entries; });
   out.family("haven_backend_active_servers", "gauge", "Main servers taking new requests.");
   for (const auto& b : stats.backends) {
     out.sample("haven_backend_active_servers", labels({{"backend", b.name}}), b.main_serving);

@@ -56,18 +56,6 @@ std::uint64_t error_count(const state::TrafficTotals& traffic) {
   return traffic.responses[4] + traffic.responses[state::kStatusClasses - 1];
 }
 
-std::string_view backend_mode_name(BackendMode mode) {
-  switch (mode) {
-    case BackendMode::Primary:
-      return "primary";
-    case BackendMode::Backup:
-      return "backup";
-    case BackendMode::Maintenance:
-      return "maintenance";
-  }
-  return "maintenance";
-}
-
 Stats collect_stats(const Inventory& inventory, const History& history, ProcessStats process) {
   Stats stats;
   stats.process = std::move(process);
@@ -98,17 +86,11 @@ Stats collect_stats(const Inventory& inventory, const History& history, ProcessS
                        server.runtime.active.load(std::memory_order_relaxed)};
     }
     const std::span<const upstream::Candidate> view(candidates.data(), count);
-    switch (upstream::usable_tier(view)) {
-      case upstream::Tier::Main:
-        entry.mode = BackendMode::Primary;
-        break;
-      case upstream::Tier::Backup:
-        entry.mode = BackendMode::Backup;
-        break;
-      case upstream::Tier::None:
-        entry.mode = BackendMode::Maintenance;
-        break;
-    }
+    const state::StatusRecord status = backend->runtime->status.read();
+    entry.mode = status.mode;
+    entry.mode_since_ms = status.since_ms;
+    entry.mode_reason = status.reason;
+    if (backend->stale != nullptr) entry.stale = backend->stale->counters();
     for (std::size_t s = 0; s < count; ++s) {
       const auto& server = *backend->servers[s];
       const bool serving = upstream::in_service(view, s, backend->config.all_backups);

@@ -144,9 +144,9 @@ Balance to_balance(std::string_view name) {
 
 bool read_backend(const TableReader& block, const Timeouts& defaults, const std::filesystem::path& base_dir,
                   Backend& out) {
-  static constexpr std::array<std::string_view, 12> kKeys{
+  static constexpr std::array<std::string_view, 13> kKeys{
       "balance",    "retries",   "all_backups", "check", "timeouts", "servers", "max_response_header_bytes",
-      "max_response_headers", "on_refused", "init_state", "slow_start", "tls"};
+      "max_response_headers", "on_refused", "init_state", "slow_start", "tls", "stale_if_error"};
   bool tls = false;
   std::string sni;
   static constexpr std::array<std::string_view, 2> kInitStates{"checking", "up"};
@@ -165,7 +165,8 @@ bool read_backend(const TableReader& block, const Timeouts& defaults, const std:
       !block.read_choice("on_refused", kOnRefused, on_refused) ||
       !block.read_choice("init_state", kInitStates, init_state) ||
       !block.read_duration("slow_start", Duration(0), Duration(3600000), out.slow_start) ||
-      !read_upstream_tls(block, base_dir, out, tls, sni) || !read_servers(block, tls, sni, out)) {
+      !read_upstream_tls(block, base_dir, out, tls, sni) || !read_servers(block, tls, sni, out) ||
+      !read_stale_if_error(block, out.name, out.stale_if_error)) {
     return false;
   }
   out.init_checking = init_state == "checking";

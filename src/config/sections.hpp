@@ -34,6 +34,8 @@ bool read_backends(const TableReader& root, const Timeouts& defaults, const std:
 // relative certificate paths are resolved against `base_dir`.
 bool read_frontends(const TableReader& root, const Timeouts& defaults, const std::vector<Backend>& backends,
                     const std::filesystem::path& base_dir, std::vector<Frontend>& out);
+// The `stale_if_error` table of backend `name`; `out` stays disabled when there is none.
+bool read_stale_if_error(const TableReader& backend, std::string_view name, StaleIfError& out);
 // The `tls` table of frontend `name`; `out` stays disabled when there is none.
 bool read_frontend_tls(const TableReader& frontend, std::string_view name, const std::filesystem::path& base_dir,
                        FrontendTls& out);

@@ -123,6 +123,42 @@ bool TableReader::read_duration(std::string_view key, Duration min, Duration max
   return node == nullptr || expect_duration(errors_, *node, key, min, max, out);
 }
 
+bool TableReader::read_byte_size(std::string_view key, std::uint64_t min, std::uint64_t max, std::uint64_t& out) const {
+  const toml::node* node = find(key);
+  if (node == nullptr) return true;
+  const auto fail = [&](std::string_view shown) {
+    return errors_.fail(*node, fmt::format("{} must be a size such as \"1MiB\" (B, KiB, MiB or GiB) from {} to {} "
+                                           "bytes, not {}",
+                                           key, min, max, shown));
+  };
+  if (const auto* integer = node->as_integer()) {
+    const std::int64_t value = integer->get();
+    if (value < 0 || static_cast<std::uint64_t>(value) < min || static_cast<std::uint64_t>(value) > max) {
+      return fail(std::to_string(value));
+    }
+    out = static_cast<std::uint64_t>(value);
+    return true;
+  }
+  std::string text;
+  if (!expect_string(errors_, *node, key, text)) return false;
+  std::uint64_t number = 0;
+  std::size_t i = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9' && number < (1ULL << 40)) {
+    number = number * 10 + static_cast<std::uint64_t>(text[i++] - '0');
+  }
+  const std::string_view unit = std::string_view(text).substr(i);
+  const std::uint64_t scale = unit == "B"     ? 1
+                              : unit == "KiB" ? 1ULL << 10
+                              : unit == "MiB" ? 1ULL << 20
+                              : unit == "GiB" ? 1ULL << 30
+                                              : 0;
+  if (i == 0 || scale == 0 || number >= (1ULL << 40) || number * scale < min || number * scale > max) {
+    return fail(fmt::format("\"{}\"", text));
+  }
+  out = number * scale;
+  return true;
+}
+
 bool TableReader::read_choice(std::string_view key, KeyList choices, std::string& out) const {
   const toml::node* node = find(key);
   if (node == nullptr) return true;

@@ -75,6 +75,8 @@ class TableReader {
   bool read_duration(std::string_view key, Duration min, Duration& out) const {
     return read_duration(key, min, Duration::max(), out);
   }
+  // A byte size: "512KiB", "1MiB", "2GiB", "100B" (or a bare integer of bytes), from min to max.
+  bool read_byte_size(std::string_view key, std::uint64_t min, std::uint64_t max, std::uint64_t& out) const;
   // A string that must be one of `choices`.
   bool read_choice(std::string_view key, KeyList choices, std::string& out) const;
   // An array of strings; `nodes`, when given, receives each element for later positioned errors.

@@ -12,6 +12,7 @@ namespace haven::health {
 namespace {
 // The first checks of all servers are spread over this much time (or the interval, if shorter).
 constexpr core::Duration kStartSpread{200};
+constexpr core::Duration kCopiesInterval{1000};
 
 std::string check_request(const state::ServerRuntime& server, const config::Check& check) {
   const std::string& host = check.host.empty() ? server.address.text : check.host;
@@ -57,7 +58,20 @@ Checker::Checker(net::Loop& loop, log::EventLog& events, TroubleListener on_trou
       events_(events),
       on_trouble_(std::move(on_trouble)),
       reports_signal_(loop, &Checker::on_reports, this),
-      random_(std::random_device{}()) {}
+      copies_timer_(loop, &Checker::on_copies_due, this),
+      random_(std::random_device{}()) {
+  copies_timer_.start(kCopiesInterval, kCopiesInterval);
+}
+
+// Last-good copies age without any event: a backend shown from copies turns to maintenance once
+// they are older than max_age, and the feed says so within a second.
+void Checker::on_copies_due(void* self) noexcept {
+  auto& checker = *static_cast<Checker*>(self);
+  if (checker.stopped_ || checker.backends_ == nullptr) return;
+  for (const auto& backend : *checker.backends_) {
+    if (backend->stale != nullptr) upstream::refresh_status(*backend);
+  }
+}
 
 Checker::~Checker() { stop(); }
 
@@ -126,6 +140,7 @@ void Checker::stop() {
   }
   checks_.clear();
   reports_signal_.close(this);
+  copies_timer_.close(this);
 }
 
 void Checker::on_handle_closed() {}

@@ -51,6 +51,10 @@ void append_transfer_codings(std::string& out, const MessageHead& head, const ch
 
 }  // namespace
 
+void write_end_to_end_fields(std::string& out, const MessageHead& head, const char* base) {
+  copy_end_to_end_headers(out, head, base, [](HeaderKind) { return false; });
+}
+
 bool list_contains_token(std::string_view list, std::string_view token) {
   while (!list.empty()) {
     const auto comma = list.find(',');

@@ -10,6 +10,7 @@
 #include "haven/http/method.hpp"
 #include "haven/proxy/body_queue.hpp"
 #include "haven/proxy/maintenance_policy.hpp"
+#include "haven/proxy/stale_policy.hpp"
 #include "haven/proxy/worker.hpp"
 #include "haven/upstream/backend_mode.hpp"
 
@@ -50,9 +51,14 @@ void Exchange::begin(ExchangeOwner& owner, const Snapshot& snapshot, std::size_t
   replayable_ = true;
   upgrade_response_ = fresh_connection_only_ = counted_active_ = wants_html_ = false;
   upstream_eof_ = recorded_ = short_leash_ = false;
+  stale_candidate_ = stale_instead_ = capturing_ = false;
 }
 
 void Exchange::end_use() {
+  serving_copy_.reset();
+  // A copy of a large answer that was abandoned keeps no memory in the pool.
+  if (capture_body_.capacity() > 65536) std::string().swap(capture_body_);
+  capturing_ = false;
   release_upstream(false);
   reader_.release(worker_.buffers());
   owner_ = nullptr;
@@ -92,6 +98,17 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
   if (const auto* accept = request_.find(http::HeaderKind::Accept)) {
     wants_html_ = fallback::accepts_html(accept->value.view(base));
   }
+  if (backend_->stale != nullptr &&
+      stale_request_verdict(request_, base, backend_->config.stale_if_error.paths, false) == StaleRequest::Eligible) {
+    stale_candidate_ = true;
+    stale_key(stale_key_, request_, base);
+    // While this URL's servers fail, one request per probe interval goes to them; the rest get
+    // the copy at once.
+    if (backend_->stale->any_failing() && !backend_->stale->may_probe(stale_key_, worker_.loop().now_ms()) &&
+        respond_stale(false)) {
+      return;
+    }
+  }
   NavigationFacts facts;
   facts.method = request_.method;
   facts.wants_html = wants_html_;
@@ -109,7 +126,8 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
     }
   }
   if (navigation_needs_maintenance(facts, frontend.maintenance_requires_indexes,
-                                   [this](std::size_t index) { return snapshot_->backends[index]->usable(); })) {
+                                   [this](std::size_t index) { return snapshot_->backends[index]->usable(); }) &&
+      !required_backends_have_copies()) {
     respond_local(snapshot_->maintenance.html(frontend_index_, request_.method == http::Method::Head), 503, state::Outcome::Maintenance);
     return;
   }
@@ -395,6 +413,23 @@ int Exchange::on_head(http::MessageHead& head) {
       runtime.unreachable.store(false, std::memory_order_relaxed);
       upstream::refresh_status(*backend_);
     }
+    if (stale_candidate_) {
+      if (head.status >= 500) {
+        // The server failed this URL: its last-good copy goes out instead of the error (the
+        // connection is dropped unread, as after any bad answer).
+        note_url_failed();
+        serving_copy_ = find_copy();
+        if (serving_copy_ != nullptr) {
+          stale_instead_ = true;
+          return -1;
+        }
+      } else if (backend_->stale->any_failing()) {
+        backend_->stale->succeeded(stale_key_);
+        // The last failing URL answered: the feed may leave "stale".
+        if (!backend_->stale->any_failing()) upstream::refresh_status(*backend_);
+      }
+      if (head.status == 200 && replayable_) start_capture(head, base);
+    }
     const bool client_keep_alive = request_.keep_alive && !request_.upgrade && !worker_.draining();
     plan_ = http::plan_response(head, client_http10, client_keep_alive);
     if (!plan_.relayable) return -1;  // codings an HTTP/1.0 client cannot be sent
@@ -427,12 +462,20 @@ void Exchange::add_hsts(std::string& arena, const http::MessageHead& head, const
 
 void Exchange::on_body(const char* data, std::size_t length) {
   queue_body(to_client_, data, length, plan_.framing == http::ClientFraming::Chunked);
+  if (capturing_) {
+    if (capture_body_.size() + length > backend_->config.stale_if_error.max_entry) {
+      capturing_ = false;  // over max_entry: not kept
+    } else {
+      capture_body_.append(data, length);
+    }
+  }
 }
 
 int Exchange::on_message_complete() {
   if (response_.status / 100 == 1 && response_.status != 101) return 0;  // the final response follows
   if (upgrade_response_) return 0;
   response_complete_ = true;
+  if (capturing_) finish_capture();
   if (plan_.framing == http::ClientFraming::Chunked) to_client_.add_external("0\r\n\r\n", 5);
   if (response_.framing == http::BodyFraming::UntilClose) upstream_reusable_ = false;
   return http::kSinkPause;
@@ -554,6 +597,8 @@ void Exchange::end_tunnel(state::Outcome outcome) {
 }
 
 void Exchange::respond_maintenance() {
+  // Servers were tried and failed (or none is usable): the last-good copy, when there is one.
+  if (respond_stale(server_ != nullptr)) return;
   const bool head_only = request_.method == http::Method::Head;
   respond_local(wants_html_ ? snapshot_->maintenance.html(frontend_index_, head_only) : snapshot_->maintenance.json(backend_->index, head_only),
                 503, state::Outcome::Maintenance);
@@ -642,6 +687,105 @@ void Exchange::respond_status() {
   // is done.
   respond_local(current ? answer.not_modified() : answer.response(head_only), current ? 304 : 200, state::Outcome::Ok,
                 true);
+}
+
+void Exchange::note_url_failed() {
+  const bool first = !backend_->stale->any_failing();
+  backend_->stale->failed(stale_key_, worker_.loop().now_ms());
+  // The first failing URL: the feed shows the backend as served from copies.
+  if (first) upstream::refresh_status(*backend_);
+}
+
+std::shared_ptr<const state::StaleCopy> Exchange::find_copy() {
+  // The request head must still be there to compare its Vary fields.
+  if (!stale_candidate_ || !replayable_) return nullptr;
+  const char* base = owner_->request_base();
+  return backend_->stale->find(
+      stale_key_, [&](std::string_view name) { return request_field(request_, base, name); },
+      worker_.loop().now_ms());
+}
+
+bool Exchange::respond_stale(bool servers_failed) {
+  if (!stale_candidate_) return false;
+  if (servers_failed) note_url_failed();
+  if (serving_copy_ == nullptr) serving_copy_ = find_copy();
+  if (serving_copy_ == nullptr) return false;
+  const state::StaleCopy& copy = *serving_copy_;
+  release_upstream(false);
+  status_ = 200;
+  outcome_ = state::Outcome::Stale;
+  to_upstream_.clear();
+  to_client_.clear();
+  std::string& arena = to_client_.arena();
+  const std::size_t start = arena.size();
+  arena += copy.head;
+  const std::int64_t age_ms = std::max<std::int64_t>(0, state::wall_clock_ms() - copy.stored_wall_ms);
+  arena += "Age: ";
+  arena += std::to_string(age_ms / 1000);
+  arena += "\r\nX-Haven-Stale: 1\r\n";
+  const std::string& hsts = snapshot_->config->frontends[frontend_index_].hsts;
+  if (!hsts.empty() && owner_->secure()) {
+    arena += "Strict-Transport-Security: ";
+    arena += hsts;
+    arena += "\r\n";
+  }
+  if (!request_.keep_alive) arena += "Connection: close\r\n";
+  arena += "\r\n";
+  to_client_.add_arena_since(start);
+  if (request_.method != http::Method::Head) to_client_.add_external(copy.body.data(), copy.body.size());
+  response_complete_ = true;
+  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
+  phase_ = Phase::Forwarding;
+  flush_to_client();
+  return true;
+}
+
+bool Exchange::required_backends_have_copies() const {
+  const auto& required = snapshot_->config->frontends[frontend_index_].maintenance_requires_indexes;
+  const std::uint64_t now = worker_.loop().now_ms();
+  for (const std::size_t index : required) {
+    const upstream::Backend& backend = *snapshot_->backends[index];
+    if (backend.usable()) continue;
+    if (backend.stale == nullptr || !backend.stale->has_fresh(now)) return false;
+  }
+  return true;
+}
+
+// The answer streams to the client as usual; a copy of it is made on the way, kept once whole.
+void Exchange::start_capture(const http::MessageHead& head, const char* base) {
+  const auto& settings = backend_->config.stale_if_error;
+  const char* request_base = owner_->request_base();
+  if (request_.method != http::Method::Get ||
+      stale_request_verdict(request_, request_base, settings.paths, true) != StaleRequest::Eligible ||
+      stale_response_verdict(head, base, settings.max_entry, capture_vary_) != StaleResponse::Keep ||
+      !backend_->stale->wants(
+          stale_key_, capture_vary_, [&](std::string_view name) { return request_field(request_, request_base, name); },
+          worker_.loop().now_ms())) {
+    return;
+  }
+  capturing_ = true;
+  capture_head_.assign("HTTP/1.1 200 OK\r\n");
+  http::write_end_to_end_fields(capture_head_, head, base);
+  capture_body_.clear();
+  if (head.framing == http::BodyFraming::ContentLength) capture_body_.reserve(head.content_length);
+}
+
+void Exchange::finish_capture() {
+  capturing_ = false;
+  if (!replayable_) return;  // the request head (its Vary fields) is gone
+  auto copy = std::make_shared<state::StaleCopy>();
+  copy->head = std::move(capture_head_);
+  copy->head += "Content-Length: ";
+  copy->head += std::to_string(capture_body_.size());
+  copy->head += "\r\n";
+  copy->body = std::move(capture_body_);
+  copy->stored_wall_ms = state::wall_clock_ms();
+  copy->stored_ms = worker_.loop().now_ms();
+  const char* base = owner_->request_base();
+  for (const auto& name : capture_vary_) copy->vary_values.emplace_back(request_field(request_, base, name));
+  backend_->stale->put(stale_key_, capture_vary_, std::move(copy));
+  capture_head_.clear();
+  capture_body_.clear();
 }
 
 void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome, bool copy) {
@@ -782,6 +926,11 @@ void Exchange::on_server_trouble() {
 }
 
 void Exchange::upstream_failed(UpstreamFailure failure, int status) {
+  if (stale_instead_) {
+    // The 5xx was dropped for the copy (found when it arrived).
+    if (!respond_stale(false)) respond_error(502, state::Outcome::BadResponse);
+    return;
+  }
   if (net::Stream::is_local_resource_error(status) && !response_started_) {
     // Out of descriptors here says nothing about the server: no passive failure, no retry storm.
     respond_error(503, state::Outcome::LocalResources);
@@ -819,6 +968,11 @@ void Exchange::upstream_failed(UpstreamFailure failure, int status) {
       break;
   }
   if (try_retry(failure)) return;
+  // Every server this request could go to failed it: the last-good copy, when there is one.
+  if (failure != UpstreamFailure::ConnectFailed && failure != UpstreamFailure::ConnectTimeout &&
+      failure != UpstreamFailure::ServerDown && respond_stale(true)) {
+    return;
+  }
   switch (failure) {
     case UpstreamFailure::Timeout:
       respond_error(504, state::Outcome::ServerTimeout);

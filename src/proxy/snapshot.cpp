@@ -15,6 +15,7 @@ Snapshot::Snapshot(std::shared_ptr<const config::Config> config_in, fallback::Ma
     backends.push_back(
         std::make_unique<upstream::Backend>(config->backends[i], i, binding.backends[i], binding.servers[i]));
     if (i < tls.backends.size()) backends.back()->tls = tls.backends[i];
+    if (i < binding.stale.size()) backends.back()->stale = binding.stale[i];
   }
 }
 

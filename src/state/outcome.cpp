@@ -7,7 +7,7 @@ constexpr std::array<std::string_view, kOutcomeCount> kNames{
     "ok",           "maintenance",   "bad_request",    "head_too_large", "bad_request_body", "head_timeout",
     "body_too_slow", "client_timeout", "client_abort",  "connect_failed", "server_timeout",   "server_abort",
     "server_closed", "bad_response",  "tunnel_closed",  "tunnel_timeout", "local_resources",  "shutdown",
-    "server_tls",
+    "server_tls",   "stale",
 };
 
 constexpr std::array<Outcome, kOutcomeCount> make_all() {
@@ -30,6 +30,7 @@ bool outcome_blames_server(Outcome outcome) {
     case Outcome::ServerClosed:
     case Outcome::BadResponse:
     case Outcome::ServerTls:
+    case Outcome::Stale:
       return true;
     default:
       return false;

@@ -43,12 +43,27 @@ Binding Registry::bind(const config::Config& config, bool start_up, BindChanges*
   decltype(frontends_) frontends;
   decltype(backends_) backends;
   decltype(servers_) servers;
+  decltype(stale_) stale;
 
   for (const auto& frontend : config.frontends) {
     binding.frontends.push_back(carry_or_create(frontends_, frontends, frontend.name, workers_));
   }
   for (const auto& backend : config.backends) {
     binding.backends.push_back(carry_or_create(backends_, backends, backend.name, workers_, status_signal_));
+    std::shared_ptr<StaleStore> store;
+    if (backend.stale_if_error.enabled) {
+      const auto& settings = backend.stale_if_error;
+      const StaleLimits limits{static_cast<std::uint64_t>(settings.max_age.count()), settings.max_entry,
+                               settings.max_total, static_cast<std::uint64_t>(settings.probe_interval.count())};
+      if (const auto found = stale_.find(backend.name); found != stale_.end()) {
+        store = found->second;
+        store->set_limits(limits);
+      } else {
+        store = std::make_shared<StaleStore>(limits);
+      }
+      stale[backend.name] = store;
+    }
+    binding.stale.push_back(std::move(store));
     auto& bound_servers = binding.servers.emplace_back();
     for (const auto& server : backend.servers) {
       const std::string key = server_key(backend.name, server.name);
@@ -80,6 +95,7 @@ Binding Registry::bind(const config::Config& config, bool start_up, BindChanges*
   frontends_ = std::move(frontends);
   backends_ = std::move(backends);
   servers_ = std::move(servers);
+  stale_ = std::move(stale);
   return binding;
 }
 

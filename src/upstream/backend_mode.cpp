@@ -1,10 +1,18 @@
 #include "haven/upstream/backend_mode.hpp"
 
 #include <array>
+#include <ctime>
 
 namespace haven::upstream {
 
 namespace {
+
+// The clock the workers' loops use (libuv's uv_now is CLOCK_MONOTONIC in ms), for copy ages.
+std::uint64_t monotonic_ms() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000000;
+}
 
 std::string_view condition_words(ServerCondition condition) {
   switch (condition) {
@@ -100,11 +108,28 @@ bool refresh_status(const Backend& backend) {
     facts[i] = {backend.servers[i]->config.backup, condition_of(*backend.servers[i])};
   }
   const std::span<const ServerFacts> servers(facts.data(), count);
-  const state::BackendMode mode = routing_mode(servers);
+  state::BackendMode mode = routing_mode(servers);
+  // Served from last-good copies: no server can take the requests and copies young enough exist,
+  // or the servers take requests but fail some URLs, whose copies go out instead.
+  bool stale_with_servers = false;
+  if (backend.stale != nullptr) {
+    if (mode == state::BackendMode::Maintenance && backend.stale->has_fresh(monotonic_ms())) {
+      mode = state::BackendMode::Stale;
+    } else if (mode != state::BackendMode::Maintenance && backend.stale->any_failing()) {
+      mode = state::BackendMode::Stale;
+      stale_with_servers = true;
+    }
+  }
   state::BackendStatus& status = backend.runtime->status;
   const state::StatusRecord before = status.read();
   if (before.mode == mode) return false;
-  return status.update(mode, mode_change_reason(servers, before.mode, mode), state::wall_clock_ms());
+  std::string reason = stale_with_servers ? std::string("servers failing requests")
+                                          : mode_change_reason(servers, before.mode, mode);
+  if (mode == state::BackendMode::Stale) reason += "; serving saved copies";
+  if (before.mode == state::BackendMode::Stale && mode == state::BackendMode::Maintenance) {
+    reason = "saved copies older than max_age; " + reason;
+  }
+  return status.update(mode, reason, state::wall_clock_ms());
 }
 
 }  // namespace haven::upstream

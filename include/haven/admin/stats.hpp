@@ -10,7 +10,9 @@
 #include "haven/admin/history.hpp"
 #include "haven/admin/inventory.hpp"
 #include "haven/tls/server_context.hpp"
+#include "haven/state/backend_status.hpp"
 #include "haven/state/server_runtime.hpp"
+#include "haven/state/stale_store.hpp"
 #include "haven/state/traffic_counters.hpp"
 
 namespace haven::admin {
@@ -36,13 +38,16 @@ struct ServerStats {
   Rates rates;
 };
 
-// The routing haven does for a backend now.
-enum class BackendMode : std::uint8_t { Primary, Backup, Maintenance };
+// The routing haven does for a backend now: the record the status feed shows too (one truth).
+using state::BackendMode;
 
 struct BackendStats {
   std::string name;
   std::string balance;
   BackendMode mode = BackendMode::Primary;
+  std::int64_t mode_since_ms = 0;
+  std::string mode_reason;  // why the last change ("" before the first)
+  std::optional<state::StaleCounters> stale;  // with stale_if_error
   int main_serving = 0;    // healthy, READY and weighted: could take a request
   int backup_serving = 0;
   int main_total = 0;
@@ -84,7 +89,7 @@ struct Stats {
   std::vector<BackendStats> backends;
 };
 
-std::string_view backend_mode_name(BackendMode mode);  // "primary", "backup", "maintenance"
+using state::backend_mode_name;  // "primary", "backup", "maintenance", "stale"
 
 // Keys of the history series.
 std::string history_key_frontend(std::string_view name);

@@ -144,6 +144,19 @@ inline constexpr std::size_t kMaxServersPerBackend = 64;
 // and the proxy's buffers are sized to hold this much (a larger limit would be silently capped).
 inline constexpr std::size_t kMaxHeadBytes = 65536;
 
+// [backends.NAME.stale_if_error]: haven keeps the last 200 answer to GET of each eligible URL and
+// serves it, marked stale, while every server of the backend fails or the backend is down.
+struct StaleIfError {
+  bool enabled = false;                  // the table is present
+  Duration max_age{3600000};             // a copy older than this is never served
+  std::uint64_t max_entry = 1ULL << 20;  // larger answers are not kept
+  std::uint64_t max_total = 64ULL << 20; // all copies of the backend, in the whole process
+  std::vector<std::string> paths;        // path prefixes kept (none: every path)
+  // While a URL's servers fail, at most one request per this interval goes to them (the rest get
+  // the copy at once).
+  Duration probe_interval{1000};
+};
+
 struct Backend {
   std::string name;
   Balance balance = Balance::RoundRobin;
@@ -165,6 +178,7 @@ struct Backend {
   std::size_t max_response_header_bytes = kMaxHeadBytes;
   std::size_t max_response_headers = 200;
   UpstreamTls tls;                       // used by the servers with tls = true
+  StaleIfError stale_if_error;           // last-good copies served while the servers fail
   [[nodiscard]] bool any_tls() const {
     for (const auto& server : servers) {
       if (server.tls) return true;

@@ -75,6 +75,7 @@ class Checker final : private net::HandleOwner {
 
   static void on_check_due(void* server_check) noexcept;
   static void on_reports(void* self) noexcept;
+  static void on_copies_due(void* self) noexcept;
   void run_check(ServerCheck& check);
   void schedule(ServerCheck& check, core::Duration delay);
   void retire(ServerCheck& check);
@@ -92,6 +93,7 @@ class Checker final : private net::HandleOwner {
   const std::vector<std::unique_ptr<upstream::Backend>>* backends_ = nullptr;
   std::vector<bool> backend_available_;
   net::Async reports_signal_;
+  net::Timer copies_timer_;  // re-evaluates backends served from last-good copies as they age
   std::mutex reports_mutex_;
   std::vector<std::pair<std::shared_ptr<state::ServerRuntime>, std::string>> reports_;  // under reports_mutex_
   bool reports_closed_ = false;  // under reports_mutex_

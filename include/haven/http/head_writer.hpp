@@ -41,6 +41,10 @@ ResponsePlan plan_response(const MessageHead& response, bool client_http10, bool
 void write_response_head(std::string& out, const MessageHead& response, const char* base,
                          const ResponsePlan& plan, bool client_http10);
 
+// Appends every end-to-end field of `head` ("Name: value\r\n" each): no hop-by-hop field, none
+// its Connection names, no framing.
+void write_end_to_end_fields(std::string& out, const MessageHead& head, const char* base);
+
 // "1a2b\r\n"
 void append_chunk_header(std::string& out, std::size_t size);
 

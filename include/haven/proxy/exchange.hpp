@@ -17,6 +17,7 @@
 #include "haven/proxy/retry_policy.hpp"
 #include "haven/proxy/snapshot.hpp"
 #include "haven/state/outcome.hpp"
+#include "haven/state/stale_store.hpp"
 #include "haven/upstream/balancer.hpp"
 #include "haven/upstream/connection.hpp"
 #include "haven/upstream/response_reader.hpp"
@@ -164,6 +165,17 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   void respond_redirect_to_https();
   // The frontend's status feed: JSON (304 when the client's tag is current), or an event stream.
   void respond_status();
+  // Last-good copies (stale_if_error). The request may be answered from a copy of its URL:
+  // serves it (true) or finds none (false). Marks the URL failing first when `servers_failed`.
+  bool respond_stale(bool servers_failed);
+  // A navigation may skip the maintenance page when every required backend that is down has
+  // fresh copies: the page can still show its data.
+  [[nodiscard]] bool required_backends_have_copies() const;
+  std::shared_ptr<const state::StaleCopy> find_copy();
+  // This URL's servers failed it: single flight from now on (and the feed may show "stale").
+  void note_url_failed();
+  void start_capture(const http::MessageHead& head, const char* base);
+  void finish_capture();
   void add_hsts(std::string& arena, const http::MessageHead& head, const char* base) const;
   [[nodiscard]] bool untried_server_left() const;
   // A usable server other than the current one that this request has not tried.
@@ -225,6 +237,16 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   bool upstream_eof_ = false;
   bool recorded_ = false;
   bool short_leash_ = false;  // waiting on a server whose last check failed: re-sent after the check timeout
+
+  // stale_if_error.
+  std::string stale_key_;                 // "host /target" of a request a copy may answer
+  bool stale_candidate_ = false;          // the backend keeps copies and this request may use one
+  bool stale_instead_ = false;            // the server answered 5xx: its copy goes out instead
+  bool capturing_ = false;                // the answer is being copied as it streams
+  std::string capture_head_;
+  std::string capture_body_;
+  std::vector<std::string> capture_vary_;
+  std::shared_ptr<const state::StaleCopy> serving_copy_;  // the copy being sent (kept alive until written)
 };
 
 }  // namespace haven::proxy

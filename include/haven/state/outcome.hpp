@@ -29,9 +29,10 @@ enum class Outcome : std::uint8_t {
   LocalResources,  // haven ran out of a local resource (ports, descriptors)
   Shutdown,        // cut short by the end of the shutdown grace time
   ServerTls,       // TLS to the server failed (its certificate not trusted, or the handshake) (502)
+  Stale,           // the servers failed or were down: a last-good copy was served (stale_if_error)
 };
 
-inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::ServerTls) + 1;
+inline constexpr std::size_t kOutcomeCount = static_cast<std::size_t>(Outcome::Stale) + 1;
 
 // The access-log and metrics spelling ("client_abort").
 std::string_view outcome_name(Outcome outcome);

@@ -16,6 +16,7 @@
 
 #include "haven/config/config.hpp"
 #include "haven/state/backend_status.hpp"
+#include "haven/state/stale_store.hpp"
 #include "haven/state/server_runtime.hpp"
 #include "haven/state/traffic_counters.hpp"
 
@@ -52,6 +53,7 @@ struct Binding {
   std::vector<std::shared_ptr<FrontendRuntime>> frontends;
   std::vector<std::shared_ptr<BackendRuntime>> backends;
   std::vector<std::vector<std::shared_ptr<ServerRuntime>>> servers;  // [backend][server]
+  std::vector<std::shared_ptr<StaleStore>> stale;  // [backend]; nullptr without stale_if_error
 };
 
 // What a bind changed, by "backend/server" id, for the reload's event lines.
@@ -85,6 +87,8 @@ class Registry {
   std::map<std::string, std::shared_ptr<FrontendRuntime>, std::less<>> frontends_;
   std::map<std::string, std::shared_ptr<BackendRuntime>, std::less<>> backends_;
   std::map<std::string, std::shared_ptr<ServerRuntime>, std::less<>> servers_;  // by "backend/server"
+  // Last-good copies by backend name: kept across reloads while the backend keeps stale_if_error.
+  std::map<std::string, std::shared_ptr<StaleStore>, std::less<>> stale_;
 };
 
 }  // namespace haven::state

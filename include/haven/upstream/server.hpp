@@ -49,6 +49,8 @@ struct Backend {
   std::vector<std::unique_ptr<Server>> servers;  // declared order; pointers stay put
   // TLS to the servers with tls = true (owned by the snapshot); nullptr when none has it.
   std::shared_ptr<tls::ClientContext> tls;
+  // Last-good copies (stale_if_error), shared with the registry; nullptr when off.
+  std::shared_ptr<state::StaleStore> stale;
 
   // Some server (main or backup) can take a new request now.
   [[nodiscard]] bool usable() const {

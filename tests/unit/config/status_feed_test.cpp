@@ -69,3 +69,41 @@ TEST_CASE("the subscriber limit and heartbeat are read from [global]") {
   const ConfigError error = must_fail("[global]\nstatus_heartbeat = \"10ms\"\n" + std::string(kOneBackend));
   CHECK(where(error) == "2:20");
 }
+
+TEST_CASE("stale_if_error: defaults, sizes, paths, and positioned errors") {
+  const std::string base(kOneBackend);
+  const Config plain = must_load(base);
+  CHECK_FALSE(plain.backends[0].stale_if_error.enabled);
+
+  const Config defaults = must_load(base + "[backends.app.stale_if_error]\n");
+  const StaleIfError& d = defaults.backends[0].stale_if_error;
+  CHECK(d.enabled);
+  CHECK(d.max_age == Duration(3600000));
+  CHECK(d.max_entry == (1U << 20));
+  CHECK(d.max_total == (64U << 20));
+  CHECK(d.probe_interval == Duration(1000));
+  CHECK(d.paths.empty());
+
+  const Config set = must_load(base + "[backends.app.stale_if_error]\nmax_age = \"10m\"\nmax_entry = \"256KiB\"\n"
+                                      "max_total = 1048576\npaths = [\"/api\", \"/\"]\nstale_probe_interval = \"2s\"\n");
+  const StaleIfError& s = set.backends[0].stale_if_error;
+  CHECK(s.max_age == Duration(600000));
+  CHECK(s.max_entry == 256U * 1024);
+  CHECK(s.max_total == 1048576);
+  CHECK(s.paths == std::vector<std::string>{"/api", "/"});
+  CHECK(s.probe_interval == Duration(2000));
+
+  // A small max_total alone lowers max_entry with it.
+  CHECK(must_load(base + "[backends.app.stale_if_error]\nmax_total = \"4KiB\"\n").backends[0].stale_if_error.max_entry ==
+        4096);
+
+  const ConfigError size = must_fail(base + "[backends.app.stale_if_error]\nmax_entry = \"1 MB\"\n");
+  CHECK(contains(size.message, "max_entry must be a size such as"));
+  CHECK(where(size) == "9:13");
+  const ConfigError path = must_fail(base + "[backends.app.stale_if_error]\npaths = [\"api\"]\n");
+  CHECK(contains(path.message, "must start with \"/\""));
+  const ConfigError over = must_fail(base + "[backends.app.stale_if_error]\nmax_entry = \"2MiB\"\nmax_total = \"1MiB\"\n");
+  CHECK(contains(over.message, "larger than max_total"));
+  const ConfigError key = must_fail(base + "[backends.app.stale_if_error]\nmax_ag = \"1h\"\n");
+  CHECK(contains(key.message, "max_age"));
+}
