@@ -179,7 +179,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, body: dict, head: bool) -> None:
         data = (json.dumps(body, separators=(",", ":")) + "\n").encode()
-        self._send(status, data, "application/json", head, extra={"Cache-Control": "no-store"})
+        # no-cache, not no-store: browsers ask again each time, and haven may keep the last good
+        # answer to show while every API server is down ([backends.api.stale_if_error]).
+        cache = "no-store" if self.path.split("?", 1)[0].endswith("/healthz") else "no-cache"
+        self._send(status, data, "application/json", head, extra={"Cache-Control": cache})
 
     def _send(self, status: int, data: bytes, ctype: str, head: bool, extra=None) -> None:
         self.send_response_only(status)

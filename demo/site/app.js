@@ -85,7 +85,14 @@
       const res = await fetch("/api/status", { cache: "no-store", signal: abort.signal });
       const latency = Math.round(performance.now() - started);
       const body = await res.json().catch(() => ({}));
-      if (res.ok && body.server) {
+      const stale = res.headers.get("X-Haven-Stale") === "1";
+      if (res.ok && body.server && stale) {
+        // Every API server is down: haven answered with the last good status, and says how old.
+        const age = Number(res.headers.get("Age") || 0);
+        setLive("wait", `saved copy, ${age} s old`);
+        setBanner(`The API is down: showing its last answer, from ${age} s ago. It comes back by itself.`);
+        addHistory("haven (copy)", String(res.status), latency);
+      } else if (res.ok && body.server) {
         $("api-server").textContent = body.server;
         $("server-time").textContent = new Date(body.time).toLocaleTimeString();
         $("last-update").textContent = "updated " + new Date().toLocaleTimeString();

@@ -98,8 +98,11 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
   if (const auto* accept = request_.find(http::HeaderKind::Accept)) {
     wants_html_ = fallback::accepts_html(accept->value.view(base));
   }
+  // The health URLs the maintenance page polls are never answered from a copy: a copy's 200 would
+  // tell the page the service is back while it is not.
   if (backend_->stale != nullptr &&
-      stale_request_verdict(request_, base, backend_->config.stale_if_error.paths, false) == StaleRequest::Eligible) {
+      stale_request_verdict(request_, base, backend_->config.stale_if_error.paths, false) == StaleRequest::Eligible &&
+      !snapshot_->maintenance.is_poll_path(routing::origin_path(target_text))) {
     stale_candidate_ = true;
     stale_key(stale_key_, request_, base);
     // While this URL's servers fail, one request per probe interval goes to them; the rest get

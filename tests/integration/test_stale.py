@@ -149,6 +149,17 @@ def only_shareable_200_answers_to_get_are_kept() -> None:
 
 
 @test
+def the_health_urls_the_maintenance_page_polls_never_get_a_copy() -> None:
+    site = Site("s1")
+    haven = Haven(stale_config(site))
+    check_eq(haven.get("/healthz").status, 200, "live health URL")   # /healthz is in [maintenance] poll
+    check_eq(haven.get("/other").status, 200, "live page")
+    take_down(haven, site)
+    check(is_stale(haven.get("/other")), "a page gets its copy")
+    check_eq(haven.get("/healthz").status, 503, "the health URL says the truth")
+
+
+@test
 def a_failing_url_gets_its_copy_and_its_server_one_request_a_second() -> None:
     site = Site("s1")
     site.set("/api/data.json", body=b'{"v":1}', headers=[("Content-Type", "application/json")])
