@@ -46,7 +46,7 @@ std::string host_of(std::string_view text) {
 
 bool read_server(const TableReader& server, const Backend& backend, bool backend_tls, const std::string& backend_sni,
                  Server& out) {
-  static constexpr std::array<std::string_view, 6> kKeys{"name", "address", "backup", "weight", "tls", "sni"};
+  static constexpr std::array<std::string_view, 7> kKeys{"name", "address", "backup", "weight", "tls", "sni", "group"};
   Errors& errors = server.errors();
   if (!server.allow_only(kKeys) ||
       !server.require("name", fmt::format("a server of backend \"{}\" needs a \"name\"", backend.name)) ||
@@ -74,8 +74,13 @@ bool read_server(const TableReader& server, const Backend& backend, bool backend
   if (!parse_address(address, out.address, why)) return errors.fail(*server.find("address"), why);
   out.tls = backend_tls;
   if (!server.read_bool("backup", out.backup) || !server.read_int("weight", 0, 256, out.weight) ||
-      !server.read_bool("tls", out.tls) || !server.read_string("sni", out.sni)) {
+      !server.read_bool("tls", out.tls) || !server.read_string("sni", out.sni) ||
+      !server.read_string("group", out.group)) {
     return false;
+  }
+  if (!out.group.empty() && !is_valid_server_name(out.group)) {
+    return errors.fail(*server.find("group"),
+                       fmt::format("group \"{}\" may only use letters, digits, \"_\", \".\" and \"-\"", out.group));
   }
   if (out.sni.empty()) out.sni = backend_sni.empty() ? host_of(address) : backend_sni;
   return true;

@@ -760,7 +760,16 @@ void Exchange::start_capture(const http::MessageHead& head, const char* base) {
   const char* request_base = owner_->request_base();
   if (request_.method != http::Method::Get ||
       stale_request_verdict(request_, request_base, settings.paths, true) != StaleRequest::Eligible ||
-      stale_response_verdict(head, base, settings.max_entry, capture_vary_) != StaleResponse::Keep ||
+      stale_response_verdict(head, base, settings.max_entry, capture_vary_) != StaleResponse::Keep) {
+    return;
+  }
+  // The hot path: a URL (and variant) this worker copied less than a second ago costs a hash and
+  // no lock.
+  std::size_t hash = std::hash<std::string_view>{}(stale_key_);
+  for (const auto& name : capture_vary_) {
+    hash = hash * 31 + std::hash<std::string_view>{}(request_field(request_, request_base, name));
+  }
+  if (worker_.copied_recently(hash, worker_.loop().now_ms()) ||
       !backend_->stale->wants(
           stale_key_, capture_vary_, [&](std::string_view name) { return request_field(request_, request_base, name); },
           worker_.loop().now_ms())) {

@@ -48,7 +48,7 @@ void StaleStore::evict_to_fit(std::uint64_t budget) {
 bool StaleStore::wants(std::string_view key, const std::vector<std::string>& vary_names,
                        const std::function<std::string_view(std::string_view)>& request_value, std::uint64_t now_ms) {
   const std::lock_guard lock(mutex_);
-  const auto it = entries_.find(std::string(key));
+  const auto it = entries_.find(key);
   if (it == entries_.end() || it->second.failing || it->second.vary_names != vary_names) return true;
   for (const auto& variant : it->second.variants) {
     bool match = true;
@@ -103,7 +103,7 @@ std::shared_ptr<const StaleCopy> StaleStore::find(
     std::string_view key, const std::function<std::string_view(std::string_view)>& request_value,
     std::uint64_t now_ms) {
   const std::lock_guard lock(mutex_);
-  const auto it = entries_.find(std::string(key));
+  const auto it = entries_.find(key);
   if (it == entries_.end()) return nullptr;
   Entry& entry = it->second;
   std::vector<std::string_view> wanted;
@@ -123,7 +123,7 @@ std::shared_ptr<const StaleCopy> StaleStore::find(
 
 bool StaleStore::may_probe(std::string_view key, std::uint64_t now_ms) {
   const std::lock_guard lock(mutex_);
-  const auto it = entries_.find(std::string(key));
+  const auto it = entries_.find(key);
   if (it == entries_.end() || !it->second.failing) return true;
   if (now_ms < it->second.next_probe_ms) return false;
   it->second.next_probe_ms = now_ms + limits_.probe_interval_ms;
@@ -132,7 +132,7 @@ bool StaleStore::may_probe(std::string_view key, std::uint64_t now_ms) {
 
 void StaleStore::failed(std::string_view key, std::uint64_t now_ms) {
   const std::lock_guard lock(mutex_);
-  const auto it = entries_.find(std::string(key));
+  const auto it = entries_.find(key);
   if (it == entries_.end()) return;
   Entry& entry = it->second;
   if (!entry.failing) {
@@ -145,7 +145,7 @@ void StaleStore::failed(std::string_view key, std::uint64_t now_ms) {
 void StaleStore::succeeded(std::string_view key) {
   if (!any_failing()) return;
   const std::lock_guard lock(mutex_);
-  const auto it = entries_.find(std::string(key));
+  const auto it = entries_.find(key);
   if (it == entries_.end() || !it->second.failing) return;
   it->second.failing = false;
   failing_.fetch_sub(1, std::memory_order_relaxed);

@@ -133,6 +133,8 @@ struct Server {
   // The name sent as SNI and checked against its certificate: the server's `sni`, else the
   // backend's, else the host of its address as written.
   std::string sni;
+  // The set of servers a traffic shift moves requests between ("prod1", "prod2"); "" = none.
+  std::string group;
 };
 
 enum class Balance { RoundRobin, LeastConn, First };

@@ -2,6 +2,7 @@
 // One event loop on its own thread: its listeners (one SO_REUSEPORT socket per frontend), its
 // client connections, its upstream connection pool, its buffers and its access log. Nothing in here
 // is shared with another worker except the Snapshot (read-only) and the connection counter.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -95,6 +96,15 @@ class Worker final : private net::HandleOwner {
   // Request header fields left out for a '_' in their names: counted, and said in the event log
   // at once the first time, then at most once a minute with the count since.
   void count_dropped_headers(std::size_t count);
+  // Last-good copies: whether the answer to the URL of hash `key_hash` was copied by this worker
+  // less than a second ago (then it is not copied again, with no lock taken); records `now_ms`
+  // as its last copy when it was not. A URL sharing a slot is only checked the slow way.
+  bool copied_recently(std::size_t key_hash, std::uint64_t now_ms) {
+    CopySlot& slot = copy_slots_[key_hash % copy_slots_.size()];
+    if (slot.hash == key_hash && now_ms - slot.at_ms < state::StaleStore::kRefreshMs) return true;
+    slot = {key_hash, now_ms};
+    return false;
+  }
 
  private:
   class FrontendAcceptor;
@@ -151,6 +161,11 @@ class Worker final : private net::HandleOwner {
   net::Timer grace_timer_;
   net::Timer trim_timer_;  // gives back pooled memory that recent load did not need
   DownstreamConnection* connections_list_ = nullptr;  // intrusive list of live client connections
+  struct CopySlot {
+    std::size_t hash = 0;
+    std::uint64_t at_ms = 0;
+  };
+  std::array<CopySlot, 1024> copy_slots_{};
   std::uint64_t dropped_headers_unreported_ = 0;
   std::uint64_t dropped_headers_reported_ms_ = 0;
   bool dropped_headers_ever_reported_ = false;

@@ -108,6 +108,10 @@ class ServerRuntime {
   bool set_admin_state(AdminState state);
   // The operator's weight, or nullopt for the configured one.
   [[nodiscard]] std::optional<int> runtime_weight() const;
+  // The weight a traffic shift gives it (its group's share spread over the group), or -1 when no
+  // shift sets it. It wins over the operator's and the configured weight while set.
+  [[nodiscard]] int shift_weight() const { return shift_weight_.load(std::memory_order_relaxed); }
+  void set_shift_weight(int weight) { shift_weight_.store(weight, std::memory_order_relaxed); }
   void set_runtime_weight(std::optional<int> weight);
   // Copies admin state and weight from the entry this one replaces (a reload changed the server).
   void inherit_admin(const ServerRuntime& previous);
@@ -137,6 +141,7 @@ class ServerRuntime {
   std::atomic<AdminState> admin_{AdminState::Ready};
   std::atomic<std::int64_t> admin_since_ms_;
   std::atomic<int> runtime_weight_{-1};  // -1: the configured weight
+  std::atomic<int> shift_weight_{-1};    // -1: no shift sets it
   std::atomic<bool> retired_{false};
   mutable std::mutex check_mutex_;
   CheckReport last_check_;  // guarded by check_mutex_

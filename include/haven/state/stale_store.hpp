@@ -97,7 +97,12 @@ class StaleStore {
     bool failing = false;
     std::list<std::string>::iterator lru;  // position in lru_ (front = most recent)
   };
-  using Map = std::unordered_map<std::string, Entry>;
+  // Looked up by string_view: the request path builds no temporary key string.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
+  };
+  using Map = std::unordered_map<std::string, Entry, KeyHash, std::equal_to<>>;
   void touch(Entry& entry);
   void erase(Map::iterator it);
   void evict_to_fit(std::uint64_t budget);

@@ -31,7 +31,13 @@ struct Server {
   [[nodiscard]] bool healthy() const { return runtime.healthy(); }
   // May take new requests: healthy, READY, and a weight above 0.
   [[nodiscard]] bool serving() const { return runtime.serving() && weight() > 0; }
-  [[nodiscard]] int weight() const { return runtime.effective_weight(config.weight); }
+  [[nodiscard]] int weight() const {
+    const int shifted = runtime.shift_weight();
+    return shifted >= 0 ? shifted : runtime.effective_weight(config.weight);
+  }
+  // The weight without a shift: the operator's, else the configured one (a shift spreads its
+  // group's share by these).
+  [[nodiscard]] int base_weight() const { return runtime.effective_weight(config.weight); }
   // What the balancer weighs it with at `now_ms` (monotonic): weight() scaled by
   // state::kWeightScale, ramped while the backend's slow_start runs after the server came UP.
   [[nodiscard]] int balancer_weight(std::uint64_t now_ms, std::uint64_t slow_start_ms) const {
