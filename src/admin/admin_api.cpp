@@ -6,6 +6,7 @@
 
 #include "haven/admin/json_body.hpp"
 #include "haven/admin/render.hpp"
+#include "haven/admin/shift_request.hpp"
 #include "haven/core/json_text.hpp"
 
 namespace haven::admin {
@@ -206,6 +207,9 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
       if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
       return json_ok(render_backend_json(*backend));
     }
+    if ((parts.size() == 2 || parts.size() == 3) && parts[1] == "shift") {
+      return shift(request, *backend, parts.size() == 3 ? parts[2] : std::string_view());
+    }
     if (parts.size() == 2 && parts[1] == "servers") {
       if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
       return json_ok(render_servers_json(*backend));
@@ -224,6 +228,43 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
     }
   }
   return json_error(404, fmt::format("nothing at {}", path));
+}
+
+// GET .../shift: the shift (404 without one); POST .../shift with a plan: start one; POST
+// .../shift/pause, /resume, /abort.
+AdminResponse AdminApi::shift(const AdminRequest& request, const BackendStats& backend, std::string_view action) {
+  const auto render = [&](int status) {
+    const Inventory inventory = process_.inventory();
+    const Stats stats = collect_stats(inventory, process_.history(), process_.process());
+    const BackendStats* now = find_backend(stats, backend.name);
+    if (now == nullptr || !now->shift) return json_error(404, fmt::format("backend {} has no shift", backend.name));
+    AdminResponse response = json_ok(render_shift_json(*now->shift));
+    response.status = status;
+    return response;
+  };
+  if (action.empty() && is_read(request.method)) return render(200);
+  if (request.method != http::Method::Post) {
+    AdminResponse response = json_error(405, "use GET, or POST to start one or to pause, resume or abort it");
+    response.allow = action.empty() ? "GET, HEAD, POST" : "POST";
+    return response;
+  }
+  const std::string who = "admin API";
+  std::string error;
+  if (action.empty()) {
+    const JsonObject body = parse_json_object(request.body);
+    if (!body.error.empty()) return json_error(400, fmt::format("invalid JSON body: {}", body.error));
+    state::ShiftPlan plan;
+    if (error = parse_shift_plan(body, plan); !error.empty()) return json_error(400, error);
+    error = process_.start_shift(backend.name, std::move(plan), who);
+    if (!error.empty()) return json_error(409, error);
+    return render(201);
+  }
+  if (action != "pause" && action != "resume" && action != "abort") {
+    return json_error(404, fmt::format("no shift command \"{}\" (pause, resume or abort)", action));
+  }
+  error = process_.shift_command(backend.name, action, who);
+  if (!error.empty()) return json_error(409, error);
+  return render(200);
 }
 
 AdminResponse AdminApi::patch_server(const AdminRequest& request, std::string_view backend_name,

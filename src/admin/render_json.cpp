@@ -158,6 +158,12 @@ void write_server(JsonOut& out, const ServerStats& server) {
     out.close('}');
   }
   out.member_string("tier", server.backup ? "backup" : "main");
+  out.key("group");
+  if (server.group.empty()) {
+    out.null();
+  } else {
+    out.string(server.group);
+  }
   out.member_bool("serving", server.serving);
   out.key("health");
   out.open('{');
@@ -177,6 +183,12 @@ void write_server(JsonOut& out, const ServerStats& server) {
   out.key("runtime");
   if (server.weight_runtime) {
     out.signed_number(*server.weight_runtime);
+  } else {
+    out.null();
+  }
+  out.key("shift");
+  if (server.weight_shift) {
+    out.signed_number(*server.weight_shift);
   } else {
     out.null();
   }
@@ -212,6 +224,70 @@ void write_server(JsonOut& out, const ServerStats& server) {
   out.close('}');
 }
 
+void write_sample(JsonOut& out, std::string_view name, const state::WindowSample& sample) {
+  out.key(name);
+  out.open('{');
+  out.member_count("requests", sample.requests);
+  out.member_count("errors", sample.errors);
+  out.member_real("error_rate", sample.error_rate());
+  out.member_count("p99_ms", sample.p99_ms);
+  out.close('}');
+}
+
+void write_shift(JsonOut& out, const ShiftView& shift) {
+  const state::ShiftPlan& plan = shift.plan;
+  out.open('{');
+  out.member_string("from", plan.from);
+  out.member_string("to", plan.to);
+  out.member_string("state", state::shift_phase_name(shift.phase));
+  out.member_int("share", shift.share);
+  out.member_count("step", shift.step);
+  out.key("steps");
+  out.open('[');
+  for (const int step : plan.steps) out.signed_number(step);
+  out.close(']');
+  out.member_count("hold_ms", plan.hold_ms);
+  out.member_count("min_requests", plan.min_requests);
+  out.member_real("max_error_rate", plan.max_error_rate);
+  out.key("max_p99_ms");
+  if (plan.max_p99_ms) {
+    out.number(*plan.max_p99_ms);
+  } else {
+    out.null();
+  }
+  out.key("max_error_rate_delta");
+  if (plan.max_error_rate_delta) {
+    out.real(*plan.max_error_rate_delta);
+  } else {
+    out.null();
+  }
+  out.member_int("failure_limit", plan.failure_limit);
+  out.member_int("failures", shift.failures);
+  out.member_time("started", shift.started_ms);
+  out.member_time("changed", shift.changed_ms);
+  out.member_int("window_ends_in_ms", shift.window_ends_in_ms);
+  out.key("verdicts");
+  out.open('{');
+  out.member_count("pass", shift.passes);
+  out.member_count("hold", shift.holds);
+  out.member_count("fail", shift.fails);
+  out.close('}');
+  out.key("windows");
+  out.open('[');
+  for (const auto& window : shift.windows) {
+    out.open('{');
+    out.member_time("at", window.at_ms);
+    out.member_int("share", window.share);
+    out.member_string("verdict", state::window_verdict_name(window.verdict));
+    out.member_string("why", window.why);
+    write_sample(out, "to", window.to);
+    write_sample(out, "from", window.from);
+    out.close('}');
+  }
+  out.close(']');
+  out.close('}');
+}
+
 void write_backend(JsonOut& out, const BackendStats& backend) {
   out.open('{');
   out.member_string("name", backend.name);
@@ -223,6 +299,16 @@ void write_backend(JsonOut& out, const BackendStats& backend) {
     out.null();
   } else {
     out.string(backend.mode_reason);
+  }
+  out.key("groups");
+  out.open('[');
+  for (const auto& group : backend.groups) out.string(group);
+  out.close(']');
+  out.key("shift");
+  if (backend.shift) {
+    write_shift(out, *backend.shift);
+  } else {
+    out.null();
   }
   if (backend.stale) {
     out.key("stale");
@@ -349,6 +435,13 @@ std::string render_backend_json(const BackendStats& backend) {
 std::string render_server_json(const ServerStats& server) {
   JsonOut out;
   write_server(out, server);
+  out.text.push_back('\n');
+  return std::move(out.text);
+}
+
+std::string render_shift_json(const ShiftView& shift) {
+  JsonOut out;
+  write_shift(out, shift);
   out.text.push_back('\n');
   return std::move(out.text);
 }

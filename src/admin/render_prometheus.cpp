@@ -178,6 +178,33 @@ std::string render_prometheus(const Stats& stats) {
                [](const state::StaleCounters& c) { return c.bytes; });
   stale_family("haven_backend_stale_entries", "gauge", "URLs with a last-good copy.",
                [](const state::StaleCounters& c) { return c.entries; });
+  // Traffic shifts.
+  out.family("haven_shift_share_percent", "gauge", "The new group's share of a backend's traffic shift, in percent.");
+  for (const auto& b : stats.backends) {
+    if (b.shift) {
+      out.sample("haven_shift_share_percent",
+                 labels({{"backend", b.name}, {"from", b.shift->plan.from}, {"to", b.shift->plan.to}}), b.shift->share);
+    }
+  }
+  out.family("haven_shift_state", "gauge", "A backend's traffic shift: 1 for the state it is in.");
+  for (const auto& b : stats.backends) {
+    if (!b.shift) continue;
+    for (const auto phase : {state::ShiftPhase::Running, state::ShiftPhase::Paused, state::ShiftPhase::Completed,
+                             state::ShiftPhase::RolledBack, state::ShiftPhase::Aborted}) {
+      out.sample("haven_shift_state", labels({{"backend", b.name}, {"state", state::shift_phase_name(phase)}}),
+                 b.shift->phase == phase ? 1 : 0);
+    }
+  }
+  out.family("haven_shift_windows_total", "counter", "Judged windows of a backend's traffic shift, by verdict.");
+  for (const auto& b : stats.backends) {
+    if (!b.shift) continue;
+    out.sample("haven_shift_windows_total", labels({{"backend", b.name}, {"verdict", "pass"}}),
+               static_cast<double>(b.shift->passes));
+    out.sample("haven_shift_windows_total", labels({{"backend", b.name}, {"verdict", "hold"}}),
+               static_cast<double>(b.shift->holds));
+    out.sample("haven_shift_windows_total", labels({{"backend", b.name}, {"verdict", "fail"}}),
+               static_cast<double>(b.shift->fails));
+  }
   out.family("haven_backend_active_servers", "gauge", "Main servers taking new requests.");
   for (const auto& b : stats.backends) {
     out.sample("haven_backend_active_servers", labels({{"backend", b.name}}), b.main_serving);

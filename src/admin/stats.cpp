@@ -1,5 +1,6 @@
 #include "haven/admin/stats.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 
@@ -21,6 +22,7 @@ ServerStats server_stats(const upstream::Server& server, bool serving, const His
   stats.name = server.config.name;
   stats.address = server.config.address.text;
   stats.tls_name = server.runtime.tls_name;
+  stats.group = server.config.group;
   stats.backup = server.config.backup;
   stats.serving = serving;
   stats.checked = runtime.check.has_value();
@@ -31,6 +33,7 @@ ServerStats server_stats(const upstream::Server& server, bool serving, const His
   stats.admin_since_ms = runtime.admin_since_ms();
   stats.weight_configured = server.config.weight;
   stats.weight_runtime = runtime.runtime_weight();
+  if (runtime.shift_weight() >= 0) stats.weight_shift = runtime.shift_weight();
   // What the balancer uses now, slow start included (the loops' clock is CLOCK_MONOTONIC too).
   const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                   std::chrono::steady_clock::now().time_since_epoch())
@@ -91,6 +94,14 @@ Stats collect_stats(const Inventory& inventory, const History& history, ProcessS
     entry.mode_since_ms = status.since_ms;
     entry.mode_reason = status.reason;
     if (backend->stale != nullptr) entry.stale = backend->stale->counters();
+    const std::size_t index = stats.backends.size();
+    if (index < inventory.shifts.size()) entry.shift = inventory.shifts[index];
+    for (const auto& server : backend->servers) {
+      const std::string& group = server->config.group;
+      if (!group.empty() && std::find(entry.groups.begin(), entry.groups.end(), group) == entry.groups.end()) {
+        entry.groups.push_back(group);
+      }
+    }
     for (std::size_t s = 0; s < count; ++s) {
       const auto& server = *backend->servers[s];
       const bool serving = upstream::in_service(view, s, backend->config.all_backups);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -28,6 +29,12 @@ const char* kUsage =
     "  weight BACKEND/SERVER N     runtime weight 0..256, or \"default\" for the configured one\n"
     "  reload                      re-read the configuration file\n"
     "  events [--follow]           the last events (state changes, reloads...), then new ones\n"
+    "  shift BACKEND --from GROUP --to GROUP [--steps 10,25,50,100] [--hold 60s]\n"
+    "        [--min-requests 100] [--max-error-rate 1%] [--max-p99 500ms]\n"
+    "        [--max-error-rate-delta 0.5%] [--failure-limit 1]\n"
+    "                              move traffic between server groups, step by step, each step\n"
+    "                              passed only on good numbers; rolled back on bad ones\n"
+    "  shift BACKEND status|pause|resume|abort\n"
     "\n"
     "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000;\n"
     "unix:PATH for one on a unix socket.\n"
@@ -69,6 +76,7 @@ class Ctl {
       return patch(args[1], fmt::format("{{\"weight\":{}}}", args[2]));
     }
     if (command == "reload" && args.size() == 1) return reload();
+    if (command == "shift" && args.size() >= 2) return shift(args);
     if (command == "events" && (args.size() == 1 || (args.size() == 2 && args[1] == "--follow"))) {
       return events(args.size() == 2);
     }
@@ -209,6 +217,73 @@ class Ctl {
     if (kind == "server_up" || kind == "backend_available" || kind == "reload") return "UP";
     if (kind == "server_admin" || kind == "server_weight" || kind == "warning") return "DRAIN";
     return "";
+  }
+
+  // `shift BACKEND status|pause|resume|abort`, or `shift BACKEND --from A --to B [options]`.
+  int shift(const std::vector<std::string>& args) {
+    const std::string& backend = args[1];
+    const std::string path = "/api/v1/backends/" + backend + "/shift";
+    core::JsonNode answer;
+    if (args.size() == 3 && (args[2] == "pause" || args[2] == "resume" || args[2] == "abort")) {
+      if (const int rc = call("POST", path + "/" + args[2], "", answer); rc != kCtlDone) return rc;
+      return print_shift(backend, answer);
+    }
+    if (args.size() == 2 || (args.size() == 3 && args[2] == "status")) {
+      if (const int rc = call("GET", path, "", answer); rc != kCtlDone) return rc;
+      return print_shift(backend, answer);
+    }
+    // Options, as the API's members (strings, and whole numbers for the counts).
+    static constexpr std::string_view kStrings[] = {"from", "to", "steps", "hold", "max-error-rate", "max-p99",
+                                                    "max-error-rate-delta"};
+    static constexpr std::string_view kCounts[] = {"min-requests", "failure-limit"};
+    std::string body = "{";
+    for (std::size_t i = 2; i < args.size(); ++i) {
+      std::string_view option = args[i];
+      std::string value;
+      if (!option.starts_with("--")) return usage(fmt::format("expected an option such as --from, not \"{}\"", option));
+      option.remove_prefix(2);
+      if (const auto eq = option.find('='); eq != std::string_view::npos) {
+        value = std::string(option.substr(eq + 1));
+        option = option.substr(0, eq);
+      } else if (i + 1 < args.size()) {
+        value = args[++i];
+      } else {
+        return usage(fmt::format("--{} needs a value", option));
+      }
+      const bool is_string = std::find(std::begin(kStrings), std::end(kStrings), option) != std::end(kStrings);
+      const bool is_count = std::find(std::begin(kCounts), std::end(kCounts), option) != std::end(kCounts);
+      if (!is_string && !is_count) return usage(fmt::format("unknown shift option --{}", option));
+      std::string key(option);
+      for (char& c : key) c = c == '-' ? '_' : c;
+      if (body.size() > 1) body += ',';
+      core::append_json_string(body, key);
+      body += ':';
+      if (is_count) {
+        if (value.empty() || value.size() > 9 || value.find_first_not_of("0123456789") != std::string::npos) {
+          return usage(fmt::format("--{} must be a whole number, not \"{}\"", option, value));
+        }
+        body += value;
+      } else {
+        core::append_json_string(body, value);
+      }
+    }
+    body += '}';
+    if (const int rc = call("POST", path, body, answer); rc != kCtlDone) return rc;
+    return print_shift(backend, answer);
+  }
+
+  int print_shift(const std::string& backend, const core::JsonNode& shift) {
+    const std::string state = shift["state"].text();
+    std::printf("%s: shift %s -> %s %s, %.0f%% on %s (step %.0f of %zu)", backend.c_str(), shift["from"].text().c_str(),
+                shift["to"].text().c_str(), state.c_str(), shift["share"].number(), shift["to"].text().c_str(),
+                shift["step"].number() + 1, shift["steps"].items().size());
+    if (state == "running") std::printf(", window ends in %.0f s", shift["window_ends_in_ms"].number() / 1000);
+    std::printf("\n");
+    for (const auto& window : shift["windows"].items()) {
+      std::printf("  %s  %3.0f%%  %-4s  %s\n", window["at"].text().c_str(), window["share"].number(),
+                  window["verdict"].text().c_str(), window["why"].text().c_str());
+    }
+    return kCtlDone;
   }
 
   int reload() {

@@ -21,6 +21,7 @@
 #include "haven/admin/admin_api.hpp"
 #include "haven/admin/admin_server.hpp"
 #include "haven/admin/history.hpp"
+#include "haven/admin/shift_driver.hpp"
 #include "haven/admin/state_file.hpp"
 #include "haven/admin/stats.hpp"
 #include "haven/app/check_summary.hpp"
@@ -72,6 +73,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
         hangup_(loop_, &Supervisor::on_hangup, this),
         workers_stopped_signal_(loop_, &Supervisor::on_worker_stopped, this),
         history_timer_(loop_, &Supervisor::on_history_due, this),
+        shift_timer_(loop_, &Supervisor::on_shift_due, this),
+        shifts_(events),
         tls_timer_(loop_, &Supervisor::on_tls_due, this) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
@@ -126,6 +129,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     checker_.stop();
     if (admin_server_) admin_server_->close();
     history_timer_.close(this);
+    shift_timer_.close(this);
     tls_timer_.close(this);
     terminate_.close(this);
     interrupt_.close(this);
@@ -141,6 +145,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     checker_.bind(snapshot_->backends);
     history_timer_.start(core::Duration(admin::History::kIntervalMs), core::Duration(admin::History::kIntervalMs));
     on_history_due(this);
+    shift_timer_.start(kShiftDuty, kShiftDuty);
     tls_timer_.start(kTlsDuty, kTlsDuty);
     warn_expiring_certificates();
     loop_.run();
@@ -156,6 +161,9 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     for (const auto& backend : snapshot_->backends) inventory.backends.push_back(backend.get());
     inventory.frontends = snapshot_->frontends;
     inventory.frontend_ports = ports_;
+    for (const auto& backend : snapshot_->backends) {
+      inventory.shifts.push_back(shifts_.view(backend->config.name, loop_.now_ms()));
+    }
     for (const auto& context : snapshot_->tls.frontends) {
       inventory.frontend_certificates.push_back(context != nullptr ? context->certificates()
                                                                    : std::vector<tls::CertificateInfo>{});
@@ -276,6 +284,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     for (std::size_t w = 0; w < workers_.size(); ++w) workers_[w]->adopt_snapshot(snapshot, keep, std::move(fds[w]));
     // The checker moves to the new backends before the old snapshot can go.
     checker_.bind(snapshot->backends);
+    // A shift in progress gives the new snapshot's servers their weights at once.
+    shifts_.tick(snapshot->backends, loop_.now_ms());
     snapshot_ = std::move(snapshot);
     ports_ = std::move(ports);
     reloads_.succeeded += 1;
@@ -326,6 +336,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   // Session ticket keys rotate, expired sessions leave the caches, and certificates close to
   // expiry are said in the event log (at most once a day each).
   static constexpr core::Duration kTlsDuty{3600 * 1000};
+  // How often shift windows are looked at (a window is judged within this of its end).
+  static constexpr core::Duration kShiftDuty{250};
   static constexpr std::int64_t kExpiryWarning = 14LL * 24 * 3600 * 1000;
 
   static void on_tls_due(void* self) noexcept {
@@ -359,6 +371,37 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     }
   }
 
+  // Traffic shifts: windows judged, weights applied (and the feed told when they change a mode).
+  static void on_shift_due(void* self) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    if (supervisor.shifts_.tick(supervisor.snapshot_->backends, supervisor.loop_.now_ms())) {
+      supervisor.server_admin_changed();
+    }
+  }
+
+  std::string start_shift(std::string_view backend, state::ShiftPlan plan, std::string_view who) override {
+    const upstream::Backend* found = find_backend(backend);
+    if (found == nullptr) return fmt::format("no backend \"{}\"", backend);
+    std::string error = shifts_.start(*found, std::move(plan), loop_.now_ms(), who);
+    if (error.empty()) server_admin_changed();
+    return error;
+  }
+
+  std::string shift_command(std::string_view backend, std::string_view action, std::string_view who) override {
+    const upstream::Backend* found = find_backend(backend);
+    if (found == nullptr) return fmt::format("no backend \"{}\"", backend);
+    std::string error = shifts_.command(*found, action, loop_.now_ms(), who);
+    if (error.empty()) server_admin_changed();
+    return error;
+  }
+
+  const upstream::Backend* find_backend(std::string_view name) const {
+    for (const auto& backend : snapshot_->backends) {
+      if (backend->config.name == name) return backend.get();
+    }
+    return nullptr;
+  }
+
   static void on_history_due(void* self) noexcept {
     auto& supervisor = *static_cast<Supervisor*>(self);
     admin::sample_history(supervisor.history_, supervisor.inventory(),
@@ -383,6 +426,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     supervisor.checker_.stop();
     if (supervisor.admin_server_) supervisor.admin_server_->close();
     supervisor.history_timer_.close(&supervisor);
+    supervisor.shift_timer_.close(&supervisor);
     supervisor.tls_timer_.close(&supervisor);
   }
 
@@ -432,6 +476,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   net::Signal hangup_;
   net::Async workers_stopped_signal_;
   net::Timer history_timer_;
+  net::Timer shift_timer_;
+  admin::ShiftDriver shifts_;
   net::Timer tls_timer_;
   std::map<std::string, std::int64_t> expiry_warned_ms_;  // certificate file -> last warning
   std::unique_ptr<admin::AdminApi> admin_api_;

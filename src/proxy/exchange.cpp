@@ -756,23 +756,35 @@ bool Exchange::required_backends_have_copies() const {
 
 // The answer streams to the client as usual; a copy of it is made on the way, kept once whole.
 void Exchange::start_capture(const http::MessageHead& head, const char* base) {
+  // Kept for GET only; the rest of the request's eligibility was settled with stale_candidate_.
+  if (request_.method != http::Method::Get) return;
+  const std::uint64_t now = worker_.loop().now_ms();
+  // The hot path: a URL without Vary that this worker looked at less than a second ago costs a
+  // hash and nothing else.
+  const std::size_t key_hash = std::hash<std::string_view>{}(stale_key_);
+  bool varies = false;
+  if (worker_.copied_recently(key_hash, now, &varies) && !varies) return;
   const auto& settings = backend_->config.stale_if_error;
-  const char* request_base = owner_->request_base();
-  if (request_.method != http::Method::Get ||
-      stale_request_verdict(request_, request_base, settings.paths, true) != StaleRequest::Eligible ||
-      stale_response_verdict(head, base, settings.max_entry, capture_vary_) != StaleResponse::Keep) {
+  if (stale_response_verdict(head, base, settings.max_entry, capture_vary_) != StaleResponse::Keep) {
+    worker_.note_copied(key_hash, now, false);
     return;
   }
-  // The hot path: a URL (and variant) this worker copied less than a second ago costs a hash and
-  // no lock.
-  std::size_t hash = std::hash<std::string_view>{}(stale_key_);
-  for (const auto& name : capture_vary_) {
-    hash = hash * 31 + std::hash<std::string_view>{}(request_field(request_, request_base, name));
+  const char* request_base = owner_->request_base();
+  if (!capture_vary_.empty()) {
+    // One copy per variant: the variant's own hash says whether it was looked at.
+    std::size_t variant_hash = key_hash;
+    for (const auto& name : capture_vary_) {
+      variant_hash = variant_hash * 31 + std::hash<std::string_view>{}(request_field(request_, request_base, name));
+    }
+    worker_.note_copied(key_hash, now, true);
+    if (worker_.copied_recently(variant_hash, now)) return;
+    worker_.note_copied(variant_hash, now, true);
+  } else {
+    worker_.note_copied(key_hash, now, false);
   }
-  if (worker_.copied_recently(hash, worker_.loop().now_ms()) ||
-      !backend_->stale->wants(
+  if (!backend_->stale->wants(
           stale_key_, capture_vary_, [&](std::string_view name) { return request_field(request_, request_base, name); },
-          worker_.loop().now_ms())) {
+          now)) {
     return;
   }
   capturing_ = true;

@@ -51,6 +51,9 @@ class Operator {
   virtual void server_admin_changed() = 0;
   // Reads the configuration file again and puts it in force, or keeps the running one.
   virtual ReloadResult reload(std::string_view source) = 0;
+  // Traffic shifts (ShiftDriver). Each returns "" or why it was refused.
+  virtual std::string start_shift(std::string_view backend, state::ShiftPlan plan, std::string_view who) = 0;
+  virtual std::string shift_command(std::string_view backend, std::string_view action, std::string_view who) = 0;
 };
 
 class AdminApi {
@@ -62,6 +65,7 @@ class AdminApi {
  private:
   AdminResponse route(const AdminRequest& request, std::string_view path);
   AdminResponse patch_server(const AdminRequest& request, std::string_view backend, std::string_view server);
+  AdminResponse shift(const AdminRequest& request, const BackendStats& backend, std::string_view action);
   [[nodiscard]] bool token_matches(std::string_view authorization) const;
   [[nodiscard]] bool host_is_local(std::string_view host) const;
 

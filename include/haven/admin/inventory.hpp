@@ -7,6 +7,7 @@
 
 #include "haven/tls/server_context.hpp"
 
+#include "haven/admin/shift_driver.hpp"
 #include "haven/config/config.hpp"
 #include "haven/state/registry.hpp"
 #include "haven/upstream/server.hpp"
@@ -20,6 +21,7 @@ struct Inventory {
   std::vector<std::shared_ptr<state::FrontendRuntime>> frontends;    // config order
   std::vector<std::uint16_t> frontend_ports;                         // as bound (port 0 resolved)
   std::vector<std::vector<tls::CertificateInfo>> frontend_certificates;  // config order; empty: plain
+  std::vector<std::optional<ShiftView>> shifts;                      // config order of backends
 };
 
 }  // namespace haven::admin

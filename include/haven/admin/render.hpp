@@ -14,6 +14,7 @@ std::string render_prometheus(const Stats& stats);
 std::string render_backends_json(const Stats& stats);  // {"backends": [...]}
 std::string render_backend_json(const BackendStats& backend);
 std::string render_server_json(const ServerStats& server);
+std::string render_shift_json(const ShiftView& shift);
 std::string render_servers_json(const BackendStats& backend);  // {"servers": [...]}
 
 }  // namespace haven::admin

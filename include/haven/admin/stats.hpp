@@ -21,6 +21,7 @@ struct ServerStats {
   std::string name;
   std::string address;
   std::string tls_name;           // "" = plain TCP; else TLS to this name
+  std::string group;              // "" = none
   bool backup = false;
   bool serving = false;           // takes new requests now (tier in force, healthy, READY, weight > 0)
   bool checked = false;
@@ -31,6 +32,7 @@ struct ServerStats {
   std::int64_t admin_since_ms = 0;
   int weight_configured = 1;
   std::optional<int> weight_runtime;
+  std::optional<int> weight_shift;  // set by a traffic shift
   int weight_effective = 1;
   int active = 0;                 // requests in flight, all workers
   state::CheckReport last_check;
@@ -48,10 +50,12 @@ struct BackendStats {
   std::int64_t mode_since_ms = 0;
   std::string mode_reason;  // why the last change ("" before the first)
   std::optional<state::StaleCounters> stale;  // with stale_if_error
+  std::optional<ShiftView> shift;             // a traffic shift, running or the last one
   int main_serving = 0;    // healthy, READY and weighted: could take a request
   int backup_serving = 0;
   int main_total = 0;
   int backup_total = 0;
+  std::vector<std::string> groups;  // server groups, in order of first mention
   state::TrafficTotals traffic;
   Rates rates;
   std::vector<ServerStats> servers;

@@ -96,14 +96,18 @@ class Worker final : private net::HandleOwner {
   // Request header fields left out for a '_' in their names: counted, and said in the event log
   // at once the first time, then at most once a minute with the count since.
   void count_dropped_headers(std::size_t count);
-  // Last-good copies: whether the answer to the URL of hash `key_hash` was copied by this worker
-  // less than a second ago (then it is not copied again, with no lock taken); records `now_ms`
-  // as its last copy when it was not. A URL sharing a slot is only checked the slow way.
-  bool copied_recently(std::size_t key_hash, std::uint64_t now_ms) {
-    CopySlot& slot = copy_slots_[key_hash % copy_slots_.size()];
-    if (slot.hash == key_hash && now_ms - slot.at_ms < state::StaleStore::kRefreshMs) return true;
-    slot = {key_hash, now_ms};
-    return false;
+  // Last-good copies: whether the answer of hash `hash` (a URL, or a URL and its Vary values)
+  // was looked at for copying by this worker less than a second ago; then it is not again, and
+  // no lock is taken. `varies` tells whether the URL's answers had Vary (then only the variant's
+  // hash says). A hash sharing a slot with another is only checked the slow way.
+  [[nodiscard]] bool copied_recently(std::size_t hash, std::uint64_t now_ms, bool* varies = nullptr) const {
+    const CopySlot& slot = copy_slots_[hash % copy_slots_.size()];
+    if (slot.hash != hash || now_ms - slot.at_ms >= state::StaleStore::kRefreshMs) return false;
+    if (varies != nullptr) *varies = slot.varies;
+    return true;
+  }
+  void note_copied(std::size_t hash, std::uint64_t now_ms, bool varies) {
+    copy_slots_[hash % copy_slots_.size()] = {hash, now_ms, varies};
   }
 
  private:
@@ -164,6 +168,7 @@ class Worker final : private net::HandleOwner {
   struct CopySlot {
     std::size_t hash = 0;
     std::uint64_t at_ms = 0;
+    bool varies = false;
   };
   std::array<CopySlot, 1024> copy_slots_{};
   std::uint64_t dropped_headers_unreported_ = 0;

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "haven/admin/shift_request.hpp"
 #include "haven/log/output.hpp"
 #include "haven/state/registry.hpp"
 
@@ -40,6 +41,7 @@ class FakeOperator final : public haven::admin::Operator {
     inventory.config = &config_;
     inventory.backends.push_back(backend_.get());
     inventory.frontends = binding_.frontends;
+    inventory.shifts.push_back(shift);
     return inventory;
   }
   haven::admin::ProcessStats process() override { return {}; }
@@ -49,6 +51,21 @@ class FakeOperator final : public haven::admin::Operator {
     ++reloads;
     return {false, "test.toml:3:1: refused"};
   }
+  std::string start_shift(std::string_view backend, haven::state::ShiftPlan plan, std::string_view /*who*/) override {
+    if (backend != "api") return "no backend";
+    if (shift && shift->phase == haven::state::ShiftPhase::Running) return "backend api already has a shift";
+    shift.emplace();
+    shift->plan = std::move(plan);
+    shift->share = shift->plan.steps.front();
+    return {};
+  }
+  std::string shift_command(std::string_view /*backend*/, std::string_view action, std::string_view /*who*/) override {
+    if (!shift) return "backend api has no shift";
+    if (action == "pause") shift->phase = haven::state::ShiftPhase::Paused;
+    if (action == "abort") shift->phase = haven::state::ShiftPhase::Aborted;
+    return {};
+  }
+  std::optional<haven::admin::ShiftView> shift;
 
   haven::state::ServerRuntime& server() { return *binding_.servers[0][0]; }
   int changes = 0;
@@ -71,6 +88,13 @@ struct Fixture {
     std::string error;
     events = std::make_unique<haven::log::EventLog>(haven::log::Output::open("off", error), config::LogFormat::Text);
     api = std::make_unique<AdminApi>(settings, process, *events);
+  }
+  // One request by method name; answers with status and body.
+  haven::admin::AdminResponse call(std::string_view method, std::string target, std::string body = "") {
+    const Method m = method == "GET"    ? Method::Get
+                     : method == "POST" ? Method::Post
+                                        : Method::Delete;
+    return api->handle(request(m, std::move(target), std::move(body)));
   }
   AdminRequest request(Method method, std::string target, std::string body = "") {
     AdminRequest r;
@@ -195,4 +219,50 @@ TEST_CASE("only literal local names pass the Host rule, token or not, on a loopb
       CHECK(f.api->handle(request).status == 200);
     }
   }
+}
+
+TEST_CASE("shifts: started from a JSON plan, shown, commanded; bad plans refused with a sentence") {
+  Fixture f;
+  CHECK(f.call("GET", "/api/v1/backends/api/shift").status == 404);
+  auto bad = f.call("POST", "/api/v1/backends/api/shift", R"({"from":"prod1","to":"prod2","steps":"10,50"})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("the last step must be 100") != std::string::npos);
+  bad = f.call("POST", "/api/v1/backends/api/shift", R"({"from":"prod1","to":"prod2","max_error_rate":"5 percent"})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("max_error_rate") != std::string::npos);
+  bad = f.call("POST", "/api/v1/backends/api/shift", R"({"from":"prod1","to":"prod2","speed":1})");
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("unknown member") != std::string::npos);
+
+  const auto started = f.call("POST", "/api/v1/backends/api/shift",
+                              R"({"from":"prod1","to":"prod2","steps":"5,20,100","hold":"30s","min_requests":50,)"
+                              R"("max_error_rate":"2%","max_p99":"400ms","max_error_rate_delta":"0.5%","failure_limit":2})");
+  CHECK(started.status == 201);
+  REQUIRE(f.process.shift);
+  const auto& plan = f.process.shift->plan;
+  CHECK(plan.steps == std::vector<int>{5, 20, 100});
+  CHECK(plan.hold_ms == 30000);
+  CHECK(plan.min_requests == 50);
+  CHECK(plan.max_error_rate == doctest::Approx(0.02));
+  CHECK(plan.max_p99_ms == 400);
+  CHECK(*plan.max_error_rate_delta == doctest::Approx(0.005));
+  CHECK(plan.failure_limit == 2);
+  CHECK(started.body.find(R"("from":"prod1","to":"prod2","state":"running","share":5)") != std::string::npos);
+  CHECK(f.call("POST", "/api/v1/backends/api/shift", R"({"from":"prod1","to":"prod2"})").status == 409);
+  CHECK(f.call("GET", "/api/v1/backends/api/shift").status == 200);
+  const auto paused = f.call("POST", "/api/v1/backends/api/shift/pause");
+  CHECK(paused.status == 200);
+  CHECK(paused.body.find(R"("state":"paused")") != std::string::npos);
+  CHECK(f.call("POST", "/api/v1/backends/api/shift/explode").status == 404);
+  CHECK(f.call("DELETE", "/api/v1/backends/api/shift").status == 405);
+}
+
+TEST_CASE("rates are written as percents or fractions") {
+  CHECK(*haven::admin::parse_rate("1%") == doctest::Approx(0.01));
+  CHECK(*haven::admin::parse_rate("0.5%") == doctest::Approx(0.005));
+  CHECK(*haven::admin::parse_rate("0.01") == doctest::Approx(0.01));
+  CHECK_FALSE(haven::admin::parse_rate("150%"));
+  CHECK_FALSE(haven::admin::parse_rate("-1%"));
+  CHECK_FALSE(haven::admin::parse_rate("1e-2"));
+  CHECK_FALSE(haven::admin::parse_rate(""));
 }
