@@ -80,7 +80,7 @@ def stats_json_shows_states_checks_and_counters() -> None:
     check_eq(servers["dead"]["serving"], False, "dead serving")
     check_eq(servers["spare"]["tier"], "backup", "spare tier")
     check_eq(servers["spare"]["serving"], False, "a backup waits while a main serves")
-    check_eq(servers["spare"]["weight"], {"configured": 1, "runtime": None, "effective": 1}, "weights")
+    check_eq(servers["spare"]["weight"], {"configured": 1, "runtime": None, "shift": None, "effective": 1}, "weights")
 
 
 @test
@@ -189,7 +189,7 @@ def runtime_weights_split_traffic_smoothly() -> None:
     haven = Haven(make_config({"static": [{"name": "a", "address": a}, {"name": "b", "address": b}]}, extra=ADMIN))
     set_server(haven, "static", "a", {"weight": 90})
     answer = set_server(haven, "static", "b", {"weight": 10})
-    check_eq(answer["weight"], {"configured": 1, "runtime": 10, "effective": 10}, "weights of b")
+    check_eq(answer["weight"], {"configured": 1, "runtime": 10, "shift": None, "effective": 10}, "weights of b")
     counts = collections.Counter()
     order = []
     with haven.client() as c:
