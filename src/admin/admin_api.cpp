@@ -259,8 +259,13 @@ AdminResponse AdminApi::shift(const AdminRequest& request, const BackendStats& b
     if (!error.empty()) return json_error(409, error);
     return render(201);
   }
-  if (action != "pause" && action != "resume" && action != "abort") {
-    return json_error(404, fmt::format("no shift command \"{}\" (pause, resume or abort)", action));
+  if (action != "pause" && action != "resume" && action != "abort" && action != "clear") {
+    return json_error(404, fmt::format("no shift command \"{}\" (pause, resume, abort or clear)", action));
+  }
+  if (action == "clear") {
+    error = process_.shift_command(backend.name, action, who);
+    if (!error.empty()) return json_error(409, error);
+    return json_ok("{\"result\":\"cleared\"}\n");
   }
   error = process_.shift_command(backend.name, action, who);
   if (!error.empty()) return json_error(409, error);

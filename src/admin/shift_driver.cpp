@@ -63,30 +63,63 @@ state::TrafficTotals ShiftDriver::group_totals(const upstream::Backend& backend,
 
 // Each group's share spread over its servers by their own weights (the operator's or configured):
 // weights scaled so that a share of 1% still gives every server of a group a non-zero weight.
+// The two groups together keep the part of the backend's traffic they had (servers in neither
+// group keep theirs), and share it as the step says, each group by its servers' own weights
+// (the operator's or configured). A group with no server that may take requests (all DOWN,
+// drained or in maintenance) gives its share to the other one, so a shift never leaves the
+// backend without a server while the other group is fine.
+//
+// Weights are scaled by 100 so that each group's total is exact (share x the groups' base
+// weight): what is left after rounding each server down goes to its first servers, one each.
+// The largest weight, 100 x 64 x 256, times the balancer's own scale (16) still fits an int.
 bool ShiftDriver::apply_weights(const upstream::Backend& backend, const state::TrafficShift* shift) {
-  constexpr int kScale = 100;
-  int to_total = 0, from_total = 0;
+  constexpr std::int64_t kScale = 100;
+  std::vector<std::int64_t> weights(backend.servers.size(), -1);
   if (shift != nullptr) {
+    std::int64_t to_base = 0, from_base = 0;
+    bool to_usable = false, from_usable = false;
     for (const auto& server : backend.servers) {
-      if (server->config.group == shift->plan().to) to_total += server->base_weight();
-      if (server->config.group == shift->plan().from) from_total += server->base_weight();
-    }
-  }
-  bool changed = false;
-  for (const auto& server : backend.servers) {
-    int weight = -1;
-    if (shift != nullptr) {
-      const int share = shift->share();
-      if (server->config.group == shift->plan().to && to_total > 0) {
-        weight = server->base_weight() * share * kScale / to_total;
-        if (share > 0 && server->base_weight() > 0) weight = std::max(weight, 1);
-      } else if (server->config.group == shift->plan().from && from_total > 0) {
-        weight = server->base_weight() * (100 - share) * kScale / from_total;
-        if (share < 100 && server->base_weight() > 0) weight = std::max(weight, 1);
+      const bool usable = server->runtime.serving();
+      if (server->config.group == shift->plan().to) {
+        to_base += server->base_weight();
+        to_usable = to_usable || usable;
+      } else if (server->config.group == shift->plan().from) {
+        from_base += server->base_weight();
+        from_usable = from_usable || usable;
       }
     }
-    if (server->runtime.shift_weight() != weight) {
-      server->runtime.set_shift_weight(weight);
+    std::int64_t share = shift->share();
+    if (!to_usable && from_usable) share = 0;
+    if (!from_usable && to_usable) share = 100;
+    const std::int64_t groups_base = to_base + from_base;
+    // Spreads `total` over the servers of `group` by their base weights.
+    const auto spread = [&](const std::string& group, std::int64_t group_base, std::int64_t total) {
+      std::int64_t given = 0;
+      for (std::size_t i = 0; i < backend.servers.size(); ++i) {
+        const auto& server = *backend.servers[i];
+        if (server.config.group != group) continue;
+        weights[i] = group_base > 0 ? total * server.base_weight() / group_base : 0;
+        given += weights[i];
+      }
+      for (std::size_t i = 0; i < backend.servers.size() && given < total; ++i) {
+        if (backend.servers[i]->config.group == group && backend.servers[i]->base_weight() > 0) {
+          ++weights[i];
+          ++given;
+        }
+      }
+    };
+    for (std::size_t i = 0; i < backend.servers.size(); ++i) {
+      weights[i] = backend.servers[i]->base_weight() * kScale;  // a server in neither group
+    }
+    spread(shift->plan().to, to_base, share * groups_base);
+    spread(shift->plan().from, from_base, (100 - share) * groups_base);
+  }
+  bool changed = false;
+  for (std::size_t i = 0; i < backend.servers.size(); ++i) {
+    auto& runtime = backend.servers[i]->runtime;
+    const int weight = static_cast<int>(weights[i]);
+    if (runtime.shift_weight() != weight) {
+      runtime.set_shift_weight(weight);
       changed = true;
     }
   }
@@ -142,13 +175,28 @@ std::string ShiftDriver::command(const upstream::Backend& backend, std::string_v
     done = shift.pause(wall);
   } else if (action == "resume") {
     done = shift.resume(now_ms, wall);
-    // The window starts afresh: counters from now on.
-    entry.to_start = group_totals(backend, shift.plan().to);
-    entry.from_start = group_totals(backend, shift.plan().from);
+    if (done) {
+      // The window starts afresh: counters from now on.
+      entry.to_start = group_totals(backend, shift.plan().to);
+      entry.from_start = group_totals(backend, shift.plan().from);
+    }
   } else if (action == "abort") {
     done = shift.abort(wall);
+  } else if (action == "clear") {
+    // A finished shift stops setting weights: the configured (or operator's) ones apply again.
+    if (!shift.finished()) {
+      return fmt::format("the shift of backend {} is {}: abort it before clearing it", name,
+                         state::shift_phase_name(shift.phase()));
+    }
+    events_.write("shift_cleared",
+                  fmt::format("shift of backend {} from {} to {} cleared by {}: configured weights apply again", name,
+                              shift.plan().from, shift.plan().to, who),
+                  {{"backend", name}, {"source", std::string(who)}});
+    shifts_.erase(found);
+    apply_weights(backend, nullptr);
+    return {};
   } else {
-    return fmt::format("unknown shift command \"{}\" (pause, resume or abort)", action);
+    return fmt::format("unknown shift command \"{}\" (pause, resume, abort or clear)", action);
   }
   if (!done) return fmt::format("the shift of backend {} is {}: it cannot {}", name, state::shift_phase_name(shift.phase()), action);
   apply_weights(backend, &shift);
@@ -220,6 +268,7 @@ bool ShiftDriver::tick(const std::vector<std::unique_ptr<upstream::Backend>>& ba
   for (const auto& backend : backends) {
     const auto found = shifts_.find(backend->config.name);
     Entry* entry = found != shifts_.end() ? &found->second : nullptr;
+    // A backend with no shift any more (cleared, or removed by a reload) gets no shift weights.
     if (entry != nullptr && entry->shift.window_due(now_ms)) judge(*backend, *entry, now_ms);
     // A rolled-back or aborted shift leaves the old group with everything; a completed one the new.
     changed = apply_weights(*backend, entry != nullptr ? &entry->shift : nullptr) || changed;

@@ -34,7 +34,7 @@ const char* kUsage =
     "        [--max-error-rate-delta 0.5%] [--failure-limit 1]\n"
     "                              move traffic between server groups, step by step, each step\n"
     "                              passed only on good numbers; rolled back on bad ones\n"
-    "  shift BACKEND status|pause|resume|abort\n"
+    "  shift BACKEND status|pause|resume|abort|clear\n"
     "\n"
     "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000;\n"
     "unix:PATH for one on a unix socket.\n"
@@ -224,6 +224,11 @@ class Ctl {
     const std::string& backend = args[1];
     const std::string path = "/api/v1/backends/" + backend + "/shift";
     core::JsonNode answer;
+    if (args.size() == 3 && args[2] == "clear") {
+      if (const int rc = call("POST", path + "/clear", "", answer); rc != kCtlDone) return rc;
+      std::printf("%s: shift cleared; configured weights apply again\n", backend.c_str());
+      return kCtlDone;
+    }
     if (args.size() == 3 && (args[2] == "pause" || args[2] == "resume" || args[2] == "abort")) {
       if (const int rc = call("POST", path + "/" + args[2], "", answer); rc != kCtlDone) return rc;
       return print_shift(backend, answer);

@@ -285,9 +285,10 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     // The checker moves to the new backends before the old snapshot can go.
     checker_.bind(snapshot->backends);
     // A shift in progress gives the new snapshot's servers their weights at once.
-    shifts_.tick(snapshot->backends, loop_.now_ms());
+    const bool shift_weights_changed = shifts_.tick(snapshot->backends, loop_.now_ms());
     snapshot_ = std::move(snapshot);
     ports_ = std::move(ports);
+    if (shift_weights_changed) server_admin_changed();
     reloads_.succeeded += 1;
     reloads_.last_success_ms = state::wall_clock_ms();
     reloads_.last_error.clear();

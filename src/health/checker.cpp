@@ -63,14 +63,13 @@ Checker::Checker(net::Loop& loop, log::EventLog& events, TroubleListener on_trou
   copies_timer_.start(kCopiesInterval, kCopiesInterval);
 }
 
-// Last-good copies age without any event: a backend shown from copies turns to maintenance once
-// they are older than max_age, and the feed says so within a second.
+// Every backend's mode once a second, whatever triggered it or not: last-good copies age without
+// any event (a backend shown from copies turns to maintenance once they are older than max_age,
+// failing URLs stop counting), and a change seen by an older snapshot is set right.
 void Checker::on_copies_due(void* self) noexcept {
   auto& checker = *static_cast<Checker*>(self);
   if (checker.stopped_ || checker.backends_ == nullptr) return;
-  for (const auto& backend : *checker.backends_) {
-    if (backend->stale != nullptr) upstream::refresh_status(*backend);
-  }
+  for (const auto& backend : *checker.backends_) upstream::refresh_status(*backend);
 }
 
 Checker::~Checker() { stop(); }

@@ -51,8 +51,14 @@ void append_transfer_codings(std::string& out, const MessageHead& head, const ch
 
 }  // namespace
 
-void write_end_to_end_fields(std::string& out, const MessageHead& head, const char* base) {
-  copy_end_to_end_headers(out, head, base, [](HeaderKind) { return false; });
+void write_end_to_end_fields(std::string& out, const MessageHead& head, const char* base, std::string_view also_skip) {
+  for (const auto& header : head.headers) {
+    if (is_hop_by_hop_or_framing(header.kind)) continue;
+    const auto name = header.name.view(base);
+    if (head.connection.count != 0 && head.connection.names_field(name, base)) continue;
+    if (!also_skip.empty() && iequals(name, also_skip)) continue;
+    append_header(out, name, header.value.view(base));
+  }
 }
 
 bool list_contains_token(std::string_view list, std::string_view token) {

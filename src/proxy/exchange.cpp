@@ -52,13 +52,12 @@ void Exchange::begin(ExchangeOwner& owner, const Snapshot& snapshot, std::size_t
   upgrade_response_ = fresh_connection_only_ = counted_active_ = wants_html_ = false;
   upstream_eof_ = recorded_ = short_leash_ = false;
   stale_candidate_ = stale_instead_ = capturing_ = false;
+  replaced_status_ = 0;
 }
 
 void Exchange::end_use() {
   serving_copy_.reset();
-  // A copy of a large answer that was abandoned keeps no memory in the pool.
-  if (capture_body_.capacity() > 65536) std::string().swap(capture_body_);
-  capturing_ = false;
+  stop_capture();
   release_upstream(false);
   reader_.release(worker_.buffers());
   owner_ = nullptr;
@@ -98,20 +97,6 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
   if (const auto* accept = request_.find(http::HeaderKind::Accept)) {
     wants_html_ = fallback::accepts_html(accept->value.view(base));
   }
-  // The health URLs the maintenance page polls are never answered from a copy: a copy's 200 would
-  // tell the page the service is back while it is not.
-  if (backend_->stale != nullptr &&
-      stale_request_verdict(request_, base, backend_->config.stale_if_error.paths, false) == StaleRequest::Eligible &&
-      !snapshot_->maintenance.is_poll_path(routing::origin_path(target_text))) {
-    stale_candidate_ = true;
-    stale_key(stale_key_, request_, base);
-    // While this URL's servers fail, one request per probe interval goes to them; the rest get
-    // the copy at once.
-    if (backend_->stale->any_failing() && !backend_->stale->may_probe(stale_key_, worker_.loop().now_ms()) &&
-        respond_stale(false)) {
-      return;
-    }
-  }
   NavigationFacts facts;
   facts.method = request_.method;
   facts.wants_html = wants_html_;
@@ -125,6 +110,21 @@ void Exchange::on_request_head(const Snapshot& snapshot, std::size_t frontend_in
     const std::string_view path = routing::origin_path(target_text);
     if (path.substr(0, path.find('?')) == frontend.status_path) {
       respond_status();
+      return;
+    }
+  }
+  // The health URLs the maintenance page polls are never answered from a copy: a copy's 200 would
+  // tell the page the service is back while it is not.
+  if (backend_->stale != nullptr &&
+      stale_request_verdict(request_, base, backend_->config.stale_if_error.paths, false) == StaleRequest::Eligible &&
+      !snapshot_->maintenance.is_poll_path(routing::origin_path(target_text))) {
+    stale_candidate_ = true;
+    stale_key(stale_key_, request_, base);
+    // While this URL's servers fail, one request per probe interval goes to them; the rest get
+    // the copy at once.
+    const std::uint64_t now = worker_.loop().now_ms();
+    if (backend_->stale->any_failing(now) && !backend_->stale->may_probe(stale_key_, now) &&
+        respond_stale(false)) {
       return;
     }
   }
@@ -424,12 +424,11 @@ int Exchange::on_head(http::MessageHead& head) {
         serving_copy_ = find_copy();
         if (serving_copy_ != nullptr) {
           stale_instead_ = true;
+          replaced_status_ = head.status;
           return -1;
         }
-      } else if (backend_->stale->any_failing()) {
+      } else if (backend_->stale->any_failing(worker_.loop().now_ms())) {
         backend_->stale->succeeded(stale_key_);
-        // The last failing URL answered: the feed may leave "stale".
-        if (!backend_->stale->any_failing()) upstream::refresh_status(*backend_);
       }
       if (head.status == 200 && replayable_) start_capture(head, base);
     }
@@ -465,13 +464,24 @@ void Exchange::add_hsts(std::string& arena, const http::MessageHead& head, const
 
 void Exchange::on_body(const char* data, std::size_t length) {
   queue_body(to_client_, data, length, plan_.framing == http::ClientFraming::Chunked);
-  if (capturing_) {
-    if (capture_body_.size() + length > backend_->config.stale_if_error.max_entry) {
-      capturing_ = false;  // over max_entry: not kept
-    } else {
-      capture_body_.append(data, length);
-    }
+  if (!capturing_) return;
+  const std::uint64_t max_entry = backend_->config.stale_if_error.max_entry;
+  const std::uint64_t needed = capture_body_.size() + length;
+  if (needed > max_entry) {
+    stop_capture();  // over max_entry: not kept
+    return;
   }
+  if (needed > capture_reserved_) {
+    // Reserved in steps of 16 KiB at least: one atomic operation per step, not per read.
+    const std::uint64_t grow =
+        std::max<std::uint64_t>(needed - capture_reserved_, std::min<std::uint64_t>(16384, max_entry - capture_reserved_));
+    if (!capture_store_->reserve_capture(grow)) {
+      stop_capture();  // copies in progress already take all the store may hold
+      return;
+    }
+    capture_reserved_ += grow;
+  }
+  capture_body_.append(data, length);
 }
 
 int Exchange::on_message_complete() {
@@ -693,7 +703,7 @@ void Exchange::respond_status() {
 }
 
 void Exchange::note_url_failed() {
-  const bool first = !backend_->stale->any_failing();
+  const bool first = !backend_->stale->any_failing(worker_.loop().now_ms());
   backend_->stale->failed(stale_key_, worker_.loop().now_ms());
   // The first failing URL: the feed shows the backend as served from copies.
   if (first) upstream::refresh_status(*backend_);
@@ -727,7 +737,7 @@ bool Exchange::respond_stale(bool servers_failed) {
   arena += std::to_string(age_ms / 1000);
   arena += "\r\nX-Haven-Stale: 1\r\n";
   const std::string& hsts = snapshot_->config->frontends[frontend_index_].hsts;
-  if (!hsts.empty() && owner_->secure()) {
+  if (!hsts.empty() && owner_->secure() && !copy.has_hsts) {
     arena += "Strict-Transport-Security: ";
     arena += hsts;
     arena += "\r\n";
@@ -765,11 +775,12 @@ void Exchange::start_capture(const http::MessageHead& head, const char* base) {
   bool varies = false;
   if (worker_.copied_recently(key_hash, now, &varies) && !varies) return;
   const auto& settings = backend_->config.stale_if_error;
-  if (stale_response_verdict(head, base, settings.max_entry, capture_vary_) != StaleResponse::Keep) {
+  const char* request_base = owner_->request_base();
+  const bool cookie = !request_field(request_, request_base, "cookie").empty();
+  if (stale_response_verdict(head, base, settings.max_entry, capture_vary_, cookie) != StaleResponse::Keep) {
     worker_.note_copied(key_hash, now, false);
     return;
   }
-  const char* request_base = owner_->request_base();
   if (!capture_vary_.empty()) {
     // One copy per variant: the variant's own hash says whether it was looked at.
     std::size_t variant_hash = key_hash;
@@ -787,29 +798,55 @@ void Exchange::start_capture(const http::MessageHead& head, const char* base) {
           now)) {
     return;
   }
+  // The length the server announced is reserved against max_total before a byte is copied (a
+  // body of unknown length reserves as it grows).
+  const std::uint64_t announced = head.framing == http::BodyFraming::ContentLength ? head.content_length : 0;
+  if (announced != 0 && !backend_->stale->reserve_capture(announced)) return;
+  capture_store_ = backend_->stale;
+  capture_reserved_ = announced;
   capturing_ = true;
   capture_head_.assign("HTTP/1.1 200 OK\r\n");
-  http::write_end_to_end_fields(capture_head_, head, base);
+  // The copy's own age is told by haven (Age), not by whatever cache was behind the server.
+  http::write_end_to_end_fields(capture_head_, head, base, "age");
+  capture_has_hsts_ = false;
+  for (const auto& header : head.headers) {
+    capture_has_hsts_ = capture_has_hsts_ || http::iequals(header.name.view(base), "strict-transport-security");
+  }
   capture_body_.clear();
-  if (head.framing == http::BodyFraming::ContentLength) capture_body_.reserve(head.content_length);
+  capture_body_.reserve(announced);
+}
+
+void Exchange::stop_capture() {
+  capturing_ = false;
+  if (capture_store_ != nullptr) {
+    capture_store_->release_capture(capture_reserved_);
+    capture_store_.reset();
+  }
+  capture_reserved_ = 0;
+  // An abandoned copy of a large answer keeps no memory in the pooled exchange.
+  if (capture_body_.capacity() > 65536) std::string().swap(capture_body_);
+  capture_body_.clear();
 }
 
 void Exchange::finish_capture() {
-  capturing_ = false;
-  if (!replayable_) return;  // the request head (its Vary fields) is gone
+  if (!replayable_) {  // the request head (its Vary fields) is gone
+    stop_capture();
+    return;
+  }
   auto copy = std::make_shared<state::StaleCopy>();
   copy->head = std::move(capture_head_);
   copy->head += "Content-Length: ";
   copy->head += std::to_string(capture_body_.size());
   copy->head += "\r\n";
   copy->body = std::move(capture_body_);
+  copy->has_hsts = capture_has_hsts_;
   copy->stored_wall_ms = state::wall_clock_ms();
   copy->stored_ms = worker_.loop().now_ms();
   const char* base = owner_->request_base();
   for (const auto& name : capture_vary_) copy->vary_values.emplace_back(request_field(request_, base, name));
   backend_->stale->put(stale_key_, capture_vary_, std::move(copy));
   capture_head_.clear();
-  capture_body_.clear();
+  stop_capture();
 }
 
 void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome, bool copy) {
@@ -855,7 +892,12 @@ void Exchange::record() {
   const state::ExchangeRecord counted{outcome_, status_, bytes_in_, bytes_out_, now - started_ms_};
   state::count_exchange((*snapshot_->frontends[frontend_index_]->traffic)[worker], counted);
   if (backend_ != nullptr) state::count_exchange((*backend_->runtime->traffic)[worker], counted);
-  if (server_ != nullptr) state::count_exchange((*server_->runtime.traffic)[worker], counted);
+  if (server_ != nullptr) {
+    // A 5xx the client never saw (its copy went out instead) is still the server's 5xx.
+    state::ExchangeRecord for_server = counted;
+    if (replaced_status_ != 0) for_server.status = replaced_status_;
+    state::count_exchange((*server_->runtime.traffic)[worker], for_server);
+  }
 
   auto& log = worker_.access_log();
   if (!log.enabled()) return;

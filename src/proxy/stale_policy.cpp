@@ -55,7 +55,8 @@ StaleRequest stale_request_verdict(const http::MessageHead& request, const char*
 }
 
 StaleResponse stale_response_verdict(const http::MessageHead& response, const char* base, std::uint64_t max_entry,
-                                     std::vector<std::string>& vary_names) {
+                                     std::vector<std::string>& vary_names, bool request_cookie) {
+  bool shared = false;  // Cache-Control: public or s-maxage
   if (response.status != 200) return StaleResponse::Status;
   if (response.transfer_codings) return StaleResponse::Codings;
   if (response.framing == http::BodyFraming::ContentLength && response.content_length > max_entry) {
@@ -66,9 +67,9 @@ StaleResponse stale_response_verdict(const http::MessageHead& response, const ch
     const std::string_view name = header.name.view(base);
     const std::string_view value = header.value.view(base);
     if (http::iequals(name, "set-cookie")) return StaleResponse::SetCookie;
-    if (http::iequals(name, "cache-control") &&
-        (has_directive(value, "private") || has_directive(value, "no-store"))) {
-      return StaleResponse::Private;
+    if (http::iequals(name, "cache-control")) {
+      if (has_directive(value, "private") || has_directive(value, "no-store")) return StaleResponse::Private;
+      shared = shared || has_directive(value, "public") || has_directive(value, "s-maxage");
     }
     if (http::iequals(name, "vary")) {
       std::string_view list = value;
@@ -86,6 +87,7 @@ StaleResponse stale_response_verdict(const http::MessageHead& response, const ch
       }
     }
   }
+  if (request_cookie && !shared) return StaleResponse::Personal;
   return StaleResponse::Keep;
 }
 

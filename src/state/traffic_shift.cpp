@@ -141,7 +141,8 @@ bool TrafficShift::resume(std::uint64_t now_ms, std::int64_t wall_ms) {
 }
 
 bool TrafficShift::abort(std::int64_t wall_ms) {
-  if (finished()) return false;
+  // A completed shift may be aborted too: everything goes back to the old group.
+  if (phase_ == ShiftPhase::Aborted || phase_ == ShiftPhase::RolledBack) return false;
   phase_ = ShiftPhase::Aborted;
   changed_wall_ms_ = wall_ms;
   return true;

@@ -102,6 +102,8 @@ std::string mode_change_reason(std::span<const ServerFacts> servers, state::Back
 }
 
 bool refresh_status(const Backend& backend) {
+  state::BackendStatus& status = backend.runtime->status;
+  const std::lock_guard lock(status.refresh_mutex());
   std::array<ServerFacts, config::kMaxServersPerBackend> facts{};
   const std::size_t count = std::min(backend.servers.size(), facts.size());
   for (std::size_t i = 0; i < count; ++i) {
@@ -115,12 +117,11 @@ bool refresh_status(const Backend& backend) {
   if (backend.stale != nullptr) {
     if (mode == state::BackendMode::Maintenance && backend.stale->has_fresh(monotonic_ms())) {
       mode = state::BackendMode::Stale;
-    } else if (mode != state::BackendMode::Maintenance && backend.stale->any_failing()) {
+    } else if (mode != state::BackendMode::Maintenance && backend.stale->any_failing(monotonic_ms())) {
       mode = state::BackendMode::Stale;
       stale_with_servers = true;
     }
   }
-  state::BackendStatus& status = backend.runtime->status;
   const state::StatusRecord before = status.read();
   if (before.mode == mode) return false;
   std::string reason = stale_with_servers ? std::string("servers failing requests")

@@ -159,6 +159,57 @@ def a_group_answering_5_percent_errors_is_rolled_back_within_one_hold() -> None:
 
 
 @test
+def servers_outside_the_groups_keep_their_part_and_a_dead_group_gives_its_share_away() -> None:
+    prod1, prod2, other = Group(["p1a"]), Group(["p2a"]), Group(["solo"])
+    servers = [{"name": "p1a", "address": prod1.upstreams["p1a"], "group": "prod1"},
+               {"name": "p2a", "address": prod2.upstreams["p2a"], "group": "prod2"},
+               {"name": "solo", "address": other.upstreams["solo"]}]
+    check_cfg = {"path": "/healthz", "interval": "200ms", "timeout": "150ms", "rise": 1, "fall": 1}
+    haven = Haven(make_config({"app": {"servers": servers, "retries": 1, "check": check_cfg}}, extra=ADMIN))
+    start(haven, steps="50,100", hold="1h")
+    with haven.client() as c:
+        for _ in range(300):
+            c.request("GET", "/x")
+    check_eq((prod1.total(), prod2.total(), other.total()), (100, 100, 100),
+             "the groups keep their two thirds, shared 50/50; the other server its third")
+    # prod2 dies: its share goes to prod1 instead of leaving the groups' part without a server.
+    mark = haven.event_mark()
+    prod2.upstreams["p2a"].kill()
+    haven.wait_event(r"server app/p2a is DOWN", since=mark)
+    time.sleep(0.6)  # the shift's weights follow within a tick (250 ms)
+    before = (prod1.total(), other.total())
+    with haven.client() as c:
+        for _ in range(300):
+            check_eq(c.request("GET", "/x").status, 200, "answered")
+    check_eq((prod1.total() - before[0], other.total() - before[1]), (200, 100), "prod1 takes prod2's share")
+
+
+@test
+def a_finished_shift_keeps_its_weights_until_cleared() -> None:
+    prod1, prod2 = Group(["p1a"]), Group(["p2a"])
+    haven = Haven(shift_config(prod1, prod2))
+    start(haven, steps="100", hold="1s", min_requests=1)
+    with haven.client() as c:
+        for _ in range(20):
+            c.request("GET", "/x")
+    wait_until(lambda: shift_state(haven)["state"] == "completed", 5, "completion")
+    before = prod1.total()
+    with haven.client() as c:
+        for _ in range(20):
+            c.request("GET", "/x")
+    check_eq(prod1.total(), before, "all on prod2 once completed")
+    check_eq(haven.admin("POST", "/api/v1/backends/app/shift/clear").status, 200, "clear")
+    check_eq(haven.admin("GET", "/api/v1/backends/app/shift").status, 404, "no shift after clear")
+    with haven.client() as c:
+        for _ in range(20):
+            c.request("GET", "/x")
+    check_eq(prod1.total() - before, 10, "configured weights again (1:1)")
+    # A running shift cannot be cleared, only aborted.
+    start(haven, steps="50,100", hold="1h")
+    check_eq(haven.admin("POST", "/api/v1/backends/app/shift/clear").status, 409, "clear while running")
+
+
+@test
 def a_shift_with_no_traffic_holds_and_says_why() -> None:
     prod1, prod2 = Group(["p1a"]), Group(["p2a"])
     haven = Haven(shift_config(prod1, prod2))

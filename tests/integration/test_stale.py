@@ -133,16 +133,21 @@ def only_shareable_200_answers_to_get_are_kept() -> None:
         site.set(path, status, b"x" * 3000 if path == "/big" else None, headers)
     site.set("/keep/auth")
     site.set("/keep/post")
+    site.set("/keep/cookie")                                       # a visitor's own page, maybe
+    site.set("/keep/cookie-public", headers=[("Cache-Control", "public, max-age=60")])  # says it is not
     haven = Haven(stale_config(site, stale={"max_entry": "2KiB", "paths": ["/keep", "/cookie", "/private", "/nostore",
                                                                            "/missing", "/error", "/varyall", "/big"]}))
     for path in cases:
         haven.get(path)
     haven.get("/keep/auth", headers=[("Authorization", "Bearer x")])
+    haven.get("/keep/cookie", headers=[("Cookie", "session=abc")])
+    haven.get("/keep/cookie-public", headers=[("Cookie", "session=abc")])
     with haven.client() as c:
         c.request("POST", "/keep/post", body=b"{}")
     take_down(haven, site)
-    kept = {path for path in list(cases) + ["/keep/auth", "/keep/post"] if is_stale(haven.get(path))}
-    check_eq(kept, {"/keep/plain"}, "kept copies")
+    kept = {path for path in list(cases) + ["/keep/auth", "/keep/post", "/keep/cookie", "/keep/cookie-public"]
+            if is_stale(haven.get(path))}
+    check_eq(kept, {"/keep/plain", "/keep/cookie-public"}, "kept copies")
     # A request with Authorization is never answered from a copy either.
     check_eq(haven.get("/keep/plain", headers=[("Authorization", "Bearer x")]).status, 503,
              "Authorization gets no copy")
@@ -189,9 +194,25 @@ def a_failing_url_gets_its_copy_and_its_server_one_request_a_second() -> None:
     check_eq(metrics[("haven_backend_mode", (("backend", "static"), ("mode", "stale")))], 1, "mode metric")
     check(metrics[("haven_backend_stale_bytes", (("backend", "static"),))] > 0, "bytes metric")
 
+    server = next(s for s in backend["servers"] if s["name"] == "s1")
+    check(server["responses"]["5xx"] >= reached - 1, f"the server's 5xx answers are counted as such: {server['responses']}")
+
     site.set("/api/data.json", body=b'{"v":2}')
     wait_until(lambda: haven.get("/api/data.json").body == b'{"v":2}', 3, "the server's answer once it works")
     wait_until(lambda: feed_mode(haven, "static") == "primary", 3, "feed back to primary")
+
+
+@test
+def a_failing_url_nobody_asks_for_again_stops_counting() -> None:
+    site = Site("s1")
+    haven = Haven(stale_config(site))
+    haven.get("/once")
+    site.set("/once", 500)
+    check(is_stale(haven.get("/once")), "the copy instead of the 500")
+    check_eq(feed_mode(haven, "static"), "stale", "feed while it fails")
+    site.set("/once")
+    # Nobody asks for /once again: the backend is not shown as stale for ever.
+    wait_until(lambda: feed_mode(haven, "static") == "primary", 8, "the feed back to primary")
 
 
 @test
@@ -282,6 +303,22 @@ def without_api_copies_a_navigation_still_gets_the_maintenance_page() -> None:
     take_down(haven, api, "api/a1")
     page = haven.get("/app", headers=HTML)
     check_eq(page.status, 503, "navigation with the API down and no copies of it")
+
+
+@test
+def a_redirecting_frontend_redirects_even_when_a_copy_exists() -> None:
+    site = Site("s1")
+    text = stale_config(site, frontend={"redirect_https": True}) + \
+        '[frontends.plain]\nbind = "127.0.0.1:0"\ndefault_backend = "static"\n'
+    haven = Haven(text)
+    plain_port = haven.ports["plain"]
+    with haven.client(port=plain_port) as c:
+        check_eq(c.request("GET", "/secret").status, 200, "via the plain frontend")
+    site.set("/secret", 500)
+    with haven.client(port=plain_port) as c:
+        check(is_stale(c.request("GET", "/secret")), "the copy via the plain frontend")
+    with haven.client(port=haven.ports["web"]) as c:
+        check_eq(c.request("GET", "/secret").status, 308, "the redirecting frontend redirects")
 
 
 @test

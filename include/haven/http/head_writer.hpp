@@ -43,7 +43,8 @@ void write_response_head(std::string& out, const MessageHead& response, const ch
 
 // Appends every end-to-end field of `head` ("Name: value\r\n" each): no hop-by-hop field, none
 // its Connection names, no framing.
-void write_end_to_end_fields(std::string& out, const MessageHead& head, const char* base);
+void write_end_to_end_fields(std::string& out, const MessageHead& head, const char* base,
+                             std::string_view also_skip = {});
 
 // "1a2b\r\n"
 void append_chunk_header(std::string& out, std::size_t size);

@@ -176,6 +176,8 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   void note_url_failed();
   void start_capture(const http::MessageHead& head, const char* base);
   void finish_capture();
+  // Ends a copy in progress (kept or not): its reservation goes back to the store.
+  void stop_capture();
   void add_hsts(std::string& arena, const http::MessageHead& head, const char* base) const;
   [[nodiscard]] bool untried_server_left() const;
   // A usable server other than the current one that this request has not tried.
@@ -242,9 +244,13 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   std::string stale_key_;                 // "host /target" of a request a copy may answer
   bool stale_candidate_ = false;          // the backend keeps copies and this request may use one
   bool stale_instead_ = false;            // the server answered 5xx: its copy goes out instead
+  int replaced_status_ = 0;               // that 5xx, counted for the server all the same
   bool capturing_ = false;                // the answer is being copied as it streams
   std::string capture_head_;
   std::string capture_body_;
+  std::shared_ptr<state::StaleStore> capture_store_;  // while capturing: what capture_reserved_ is counted in
+  std::uint64_t capture_reserved_ = 0;
+  bool capture_has_hsts_ = false;  // the server sent its own Strict-Transport-Security
   std::vector<std::string> capture_vary_;
   std::shared_ptr<const state::StaleCopy> serving_copy_;  // the copy being sent (kept alive until written)
 };

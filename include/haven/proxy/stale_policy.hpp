@@ -31,12 +31,14 @@ enum class StaleResponse : std::uint8_t {
   VaryAll,       // Vary: * (no request can be said to match it)
   TooLarge,      // Content-Length over max_entry
   Codings,       // transfer codings haven does not decode
+  Personal,      // the request carried a Cookie and the answer does not say it is public
 };
 
 // Whether the server's answer may be kept; on Keep, `vary_names` gets its Vary field names in
-// lower case.
+// lower case. `request_cookie`: the request carried a Cookie, so the answer may be that
+// visitor's own unless it says otherwise (Cache-Control: public or s-maxage).
 StaleResponse stale_response_verdict(const http::MessageHead& response, const char* base, std::uint64_t max_entry,
-                                     std::vector<std::string>& vary_names);
+                                     std::vector<std::string>& vary_names, bool request_cookie = false);
 
 // The key a copy is kept under: the request's Host and target ("host /path?query").
 void stale_key(std::string& out, const http::MessageHead& request, const char* base);

@@ -63,9 +63,13 @@ class BackendStatus {
   // Moves on with every transition: a reader that saw generation g has nothing new to read until
   // it changes.
   [[nodiscard]] std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+  // Held by whoever computes the mode and records it (upstream::refresh_status): the facts are
+  // read under it, so an older computation can never overwrite a newer one.
+  std::mutex& refresh_mutex() { return refresh_mutex_; }
 
  private:
   const std::shared_ptr<StatusSignal> signal_;
+  std::mutex refresh_mutex_;
   mutable std::mutex mutex_;
   StatusRecord record_;  // under mutex_
   std::atomic<std::uint64_t> generation_{1};

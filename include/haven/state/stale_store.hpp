@@ -26,7 +26,14 @@ struct StaleCopy {
   std::int64_t stored_wall_ms = 0;  // for Age
   std::uint64_t stored_ms = 0;      // monotonic, for max_age
   std::vector<std::string> vary_values;  // the request's values of the answer's Vary fields
-  [[nodiscard]] std::size_t bytes() const { return head.size() + body.size(); }
+  bool has_hsts = false;                 // the server's own Strict-Transport-Security is in `head`
+  // What it holds, bookkeeping included: what max_total bounds.
+  [[nodiscard]] std::size_t bytes() const {
+    std::size_t total = head.size() + body.size() + kOverhead;
+    for (const auto& value : vary_values) total += value.size() + sizeof(std::string);
+    return total;
+  }
+  static constexpr std::size_t kOverhead = 160;  // the object, its shared_ptr block and list/map nodes
 };
 
 struct StaleLimits {
@@ -43,7 +50,8 @@ struct StaleCounters {
   std::uint64_t evictions = 0;
   std::uint64_t bytes = 0;
   std::uint64_t entries = 0;
-  std::uint64_t failing = 0;  // URLs whose servers failed their last request
+  std::uint64_t failing = 0;  // URLs whose servers failed a request lately (their copy went out)
+  std::uint64_t capturing_bytes = 0;  // answers being copied right now
 };
 
 class StaleStore {
@@ -54,7 +62,7 @@ class StaleStore {
   // Variants kept per URL (Vary): enough for the encodings and languages a page is served in.
   static constexpr std::size_t kMaxVariants = 8;
 
-  explicit StaleStore(StaleLimits limits) : limits_(limits) {}
+  explicit StaleStore(StaleLimits limits);
   StaleStore(const StaleStore&) = delete;
   StaleStore& operator=(const StaleStore&) = delete;
 
@@ -78,12 +86,23 @@ class StaleStore {
   // Single flight while a URL fails: whether this request goes to the servers (true: at most one
   // per probe interval) or gets the copy at once (false).
   bool may_probe(std::string_view key, std::uint64_t now_ms);
-  // The servers failed a request for `key` (its copy was served instead), or answered it.
+  // The servers failed a request for `key` (its copy was served instead), or answered it. A URL
+  // counts as failing for a few probe intervals after its last failure only: one nobody asks for
+  // again stops counting by itself.
   void failed(std::string_view key, std::uint64_t now_ms);
   void succeeded(std::string_view key);
-  // Some URL is failing: the request path looks the URL up before sending it (one atomic load
-  // otherwise).
-  [[nodiscard]] bool any_failing() const { return failing_.load(std::memory_order_relaxed) != 0; }
+  // Some URL failed lately: the request path looks the URL up before sending it (one atomic load
+  // otherwise), and the feed shows the backend as served from copies.
+  [[nodiscard]] bool any_failing(std::uint64_t now_ms) const {
+    const std::uint64_t last = last_failure_ms_.load(std::memory_order_relaxed);
+    return last != 0 && (now_ms <= last || now_ms - last < failing_window_ms_.load(std::memory_order_relaxed));
+  }
+
+  // Copies being made count against max_total before they are kept: many large answers copied at
+  // once cannot take more memory than the store may hold. Returns false (copy abandoned) when
+  // `bytes` more would not fit; release() gives back what a finished or abandoned copy took.
+  bool reserve_capture(std::uint64_t bytes);
+  void release_capture(std::uint64_t bytes);
   // Some copy is younger than max_age (the backend can be shown from copies).
   [[nodiscard]] bool has_fresh(std::uint64_t now_ms) const;
 
@@ -94,7 +113,7 @@ class StaleStore {
     std::vector<std::string> vary_names;
     std::vector<std::shared_ptr<const StaleCopy>> variants;
     std::uint64_t next_probe_ms = 0;
-    bool failing = false;
+    std::uint64_t failed_ms = 0;  // last failure (0: none)
     std::list<std::string>::iterator lru;  // position in lru_ (front = most recent)
   };
   // Looked up by string_view: the request path builds no temporary key string.
@@ -116,7 +135,11 @@ class StaleStore {
   std::uint64_t hits_ = 0;
   std::uint64_t stores_ = 0;
   std::uint64_t evictions_ = 0;
-  std::atomic<int> failing_{0};
+  [[nodiscard]] bool url_failing(const Entry& entry, std::uint64_t now_ms) const;
+  std::atomic<std::uint64_t> last_failure_ms_{0};
+  std::atomic<std::uint64_t> failing_window_ms_{3000};
+  std::atomic<std::uint64_t> capturing_bytes_{0};
+  std::atomic<std::uint64_t> max_total_{limits_.max_total};
   std::atomic<std::uint64_t> newest_ms_{0};  // when the youngest copy was kept (0: none)
   std::atomic<std::uint64_t> max_age_ms_{limits_.max_age_ms};
 };

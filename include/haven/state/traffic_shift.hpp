@@ -86,7 +86,7 @@ class TrafficShift {
   bool pause(std::int64_t wall_ms);
   // A fresh window starts: the paused time says nothing about the new group.
   bool resume(std::uint64_t now_ms, std::int64_t wall_ms);
-  // Back to the old group's full weight.
+  // Back to the old group's full weight (also after completion: the operator's way back).
   bool abort(std::int64_t wall_ms);
   [[nodiscard]] bool finished() const {
     return phase_ == ShiftPhase::Completed || phase_ == ShiftPhase::RolledBack || phase_ == ShiftPhase::Aborted;

@@ -51,14 +51,14 @@ TEST_CASE("a URL is copied at most once a second") {
 }
 
 TEST_CASE("bytes are bounded by max_total, least recently used first") {
-  // Each entry: key (4) + head (~36) + body (100).
-  StaleStore store(limits(500));
+  // Each entry: key (4, held twice) + head (38) + body (100) + bookkeeping (160): about 306.
+  StaleStore store(limits(1000));
   for (int i = 0; i < 3; ++i) store.put("h /" + std::to_string(i), {}, copy(std::string(100, 'x'), 1000));
   CHECK(store.counters().entries == 3);
   store.find("h /0", no_fields, 1000);  // /0 is now the most recent
   store.put("h /3", {}, copy(std::string(100, 'y'), 1000));
   const auto counters = store.counters();
-  CHECK(counters.bytes <= 500);
+  CHECK(counters.bytes <= 1000);
   CHECK(counters.evictions == 1);
   CHECK(store.find("h /1", no_fields, 1000) == nullptr);  // the least recently used went
   CHECK(store.find("h /0", no_fields, 1000) != nullptr);
@@ -85,23 +85,44 @@ TEST_CASE("variants by Vary, and a change of Vary drops the old ones") {
   CHECK(store.find("h /v", gzip, 1000) == nullptr);
 }
 
-TEST_CASE("single flight: one request per probe interval while a URL fails") {
+TEST_CASE("single flight: one request per probe interval while a URL fails; failing marks expire") {
   StaleStore store(limits(1 << 20));
   store.put("h /a", {}, copy("A", 1000));
-  CHECK_FALSE(store.any_failing());
+  CHECK_FALSE(store.any_failing(1000));
   CHECK(store.may_probe("h /a", 1000));  // not failing: every request goes
   store.failed("h /a", 1000);
-  CHECK(store.any_failing());
+  CHECK(store.any_failing(1000));
   CHECK_FALSE(store.may_probe("h /a", 1500));
   CHECK(store.may_probe("h /a", 2000));       // the probe of this interval
   CHECK_FALSE(store.may_probe("h /a", 2100));  // the others wait for the next one
   CHECK(store.may_probe("h /a", 3000));
   store.succeeded("h /a");
-  CHECK_FALSE(store.any_failing());
   CHECK(store.may_probe("h /a", 3001));
   // A good answer kept again also ends the failing state.
   store.failed("h /a", 4000);
   store.put("h /a", {}, copy("A2", 5000));
-  CHECK_FALSE(store.any_failing());
-  CHECK(store.counters().failing == 0);
+  CHECK(store.may_probe("h /a", 5000));
+  // A URL nobody asks for again stops counting by itself (3 probe intervals, at least 3 s).
+  store.failed("h /a", 10000);
+  CHECK(store.any_failing(12999));
+  CHECK(store.counters().failing <= 1);
+  CHECK_FALSE(store.any_failing(13000));
+  CHECK(store.may_probe("h /a", 13000));
+}
+
+TEST_CASE("copies in progress are bounded by max_total") {
+  StaleStore store(limits(1000));
+  CHECK(store.reserve_capture(600));
+  CHECK_FALSE(store.reserve_capture(500));
+  CHECK(store.reserve_capture(400));
+  CHECK(store.counters().capturing_bytes == 1000);
+  store.release_capture(600);
+  CHECK(store.reserve_capture(500));
+  store.release_capture(900);
+  CHECK(store.counters().capturing_bytes == 0);
+}
+
+TEST_CASE("a copy's bytes count what it holds besides head and body") {
+  const auto c = copy("body", 1000, {std::string(1000, 'v')});
+  CHECK(c->bytes() >= c->head.size() + c->body.size() + 1000 + StaleCopy::kOverhead);
 }

@@ -63,6 +63,9 @@ TEST_CASE("healthy windows advance step by step and complete") {
   CHECK(shift.finished());
   CHECK_FALSE(shift.window_due(now + 100000));
   CHECK(shift.windows().size() == 4);
+  // The operator's way back after completion.
+  CHECK(shift.abort(1));
+  CHECK(shift.share() == 0);
 }
 
 TEST_CASE("too few requests hold the step, whatever the error rate") {
