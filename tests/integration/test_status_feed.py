@@ -10,8 +10,8 @@ import signal
 import socket
 import time
 
-from harness import (Client, Haven, TestFailure, Upstream, check, check_eq, make_config, note, run, test,
-                     wait_until)
+from harness import (Client, Haven, TestFailure, Upstream, check, check_eq, haven_is_sanitized, make_config, note,
+                     run, test, wait_until)
 
 FAST = {"path": "/healthz", "interval": "200ms", "timeout": "150ms", "rise": 1, "fall": 1}
 ADMIN = '[admin]\nbind = "127.0.0.1:0"\n'
@@ -317,7 +317,10 @@ def five_thousand_subscribers_cost_under_10_mib() -> None:
         after = rss_kib(haven.proc.pid)
         per = (after - before) / count
         note(f"{count} subscribers: RSS {before} -> {after} KiB, {per:.2f} KiB each")
-        check(after - before < 10 * 1024, f"{count} subscribers cost {after - before} KiB")
+        # A sanitizer's red zones and quarantine make every allocation larger: the bound is for a
+        # plain build (the subscribers are still opened and notified below).
+        if not haven_is_sanitized():
+            check(after - before < 10 * 1024, f"{count} subscribers cost {after - before} KiB")
         # They all get the next change.
         main.kill()
         for i, s in enumerate(sockets[:: count // 50]):
