@@ -32,8 +32,23 @@ function appPage(target) {
     `<p id="target">${escaped}</p></body></html>`;
 }
 
+// A monitoring page: it polls /api/status and shows the data and, when haven answered from a
+// last-good copy (X-Haven-Stale: 1), how old that data is.
+const MONITOR_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Monitor</title>' +
+  '<link rel="icon" href="data:,"></head><body><h1 id="app">Monitor</h1><p id="data">no data</p><p id="age"></p>' +
+  '<script>async function poll(){try{const r=await fetch("/api/status",{cache:"no-store"});const b=await r.json();' +
+  'document.getElementById("data").textContent=b.server+" at "+b.time;' +
+  'document.getElementById("age").textContent=r.headers.get("X-Haven-Stale")==="1"?' +
+  '"saved copy, "+(r.headers.get("Age")||"0")+" s old":"live";}catch(e){document.getElementById("age").textContent="no answer";}}' +
+  'poll();setInterval(poll,500);</script></body></html>';
+
 function staticHandler(req, res) {
   const pathname = new URL(req.url, 'http://upstream').pathname;
+  if (pathname === '/monitor') {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
+    res.end(req.method === 'HEAD' ? undefined : MONITOR_PAGE);
+    return;
+  }
   if (pathname === '/never-ok') { // a health URL that never answers OK (the feed must do without it)
     res.writeHead(503, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' });
     res.end('no');
@@ -55,11 +70,16 @@ function apiHandler(req, res) {
     res.end(JSON.stringify(body));
   };
   if (pathname === '/api/healthz') return json(200, { status: 'ok' });
-  if (pathname === '/api/status') return json(200, { status: 'ok', server: 'main_api', time: Date.now() });
+  if (pathname === '/api/status') {
+    // no-cache, not no-store: haven may keep it as a last-good copy (stale_if_error).
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache' });
+    res.end(JSON.stringify({ status: 'ok', server: 'main_api', time: Date.now() }));
+    return;
+  }
   return json(404, { error: 'not found' });
 }
 
-function havenConfig(apiPort, staticPort, { maintenance = '', global = '' } = {}) {
+function havenConfig(apiPort, staticPort, { maintenance = '', global = '', stale = false } = {}) {
   return `[global]
 workers = 1
 ${global}
@@ -81,7 +101,7 @@ servers = [ { name = "main_api", address = "127.0.0.1:${apiPort}" } ]
 [backends.static]
 check = { path = "/healthz", interval = "300ms", timeout = "250ms", rise = 2, fall = 2 }
 servers = [ { name = "main_static", address = "127.0.0.1:${staticPort}" } ]
-`;
+${stale ? '[backends.api.stale_if_error]\n[backends.static.stale_if_error]\n' : ''}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +509,43 @@ test('i) no stream to be had: the page polls the feed; no feed at all: the healt
       await tab.context.close();
       await apiUp.start().catch(() => {});
       await noFeed.stop();
+    }
+    await bothHealthy();
+  }));
+
+test('j) static and API tiers dead: the monitoring page renders from last-good copies and shows the age', { timeout: 60_000 }, () =>
+  withDiagnostics(async () => {
+    const { second, secondBase } = await startSecondHaven({ stale: true });
+    const { context, page, problems } = await openPage();
+    try {
+      const live = await page.goto(`${secondBase}/monitor`);
+      assert.equal(live.status(), 200);
+      await waitFor('live data on the page', async () => (await page.locator('#age').textContent()) === 'live',
+        { timeout: 5000 });
+      const down = (name) => new RegExp(`server ${name} is DOWN`);
+      await staticUp.stop();
+      await apiUp.stop();
+      await waitFor('both tiers DOWN on the second haven', () =>
+        second.events(down('static/main_static')).length > 0 && second.events(down('api/main_api')).length > 0,
+      { timeout: 10_000 });
+      const nav = await page.reload();
+      assert.equal(nav.status(), 200, 'the page from its copy, not the maintenance page');
+      assert.equal(nav.headers()['x-haven-stale'], '1');
+      await page.locator('#app').waitFor({ state: 'visible', timeout: 5000 });
+      await waitFor('the data from its copy, with its age', async () =>
+        /^saved copy, \d+ s old$/.test(await page.locator('#age').textContent()), { timeout: 5000 });
+      assert.match(await page.locator('#data').textContent(), /^main_api at \d+$/);
+      // The page keeps polling: the same copy, older each second.
+      await waitFor('the age to grow', async () =>
+        Number(((await page.locator('#age').textContent()).match(/(\d+) s old/) || [0, 0])[1]) >= 2,
+      { timeout: 6000 });
+      await screenshot(page, '/tmp/haven-monitor-stale.png', PHONE);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+      await staticUp.start().catch(() => {});
+      await apiUp.start().catch(() => {});
+      await second.stop();
     }
     await bothHealthy();
   }));

@@ -193,9 +193,16 @@ TEST_CASE("conf/haven.toml on disk loads") {
   CHECK(result->source == path);
   REQUIRE(result->frontends.size() == 1);
   CHECK(result->frontends[0].name == "web");
-  REQUIRE(result->backends.size() == 2);
+  REQUIRE(result->backends.size() == 3);
   CHECK(result->backends[0].name == "api");
-  CHECK(result->backends[1].name == "static");
+  CHECK(result->backends[0].stale_if_error.enabled);
+  CHECK(result->backends[0].stale_if_error.paths == std::vector<std::string>{"/api/"});
+  CHECK(result->backends[1].name == "app");
+  CHECK(result->backends[1].servers.at(0).group == "prod1");
+  CHECK(result->backends[1].servers.at(3).group == "prod2");
+  CHECK(result->backends[2].name == "static");
+  CHECK(result->frontends[0].status_path == "/.haven/status");
+  CHECK(result->maintenance.recovery_spread == Duration(2000));
 }
 
 TEST_CASE("a file that cannot be read is an error at 0:0 naming the file") {
