@@ -49,9 +49,22 @@ void StaleStore::erase(Map::iterator it) {
   entries_.erase(it);
 }
 
-// Least recently used first. A backend that is down stores nothing new, so its copies stay: they
-// go only by age, or when a reload lowers max_total.
+// Least recently used first, the copies of failing URLs last: those are the ones being served
+// (pinned while their outage lasts). A backend that is down stores nothing new, so its copies
+// stay until max_age anyway.
 void StaleStore::evict_to_fit(std::uint64_t budget) {
+  if (bytes_ <= budget) return;
+  const auto now = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+  for (auto it = lru_.end(); bytes_ > budget && it != lru_.begin();) {
+    --it;
+    const auto entry = entries_.find(*it);
+    // Pinned: its servers failed it within max_age.
+    if (entry->second.failed_ms != 0 && age(now, entry->second.failed_ms) < limits_.max_age_ms) continue;
+    it = std::next(it);
+    erase(entry);
+    ++evictions_;
+  }
   while (bytes_ > budget && !lru_.empty()) {
     erase(entries_.find(lru_.back()));
     ++evictions_;

@@ -1,5 +1,6 @@
 #include "haven/state/stale_store.hpp"
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -125,4 +126,19 @@ TEST_CASE("copies in progress are bounded by max_total") {
 TEST_CASE("a copy's bytes count what it holds besides head and body") {
   const auto c = copy("body", 1000, {std::string(1000, 'v')});
   CHECK(c->bytes() >= c->head.size() + c->body.size() + 1000 + StaleCopy::kOverhead);
+}
+
+TEST_CASE("copies of failing URLs are evicted last (pinned while they are being served)") {
+  StaleStore store(limits(1000));  // three entries of about 306 bytes fit
+  const auto now = static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::steady_clock::now().time_since_epoch())
+                                                  .count());
+  store.put("h /0", {}, copy(std::string(100, 'a'), now));
+  store.failed("h /0", now);  // /0 is the least recently used, and failing (on the store's clock)
+  store.put("h /1", {}, copy(std::string(100, 'b'), now));
+  store.put("h /2", {}, copy(std::string(100, 'c'), now));
+  store.put("h /3", {}, copy(std::string(100, 'd'), now));
+  CHECK(store.find("h /0", no_fields, now) != nullptr);  // kept: its outage goes on
+  CHECK(store.find("h /1", no_fields, now) == nullptr);  // the least recently used of the others went
+  CHECK(store.counters().bytes <= 1000);
 }
