@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "haven/admin/health.hpp"
 #include "haven/admin/json_body.hpp"
 #include "haven/admin/render.hpp"
 #include "haven/admin/shift_request.hpp"
@@ -133,6 +134,13 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
   // reach the listener may load it.
   if (path == "/" && is_read(request.method)) {
     return {200, "text/html; charset=utf-8", std::string(bundled_stats_page()), {}};
+  }
+  // Health, for whatever moves a floating address or balances over several havens: healthy or not,
+  // why, and the frontends' public ports (no server, no counter), so it needs no token, as a load
+  // balancer sends none. 503 when not healthy.
+  if (path == "/health" && is_read(request.method)) {
+    const HealthReport report = health_report(process_.inventory(), settings_.healthy_needs_serving);
+    return {report.healthy ? 200 : 503, "application/json", render_health_json(report), {}};
   }
   const bool authorized = !settings_.token.empty() && token_matches(request.authorization);
   if (!settings_.token.empty() && !authorized &&

@@ -182,4 +182,37 @@ bool admin_request(const AdminUrl& url, std::string_view method, std::string_vie
   return true;
 }
 
+std::string tcp_accepts(const std::string& host, int port, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (const int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0 || found == nullptr) {
+    return fmt::format("bad address {}", host);
+  }
+  const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    ::freeaddrinfo(found);
+    return std::strerror(errno);
+  }
+  std::string why;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (::connect(fd, found->ai_addr, found->ai_addrlen) != 0) {
+    if (errno != EINPROGRESS) {
+      why = std::strerror(errno);
+    } else if (!wait_for(fd, POLLOUT, deadline)) {
+      why = fmt::format("no answer within {} ms", timeout.count());
+    } else {
+      int error = 0;
+      socklen_t length = sizeof error;
+      ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length);
+      if (error != 0) why = std::strerror(error);
+    }
+  }
+  ::freeaddrinfo(found);
+  ::close(fd);
+  return why;
+}
+
 }  // namespace haven::app

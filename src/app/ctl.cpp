@@ -35,6 +35,9 @@ const char* kUsage =
     "                              move traffic between server groups, step by step, each step\n"
     "                              passed only on good numbers; rolled back on bad ones\n"
     "  shift BACKEND status|pause|resume|abort|clear\n"
+    "  health                      exit 0 when haven runs, its listeners accept and (with\n"
+    "                              [admin] healthy_when = \"serving\") every frontend has a backend\n"
+    "                              with a usable server; 1 when not (for keepalived's vrrp_script)\n"
     "\n"
     "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000;\n"
     "unix:PATH for one on a unix socket.\n"
@@ -77,6 +80,7 @@ class Ctl {
     }
     if (command == "reload" && args.size() == 1) return reload();
     if (command == "shift" && args.size() >= 2) return shift(args);
+    if (command == "health" && args.size() == 1) return health();
     if (command == "events" && (args.size() == 1 || (args.size() == 2 && args[1] == "--follow"))) {
       return events(args.size() == 2);
     }
@@ -289,6 +293,41 @@ class Ctl {
                   window["verdict"].text().c_str(), window["why"].text().c_str());
     }
     return kCtlDone;
+  }
+
+  // One line, and the exit status a tracking script wants: 0 healthy, 1 not, 3 no answer.
+  int health() {
+    HttpAnswer answer;
+    std::string error;
+    if (!admin_request(url_, "GET", "/health", token_, "", answer, error, std::chrono::milliseconds(2000))) {
+      std::printf("unhealthy: %s\n", error.c_str());
+      return kCtlUnreachable;
+    }
+    std::string parse_error;
+    auto report = core::parse_json(answer.body, parse_error);
+    if (!report || (answer.status != 200 && answer.status != 503)) {
+      std::printf("unhealthy: the admin listener answered %d\n", answer.status);
+      return kCtlRefused;
+    }
+    std::vector<std::string> problems;
+    for (const auto& problem : (*report)["problems"].items()) problems.push_back(problem.text());
+    // Each listener must take a connection: a process that runs but cannot accept is not healthy.
+    int frontends = 0;
+    for (const auto& frontend : (*report)["frontends"].items()) {
+      ++frontends;
+      const std::string host = frontend["host"].text();
+      const auto port = static_cast<int>(frontend["port"].number());
+      if (const std::string why = tcp_accepts(host, port, std::chrono::milliseconds(1000)); !why.empty()) {
+        problems.push_back(fmt::format("frontend {} on {}:{} does not accept: {}", frontend["name"].text(), host, port, why));
+      }
+    }
+    if (problems.empty() && (*report)["healthy"].boolean()) {
+      std::printf("healthy: %d frontend%s accepting (%s)\n", frontends, frontends == 1 ? "" : "s",
+                  (*report)["rule"].text().c_str());
+      return kCtlDone;
+    }
+    std::printf("unhealthy: %s\n", fmt::format("{}", fmt::join(problems, "; ")).c_str());
+    return kCtlRefused;
   }
 
   int reload() {

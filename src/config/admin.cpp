@@ -14,7 +14,10 @@ bool Admin::loopback_only() const {
 namespace detail {
 
 bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, Admin& out) {
-  static constexpr std::array<std::string_view, 4> kKeys{"bind", "token", "read_token_required", "state_file"};
+  static constexpr std::array<std::string_view, 5> kKeys{"bind", "token", "read_token_required", "state_file",
+                                                         "healthy_when"};
+  static constexpr std::array<std::string_view, 2> kHealthyWhen{"running", "serving"};
+  std::string healthy_when = "serving";
   const toml::table* table = nullptr;
   if (!root.read_table("admin", table)) return false;
   if (table == nullptr) return true;
@@ -23,9 +26,10 @@ bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, 
   std::string bind = "127.0.0.1:9000";
   if (!admin.allow_only(kKeys) || !admin.read_string("bind", bind) || !admin.read_string("token", out.token) ||
       !admin.read_bool("read_token_required", out.read_token_required) ||
-      !admin.read_string("state_file", out.state_file)) {
+      !admin.read_string("state_file", out.state_file) || !admin.read_choice("healthy_when", kHealthyWhen, healthy_when)) {
     return false;
   }
+  out.healthy_needs_serving = healthy_when == "serving";
   const toml::node* bind_node = admin.find("bind");
   const auto fail_at = [&](const toml::node* node, std::string message) {
     return node != nullptr ? admin.errors().fail(*node, std::move(message)) : admin.fail_at_table(std::move(message));

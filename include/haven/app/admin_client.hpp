@@ -29,4 +29,8 @@ bool admin_request(const AdminUrl& url, std::string_view method, std::string_vie
                    std::string_view body, HttpAnswer& answer, std::string& error,
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(10000));
 
+// Connects to HOST:PORT (numeric) and closes again: "" when the connection was accepted within
+// `timeout`, else why not ("connection refused", "no answer within 1000 ms").
+std::string tcp_accepts(const std::string& host, int port, std::chrono::milliseconds timeout);
+
 }  // namespace haven::app

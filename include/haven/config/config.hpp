@@ -267,6 +267,10 @@ struct Admin {
   std::string token;                     // bearer token; "" = none (allowed on loopback only)
   bool read_token_required = false;      // reads need the token too
   std::string state_file;                // admin state and weights kept across restarts; "" = none
+  // What GET /health and `haven ctl health` call healthy (a floating address's tracking script):
+  // "running" (haven runs and its listeners accept) or "serving" (also: every frontend has a
+  // backend with a server that may take requests).
+  bool healthy_needs_serving = true;
 
   [[nodiscard]] bool loopback_only() const;
 };

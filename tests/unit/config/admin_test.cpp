@@ -69,3 +69,10 @@ TEST_CASE("a unix socket counts as local; a relative path is the config file's n
   CHECK(contains(must_fail(with_admin("[admin]\nbind = \"unix:/" + std::string(120, 'x') + "\"\n")).message,
                  "107 bytes"));
 }
+
+TEST_CASE("healthy_when is serving by default, or running") {
+  CHECK(must_load(with_admin("[admin]\n")).admin.healthy_needs_serving);
+  CHECK_FALSE(must_load(with_admin("[admin]\nhealthy_when = \"running\"\n")).admin.healthy_needs_serving);
+  const ConfigError error = must_fail(with_admin("[admin]\nhealthy_when = \"up\"\n"));
+  CHECK(contains(error.message, "healthy_when must be \"running\" or \"serving\""));
+}

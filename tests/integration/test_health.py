@@ -1,0 +1,117 @@
+"""Health for a floating address or a balancer in front: GET /health on the admin listener (no
+token needed; 503 when unhealthy) and `haven ctl health` (exit 0 healthy, 1 not, 3 no answer),
+which also connects to every frontend's listener; [admin] healthy_when = "serving" (default) or
+"running"."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from harness import Haven, Upstream, check, check_eq, haven_path, make_config, run, test, wait_until
+
+FAST = {"path": "/healthz", "interval": "200ms", "timeout": "150ms", "rise": 1, "fall": 1}
+TOKEN = "health-token-0123456789"
+
+
+def ctl_health(port: int) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NO_COLOR="1")
+    env.pop("HAVEN_ADMIN_TOKEN", None)
+    started = time.monotonic()
+    result = subprocess.run([haven_path(), "ctl", "--admin", f"http://127.0.0.1:{port}", "health"],
+                            capture_output=True, text=True, timeout=30, env=env)
+    result.elapsed = time.monotonic() - started
+    return result
+
+
+def config(server: Upstream, admin: str) -> str:
+    return make_config({"app": {"check": FAST, "servers": [{"name": "s1", "address": server}]}}, extra=admin)
+
+
+@test
+def healthy_while_serving_unhealthy_when_every_backend_of_a_frontend_is_down() -> None:
+    server = Upstream(name="s1")
+    haven = Haven(config(server, f'[admin]\nbind = "127.0.0.1:0"\ntoken = "{TOKEN}"\nread_token_required = true\n'))
+    port = haven.admin_port()
+    result = ctl_health(port)
+    check_eq((result.returncode, result.stdout.strip()), (0, "healthy: 1 frontend accepting (serving)"), "healthy")
+    check(result.elapsed < 2, f"ctl health took {result.elapsed:.2f} s")
+    answer = haven.admin("GET", "/health", headers={})   # no token: a balancer sends none
+    check_eq(answer.status, 200, "GET /health without the token")
+    body = answer.json()
+    check_eq((body["healthy"], body["rule"], body["frontends"][0]["serving_backends"]), (True, "serving", 1), "body")
+
+    mark = haven.event_mark()
+    server.kill()
+    haven.wait_event(r"server app/s1 is DOWN", since=mark)
+    result = ctl_health(port)
+    check_eq(result.returncode, 1, "unhealthy exit status")
+    check("frontend web: none of its 1 backend has a server that may take requests" in result.stdout, result.stdout)
+    check_eq(haven.admin("GET", "/health").status, 503, "GET /health while unhealthy")
+
+    server.restart()
+    wait_until(lambda: ctl_health(port).returncode == 0, 5, "healthy again")
+
+
+@test
+def running_rule_ignores_the_servers() -> None:
+    server = Upstream("refuse", name="s1")
+    haven = Haven(config(server, '[admin]\nbind = "127.0.0.1:0"\nhealthy_when = "running"\n'))
+    haven.wait_event(r"backend app has no server available")
+    result = ctl_health(haven.admin_port())
+    check_eq((result.returncode, result.stdout.strip()), (0, "healthy: 1 frontend accepting (running)"), "running")
+
+
+@test
+def no_admin_answer_is_exit_3_and_shutdown_makes_it_unhealthy() -> None:
+    server = Upstream(name="s1")
+    haven = Haven(config(server, '[admin]\nbind = "127.0.0.1:0"\n'))
+    port = haven.admin_port()
+    check_eq(ctl_health(port).returncode, 0, "healthy")
+    haven.signal(signal.SIGTERM)
+    haven.wait(10)
+    result = ctl_health(port)
+    check_eq(result.returncode, 3, f"after the stop: {result.stdout}")
+    check(result.stdout.startswith("unhealthy:"), result.stdout)
+
+
+@test
+def a_listener_that_does_not_accept_is_unhealthy() -> None:
+    """ctl health connects to each frontend itself: an admin listener that says healthy is not enough."""
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]   # nothing listens there once this socket is closed
+    body = json.dumps({"healthy": True, "rule": "serving", "problems": [],
+                       "frontends": [{"name": "web", "host": "127.0.0.1", "port": closed_port,
+                                      "backends": 1, "serving_backends": 1}]}).encode()
+
+    class Fake(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Fake)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = ctl_health(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+    check_eq(result.returncode, 1, f"exit status: {result.stdout}")
+    check(f"frontend web on 127.0.0.1:{closed_port} does not accept: Connection refused" in result.stdout,
+          result.stdout)
+
+
+if __name__ == "__main__":
+    run()
