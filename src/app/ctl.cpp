@@ -41,6 +41,9 @@ const char* kUsage =
     "\n"
     "--admin URL (or HAVEN_ADMIN): the admin listener, default http://127.0.0.1:9000;\n"
     "unix:PATH for one on a unix socket.\n"
+    "--peers URL,URL,...: the same command on each of several havens (an HA pair), one after the\n"
+    "other, each one's output under its URL; the exit status is the worst of them, so a peer that\n"
+    "refused or did not answer is never silent.\n"
     "HAVEN_ADMIN_TOKEN: the bearer token, when [admin] has one.\n"
     "Exit status: 0 done, 1 refused by haven, 2 bad usage, 3 no admin listener answered.\n";
 
@@ -346,6 +349,7 @@ class Ctl {
 
 int ctl_main(int argc, char** argv) {
   std::string admin = std::getenv("HAVEN_ADMIN") != nullptr ? std::getenv("HAVEN_ADMIN") : "http://127.0.0.1:9000";
+  std::vector<std::string> peers;
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
@@ -362,16 +366,60 @@ int ctl_main(int argc, char** argv) {
       admin = std::string(arg.substr(8));
       continue;
     }
+    if ((arg == "--peers" || arg.starts_with("--peers=")) && args.empty()) {
+      std::string list;
+      if (arg == "--peers") {
+        if (i + 1 >= argc) return Ctl::usage("--peers needs a list of admin URLs");
+        list = argv[++i];
+      } else {
+        list = std::string(arg.substr(8));
+      }
+      for (std::size_t start = 0; start <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', start), list.size());
+        if (comma > start) peers.push_back(list.substr(start, comma - start));
+        start = comma + 1;
+      }
+      if (peers.empty()) return Ctl::usage("--peers needs a list of admin URLs");
+      continue;
+    }
     if (arg.starts_with("-") && args.empty()) return Ctl::usage(fmt::format("unknown option {}", arg));
     args.emplace_back(arg);
   }
   if (args.empty()) return Ctl::usage("no command given");
-  AdminUrl url;
-  std::string error;
-  if (!parse_admin_url(admin, url, error)) return Ctl::usage(error);
   const char* token = std::getenv("HAVEN_ADMIN_TOKEN");
-  Ctl ctl(url, token != nullptr ? token : "");
-  return ctl.run(args);
+  if (peers.empty()) peers.push_back(admin);
+  std::vector<AdminUrl> urls;
+  for (const auto& peer : peers) {
+    AdminUrl url;
+    std::string error;
+    if (!parse_admin_url(peer, url, error)) return Ctl::usage(error);
+    urls.push_back(std::move(url));
+  }
+  if (urls.size() == 1) {
+    Ctl ctl(urls[0], token != nullptr ? token : "");
+    return ctl.run(args);
+  }
+  if (args[0] == "events" && args.size() == 2) return Ctl::usage("events --follow takes one haven, not --peers");
+  // Every peer gets the command even when one fails: an operator must see each one's state, and
+  // learn (exit status) that the pair is not alike.
+  int worst = kCtlDone;
+  std::vector<std::string> failed;
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    std::printf("== %s\n", peers[i].c_str());
+    std::fflush(stdout);
+    Ctl ctl(urls[i], token != nullptr ? token : "");
+    const int rc = ctl.run(args);
+    std::fflush(stdout);
+    if (rc != kCtlDone) {
+      failed.push_back(peers[i]);
+      worst = std::max(worst, rc);
+    }
+  }
+  if (!failed.empty()) {
+    std::fprintf(stderr, "haven ctl: %zu of %zu peers did not do it (%s): the peers are not alike now\n",
+                 failed.size(), urls.size(), fmt::format("{}", fmt::join(failed, ", ")).c_str());
+  }
+  return worst;
 }
 
 }  // namespace haven::app

@@ -95,5 +95,38 @@ def events_lists_what_happened_and_follows_what_comes() -> None:
         follower.wait(5)
 
 
+@test
+def peers_get_the_same_change_and_a_failed_peer_is_never_silent() -> None:
+    a, b = Upstream(name="a"), Upstream(name="b")
+    admin = '[admin]\nbind = "127.0.0.1:0"\n'
+    first = Haven(make_config({"static": [{"name": "a", "address": a}, {"name": "b", "address": b}]}, extra=admin))
+    second = Haven(make_config({"static": [{"name": "a", "address": a}, {"name": "b", "address": b}]}, extra=admin))
+    peers = f"http://127.0.0.1:{first.admin_port()},http://127.0.0.1:{second.admin_port()}"
+
+    def run_peers(*args: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, NO_COLOR="1")
+        env.pop("HAVEN_ADMIN_TOKEN", None)
+        return subprocess.run([haven_path(), "ctl", "--peers", peers, *args], capture_output=True, text=True,
+                              timeout=30, env=env)
+
+    drained = run_peers("drain", "static/a")
+    check_eq(drained.returncode, 0, f"drain on both: {drained.stderr}")
+    check_eq(drained.stdout.count("static/a UP DRAIN weight 1"), 2, drained.stdout)
+    for haven in (first, second):
+        haven.wait_event(r"server static/a set to DRAIN by admin API")
+    listing = run_peers("servers")
+    check_eq(listing.stdout.count("static/a UP DRAIN 1"), 2, listing.stdout)
+
+    # One peer gone: the other still gets the change, and the exit status says the pair differs.
+    second.terminate()
+    second.wait(10)
+    ready = run_peers("ready", "static/a")
+    check_eq(ready.returncode, 3, f"exit status with a peer down: {ready.stdout} {ready.stderr}")
+    check("1 of 2 peers did not do it" in ready.stderr and "the peers are not alike now" in ready.stderr, ready.stderr)
+    first.wait_event(r"server static/a set to READY by admin API")
+    refused = run_peers("drain", "static/nope")
+    check_eq(refused.returncode, 3, "a refusal and an unreachable peer: the worst status")
+
+
 if __name__ == "__main__":
     run()
