@@ -1,5 +1,8 @@
 #include "haven/admin/render.hpp"
 
+#include <optional>
+#include <type_traits>
+
 #include <fmt/format.h>
 
 #include "haven/core/json_text.hpp"
@@ -75,6 +78,26 @@ class JsonOut {
   void member_bool(std::string_view name, bool value) {
     key(name);
     boolean(value);
+  }
+  // The value, or null without one ("" for text).
+  template <typename Number>
+  void member_or_null(std::string_view name, const std::optional<Number>& value) {
+    key(name);
+    if (!value) {
+      null();
+    } else if constexpr (std::is_integral_v<Number>) {
+      signed_number(static_cast<std::int64_t>(*value));
+    } else {
+      real(*value);
+    }
+  }
+  void member_text_or_null(std::string_view name, std::string_view value) {
+    key(name);
+    if (value.empty()) {
+      null();
+    } else {
+      string(value);
+    }
   }
   void member_time(std::string_view name, std::int64_t epoch_ms) {
     key(name);
@@ -158,12 +181,7 @@ void write_server(JsonOut& out, const ServerStats& server) {
     out.close('}');
   }
   out.member_string("tier", server.backup ? "backup" : "main");
-  out.key("group");
-  if (server.group.empty()) {
-    out.null();
-  } else {
-    out.string(server.group);
-  }
+  out.member_text_or_null("group", server.group);
   out.member_bool("serving", server.serving);
   out.key("health");
   out.open('{');
@@ -180,18 +198,8 @@ void write_server(JsonOut& out, const ServerStats& server) {
   out.key("weight");
   out.open('{');
   out.member_int("configured", server.weight_configured);
-  out.key("runtime");
-  if (server.weight_runtime) {
-    out.signed_number(*server.weight_runtime);
-  } else {
-    out.null();
-  }
-  out.key("shift");
-  if (server.weight_shift) {
-    out.signed_number(*server.weight_shift);
-  } else {
-    out.null();
-  }
+  out.member_or_null("runtime", server.weight_runtime);
+  out.member_or_null("shift", server.weight_shift);
   out.member_int("effective", server.weight_effective);
   out.close('}');
   out.key("last_check");
@@ -249,18 +257,8 @@ void write_shift(JsonOut& out, const ShiftView& shift) {
   out.member_count("hold_ms", plan.hold_ms);
   out.member_count("min_requests", plan.min_requests);
   out.member_real("max_error_rate", plan.max_error_rate);
-  out.key("max_p99_ms");
-  if (plan.max_p99_ms) {
-    out.number(*plan.max_p99_ms);
-  } else {
-    out.null();
-  }
-  out.key("max_error_rate_delta");
-  if (plan.max_error_rate_delta) {
-    out.real(*plan.max_error_rate_delta);
-  } else {
-    out.null();
-  }
+  out.member_or_null("max_p99_ms", plan.max_p99_ms);
+  out.member_or_null("max_error_rate_delta", plan.max_error_rate_delta);
   out.member_int("failure_limit", plan.failure_limit);
   out.member_int("failures", shift.failures);
   out.member_time("started", shift.started_ms);
@@ -294,12 +292,7 @@ void write_backend(JsonOut& out, const BackendStats& backend) {
   out.member_string("balance", backend.balance);
   out.member_string("mode", backend_mode_name(backend.mode));
   out.member_time("mode_since", backend.mode_since_ms);
-  out.key("mode_reason");
-  if (backend.mode_reason.empty()) {
-    out.null();
-  } else {
-    out.string(backend.mode_reason);
-  }
+  out.member_text_or_null("mode_reason", backend.mode_reason);
   out.key("groups");
   out.open('[');
   for (const auto& group : backend.groups) out.string(group);

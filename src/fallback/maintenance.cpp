@@ -66,30 +66,28 @@ std::string fill_page_config(std::string_view page, const config::Maintenance& m
   if (start == std::string_view::npos) return std::string(page);
   const auto end = page.find(kConfigEnd, start + kConfigStart.size());
   if (end == std::string_view::npos) return std::string(page);
-  std::string poll = "[";
-  for (std::size_t i = 0; i < maintenance.poll.size(); ++i) {
-    if (i > 0) poll.push_back(',');
-    poll.append(json_string(maintenance.poll[i]));
-  }
-  poll.push_back(']');
+  // A JSON array of what `item` writes for each element.
+  const auto json_array = [](const auto& list, const auto& item) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (i > 0) out.push_back(',');
+      out.append(item(list[i]));
+    }
+    out.push_back(']');
+    return out;
+  };
+  const auto as_string = [](std::string_view text) { return json_string(text); };
+  const std::string poll = json_array(maintenance.poll, as_string);
   const auto interval = maintenance.poll_interval.count();
   // A poll must give up before the next one is due.
   const auto timeout = std::max<long>(500, static_cast<long>(interval) * 4 / 5);
   std::string out(page.substr(0, start + kConfigStart.size()));
   out.append(fmt::format(R"({{"poll":{},"interval_ms":{},"timeout_ms":{})", poll, interval, timeout));
   if (feed != nullptr && !feed->status_path.empty()) {
-    std::string routes = "[";
-    for (std::size_t i = 0; i < feed->routes.size(); ++i) {
-      if (i > 0) routes.push_back(',');
-      routes.append(fmt::format("[{},{}]", json_string(feed->routes[i].first), json_string(feed->routes[i].second)));
-    }
-    routes.push_back(']');
-    std::string required = "[";
-    for (std::size_t i = 0; i < feed->required.size(); ++i) {
-      if (i > 0) required.push_back(',');
-      required.append(json_string(feed->required[i]));
-    }
-    required.push_back(']');
+    const std::string routes = json_array(feed->routes, [](const auto& route) {
+      return fmt::format("[{},{}]", json_string(route.first), json_string(route.second));
+    });
+    const std::string required = json_array(feed->required, as_string);
     out.append(fmt::format(R"(,"status":{},"spread_ms":{},"routes":{},"default_backend":{},"required":{})",
                            json_string(feed->status_path), maintenance.recovery_spread.count(), routes,
                            json_string(feed->default_backend), required));

@@ -451,10 +451,7 @@ int Exchange::on_head(http::MessageHead& head) {
 // frontend's (the server's own value wins: it knows its subdomains).
 void Exchange::add_hsts(std::string& arena, const http::MessageHead& head, const char* base) const {
   const auto& hsts = snapshot_->config->frontends[frontend_index_].hsts;
-  if (hsts.empty() || !owner_->secure()) return;
-  for (const auto& header : head.headers) {
-    if (http::iequals(header.name.view(base), "strict-transport-security")) return;
-  }
+  if (hsts.empty() || !owner_->secure() || head.find_named("strict-transport-security", base) != nullptr) return;
   // The head ends with an empty line: the field goes in before it (no temporary string).
   const std::size_t at = arena.size() - 2;
   arena.insert(at, "\r\n");
@@ -655,15 +652,9 @@ void Exchange::respond_redirect_to_https() {
   arena += "\r\nContent-Length: 0\r\n";
   if (!request_.keep_alive) arena += "Connection: close\r\n";
   arena += "\r\n";
-  release_upstream(false);
-  status_ = 308;
-  outcome_ = state::Outcome::Ok;
-  to_upstream_.clear();
+  begin_own_answer(308, state::Outcome::Ok);
   to_client_.add_arena_since(start);
-  response_complete_ = true;
-  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
-  phase_ = Phase::Forwarding;
-  flush_to_client();
+  send_own_answer();
 }
 
 void Exchange::respond_status() {
@@ -724,10 +715,7 @@ bool Exchange::respond_stale(bool servers_failed) {
   if (serving_copy_ == nullptr) serving_copy_ = find_copy();
   if (serving_copy_ == nullptr) return false;
   const state::StaleCopy& copy = *serving_copy_;
-  release_upstream(false);
-  status_ = 200;
-  outcome_ = state::Outcome::Stale;
-  to_upstream_.clear();
+  begin_own_answer(200, state::Outcome::Stale);
   to_client_.clear();
   std::string& arena = to_client_.arena();
   const std::size_t start = arena.size();
@@ -746,10 +734,7 @@ bool Exchange::respond_stale(bool servers_failed) {
   arena += "\r\n";
   to_client_.add_arena_since(start);
   if (request_.method != http::Method::Head) to_client_.add_external(copy.body.data(), copy.body.size());
-  response_complete_ = true;
-  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
-  phase_ = Phase::Forwarding;
-  flush_to_client();
+  send_own_answer();
   return true;
 }
 
@@ -808,10 +793,7 @@ void Exchange::start_capture(const http::MessageHead& head, const char* base) {
   capture_head_.assign("HTTP/1.1 200 OK\r\n");
   // The copy's own age is told by haven (Age), not by whatever cache was behind the server.
   http::write_end_to_end_fields(capture_head_, head, base, "age");
-  capture_has_hsts_ = false;
-  for (const auto& header : head.headers) {
-    capture_has_hsts_ = capture_has_hsts_ || http::iequals(header.name.view(base), "strict-transport-security");
-  }
+  capture_has_hsts_ = head.find_named("strict-transport-security", base) != nullptr;
   capture_body_.clear();
   capture_body_.reserve(announced);
 }
@@ -849,11 +831,23 @@ void Exchange::finish_capture() {
   stop_capture();
 }
 
-void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome, bool copy) {
+void Exchange::begin_own_answer(int status, state::Outcome outcome) {
   release_upstream(false);
   status_ = status;
   outcome_ = outcome;
   to_upstream_.clear();
+}
+
+void Exchange::send_own_answer() {
+  response_complete_ = true;
+  // The connection stays usable unless part of a request body was never read.
+  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
+  phase_ = Phase::Forwarding;
+  flush_to_client();
+}
+
+void Exchange::respond_local(std::string_view response, int status, state::Outcome outcome, bool copy) {
+  begin_own_answer(status, outcome);
   to_client_.clear();
   std::string& arena = to_client_.arena();
   const std::size_t start = arena.size();
@@ -875,11 +869,7 @@ void Exchange::respond_local(std::string_view response, int status, state::Outco
   } else {
     to_client_.add_external(response.data(), response.size());
   }
-  response_complete_ = true;
-  // The connection stays usable unless part of a request body was never read.
-  plan_.keep_client_alive = request_.keep_alive && !request_.upgrade;
-  phase_ = Phase::Forwarding;
-  flush_to_client();
+  send_own_answer();
 }
 
 // The one place an exchange is accounted for: its outcome goes to the counters of its frontend,

@@ -31,10 +31,8 @@ bool has_directive(std::string_view list, std::string_view directive) {
 }  // namespace
 
 std::string_view request_field(const http::MessageHead& request, const char* base, std::string_view name) {
-  for (const auto& header : request.headers) {
-    if (http::iequals(header.name.view(base), name)) return header.value.view(base);
-  }
-  return {};
+  const http::Header* field = request.find_named(name, base);
+  return field != nullptr ? field->value.view(base) : std::string_view();
 }
 
 StaleRequest stale_request_verdict(const http::MessageHead& request, const char* base,
@@ -42,9 +40,7 @@ StaleRequest stale_request_verdict(const http::MessageHead& request, const char*
   const bool get = request.method == http::Method::Get;
   if (!get && (storing || request.method != http::Method::Head)) return StaleRequest::Method;
   if (request.upgrade) return StaleRequest::Method;
-  for (const auto& header : request.headers) {
-    if (http::iequals(header.name.view(base), "authorization")) return StaleRequest::Authorization;
-  }
+  if (request.find_named("authorization", base) != nullptr) return StaleRequest::Authorization;
   if (!paths.empty()) {
     const std::string_view target = routing::origin_path(request.target.view(base));
     bool listed = false;

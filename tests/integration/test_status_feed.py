@@ -304,15 +304,8 @@ def five_thousand_subscribers_cost_under_10_mib() -> None:
             s = socket.create_connection(("127.0.0.1", haven.port), timeout=5)
             s.sendall(request)
             sockets.append(s)
-        opened = 0
-        for s in sockets:
-            data = b""
-            while b"event: status" not in data:
-                piece = s.recv(4096)
-                if not piece:
-                    raise TestFailure(f"subscriber {opened} closed: {data[:200]!r}")
-                data += piece
-            opened += 1
+        for i, s in enumerate(sockets):
+            read_until(s, b"event: status", f"subscriber {i}")
         time.sleep(0.5)  # the last reads settle (RSS is sampled, not waited on)
         after = rss_kib(haven.proc.pid)
         per = (after - before) / count
@@ -324,16 +317,21 @@ def five_thousand_subscribers_cost_under_10_mib() -> None:
         # They all get the next change.
         main.kill()
         for i, s in enumerate(sockets[:: count // 50]):
-            s.settimeout(5)
-            data = b""
-            while b'"mode":"backup"' not in data:
-                piece = s.recv(65536)
-                if not piece:
-                    raise TestFailure(f"subscriber {i} closed before the change")
-                data += piece
+            read_until(s, b'"mode":"backup"', f"subscriber {i} (the change)")
     finally:
         for s in sockets:
             s.close()
+
+
+def read_until(sock: socket.socket, marker: bytes, what: str) -> None:
+    """Reads `sock` until `marker` has arrived (5 s per read); fails when it closes first."""
+    sock.settimeout(5)
+    data = b""
+    while marker not in data:
+        piece = sock.recv(65536)
+        if not piece:
+            raise TestFailure(f"{what} closed before {marker!r}: {data[:200]!r}")
+        data += piece
 
 
 def rss_kib(pid: int) -> int:

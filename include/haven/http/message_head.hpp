@@ -80,6 +80,13 @@ struct MessageHead {
     }
     return nullptr;
   }
+  // The first field named `name` (any case), for fields without a HeaderKind of their own.
+  [[nodiscard]] const Header* find_named(std::string_view name, const char* base) const {
+    for (const auto& header : headers) {
+      if (iequals(header.name.view(base), name)) return &header;
+    }
+    return nullptr;
+  }
 };
 
 }  // namespace haven::http

@@ -161,6 +161,10 @@ class Exchange final : private http::MessageSink, private net::StreamHandler {
   // `copy`: the response text may change before the write is done (the status feed), so it is
   // copied; pre-built answers that live as long as the snapshot go out as they are.
   void respond_local(std::string_view response, int status, state::Outcome outcome, bool copy = false);
+  // Every answer haven makes itself starts here (no server connection any more, one status and
+  // outcome) and, once queued in to_client_, goes out through send_own_answer().
+  void begin_own_answer(int status, state::Outcome outcome);
+  void send_own_answer();
   void respond_maintenance();
   void respond_redirect_to_https();
   // The frontend's status feed: JSON (304 when the client's tag is current), or an event stream.
