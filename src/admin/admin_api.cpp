@@ -1,5 +1,6 @@
 #include "haven/admin/admin_api.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -18,6 +19,8 @@ std::string_view bundled_stats_page();
 namespace {
 
 constexpr std::string_view kApiPrefix = "/api/v1/backends";
+constexpr std::size_t kMaxEventFrom = 32;
+constexpr std::size_t kMaxEventMessage = 1024;
 
 bool is_write(http::Method method) { return method == http::Method::Post || method == http::Method::Patch; }
 bool is_read(http::Method method) { return method == http::Method::Get || method == http::Method::Head; }
@@ -149,6 +152,9 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
                                                                          : "the admin token is wrong");
     return denied;
   }
+  if (is_write(request.method)) {
+    if (std::string why = process_.writes_refused(); !why.empty()) return json_error(503, why);
+  }
   return route(request, path);
 }
 
@@ -171,7 +177,8 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
             {}};
   }
   if (path == "/api/v1/events") {
-    if (auto refused = only(is_read(request.method), "GET, HEAD")) return *refused;
+    if (request.method == http::Method::Post) return post_event(request);
+    if (auto refused = only(is_read(request.method), "GET, HEAD, POST")) return *refused;
     // ?after=SEQ: only later events (haven ctl events --follow asks again with the last seq).
     std::uint64_t after = 0;
     const std::string_view target = request.target;
@@ -236,6 +243,39 @@ AdminResponse AdminApi::route(const AdminRequest& request, std::string_view path
     }
   }
   return json_error(404, fmt::format("nothing at {}", path));
+}
+
+// POST /api/v1/events: a line from outside haven (keepalived's notify hooks, a deploy script) in
+// haven's own event log, so one timeline tells what happened around a takeover. The kind is always
+// "note" (a hook cannot pass for haven's own events); "from" names the writer.
+AdminResponse AdminApi::post_event(const AdminRequest& request) {
+  const JsonObject body = parse_json_object(request.body);
+  if (!body.error.empty()) return json_error(400, fmt::format("invalid JSON body: {}", body.error));
+  std::string from;
+  std::string message;
+  for (const auto& [key, value] : body.members) {
+    if (key != "from" && key != "message") {
+      return json_error(400, fmt::format("unknown member \"{}\" (expected \"from\" and \"message\")", key));
+    }
+    if (value.kind != JsonValue::Kind::String) return json_error(400, fmt::format("\"{}\" must be a string", key));
+    (key == "from" ? from : message) = value.text;
+  }
+  const auto name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.';
+  };
+  if (from.empty() || from.size() > kMaxEventFrom || !std::all_of(from.begin(), from.end(), name_char)) {
+    return json_error(400, fmt::format("\"from\" must be 1 to {} letters, digits, '-', '_' or '.'", kMaxEventFrom));
+  }
+  // Printable text only: the line must not forge a second line or steer a terminal.
+  const bool printable = std::all_of(message.begin(), message.end(), [](char c) {
+    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+  });
+  if (message.empty() || message.size() > kMaxEventMessage || !printable) {
+    return json_error(400, fmt::format("\"message\" must be 1 to {} bytes of printable text", kMaxEventMessage));
+  }
+  events_.write("note", fmt::format("{}: {}", from, message), {{"from", from}});
+  return {201, "application/json", "{\"result\":\"written\"}\n", {}};
 }
 
 // GET .../shift: the shift (404 without one); POST .../shift with a plan: start one; POST

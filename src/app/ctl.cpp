@@ -29,6 +29,8 @@ const char* kUsage =
     "  weight BACKEND/SERVER N     runtime weight 0..256, or \"default\" for the configured one\n"
     "  reload                      re-read the configuration file\n"
     "  events [--follow]           the last events (state changes, reloads...), then new ones\n"
+    "  note FROM MESSAGE           writes MESSAGE in haven's event log as a \"note\" from FROM\n"
+    "                              (keepalived's notify hooks, deploy scripts)\n"
     "  shift BACKEND --from GROUP --to GROUP [--steps 10,25,50,100] [--hold 60s]\n"
     "        [--min-requests 100] [--max-error-rate 1%] [--max-p99 500ms]\n"
     "        [--max-error-rate-delta 0.5%] [--failure-limit 1]\n"
@@ -84,6 +86,7 @@ class Ctl {
     if (command == "reload" && args.size() == 1) return reload();
     if (command == "shift" && args.size() >= 2) return shift(args);
     if (command == "health" && args.size() == 1) return health();
+    if (command == "note" && args.size() == 3) return note(args[1], args[2]);
     if (command == "events" && (args.size() == 1 || (args.size() == 2 && args[1] == "--follow"))) {
       return events(args.size() == 2);
     }
@@ -119,6 +122,16 @@ class Ctl {
       return kCtlRefused;
     }
     return kCtlDone;
+  }
+
+  int note(const std::string& from, const std::string& message) {
+    std::string body = "{\"from\":";
+    core::append_json_string(body, from);
+    body += ",\"message\":";
+    core::append_json_string(body, message);
+    body += "}";
+    core::JsonNode answer;
+    return call("POST", "/api/v1/events", body, answer);
   }
 
   int status() {

@@ -96,6 +96,28 @@ def events_lists_what_happened_and_follows_what_comes() -> None:
 
 
 @test
+def note_writes_a_line_from_outside_into_the_event_log() -> None:
+    """keepalived's notify hook calls `haven ctl note keepalived MESSAGE`: the line is in the event
+    log as a "note" naming its writer; a writer name or message that could forge lines is refused."""
+    up = Upstream(name="s1")
+    haven = Haven(make_config({"static": [up]}, extra=f'[admin]\nbind = "127.0.0.1:0"\ntoken = "{TOKEN}"\n'))
+    check_eq(ctl(haven, "note", "keepalived", "VI_1 became MASTER").returncode, 1, "a note without the token")
+    written = ctl(haven, "note", "keepalived", "VI_1 became MASTER", token=TOKEN)
+    check_eq(written.returncode, 0, f"note: {written.stderr}")
+    haven.wait_event(r"keepalived: VI_1 became MASTER")
+    listed = ctl(haven, "events", token=TOKEN)
+    check("keepalived: VI_1 became MASTER" in listed.stdout, f"events: {listed.stdout}")
+    for writer, message in (("keep alived", "x"), ("keepalived", "two\nlines"), ("keepalived", ""), ("", "x"),
+                            ("k" * 33, "x"), ("keepalived", "m" * 1025)):
+        refused = ctl(haven, "note", writer, message, token=TOKEN)
+        check_eq(refused.returncode, 1, f"note from {writer!r}: {message[:20]!r}")
+    check("two" not in haven.events(), "a refused note reached the event log")
+    answer = haven.admin("POST", "/api/v1/events", {"from": "deploy", "message": "v2 rolled out", "extra": 1},
+                         headers={"Authorization": f"Bearer {TOKEN}"})
+    check_eq(answer.status, 400, "an unknown member")
+
+
+@test
 def peers_get_the_same_change_and_a_failed_peer_is_never_silent() -> None:
     a, b = Upstream(name="a"), Upstream(name="b")
     admin = '[admin]\nbind = "127.0.0.1:0"\n'

@@ -54,6 +54,9 @@ class Operator {
   // Traffic shifts (ShiftDriver). Each returns "" or why it was refused.
   virtual std::string start_shift(std::string_view backend, state::ShiftPlan plan, std::string_view who) = 0;
   virtual std::string shift_command(std::string_view backend, std::string_view action, std::string_view who) = 0;
+  // "" when changes are taken now, else why not (an upgrade in place is handing the state over:
+  // a change now would be lost with this process). Answered 503.
+  virtual std::string writes_refused() { return {}; }
 };
 
 class AdminApi {
@@ -66,6 +69,7 @@ class AdminApi {
   AdminResponse route(const AdminRequest& request, std::string_view path);
   AdminResponse patch_server(const AdminRequest& request, std::string_view backend, std::string_view server);
   AdminResponse shift(const AdminRequest& request, const BackendStats& backend, std::string_view action);
+  AdminResponse post_event(const AdminRequest& request);
   [[nodiscard]] bool token_matches(std::string_view authorization) const;
   [[nodiscard]] bool host_is_local(std::string_view host) const;
 
