@@ -280,6 +280,11 @@ std::string AdminServer::open(const config::Admin& settings) {
   return {};
 }
 
+void AdminServer::adopt(int fd, const std::string& unix_path) {
+  unix_path_ = unix_path;
+  listener_.adopt(fd);
+}
+
 void AdminServer::close() {
   if (closed_) return;
   closed_ = true;

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +29,12 @@
 #include "haven/app/check_summary.hpp"
 #include "haven/app/ctl.hpp"
 #include "haven/app/fd_limit.hpp"
+#include "haven/app/handover.hpp"
+#include "haven/app/inherited_sockets.hpp"
+#include "haven/app/pid_file.hpp"
+#include "haven/app/takeover.hpp"
+#include "haven/app/upgrade_command.hpp"
+#include "haven/app/upgrade_listener.hpp"
 #include "haven/app/options.hpp"
 #include "haven/config/loader.hpp"
 #include "haven/fallback/maintenance.hpp"
@@ -49,11 +57,11 @@ namespace {
 
 // Owns the main thread's loop: health checks, the admin listener, signals in, shutdown requests
 // out to the workers.
-class Supervisor final : private net::HandleOwner, private admin::Operator {
+class Supervisor final : private net::HandleOwner, private admin::Operator, private UpgradeSource {
  public:
   Supervisor(std::vector<std::unique_ptr<proxy::Worker>>& workers, std::shared_ptr<const proxy::Snapshot> snapshot,
              std::vector<std::uint16_t> ports, log::EventLog& events, std::string version, state::Registry& registry,
-             std::string config_path, std::shared_ptr<tls::TicketKeys> ticket_keys)
+             std::string config_path, std::shared_ptr<tls::TicketKeys> ticket_keys, UpgradeCommand upgrade_command)
       : workers_(workers),
         ticket_keys_(std::move(ticket_keys)),
         events_(events),
@@ -75,10 +83,16 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
         history_timer_(loop_, &Supervisor::on_history_due, this),
         shift_timer_(loop_, &Supervisor::on_shift_due, this),
         shifts_(events),
-        tls_timer_(loop_, &Supervisor::on_tls_due, this) {
+        tls_timer_(loop_, &Supervisor::on_tls_due, this),
+        upgrade_signal_(loop_, &Supervisor::on_upgrade_signal, this),
+        child_signal_(loop_, &Supervisor::on_child_exit, this),
+        upgrade_listener_(loop_, static_cast<UpgradeSource&>(*this)),
+        upgrade_command_(std::move(upgrade_command)) {
     terminate_.start(SIGTERM);
     interrupt_.start(SIGINT);
     hangup_.start(SIGHUP);
+    upgrade_signal_.start(SIGUSR2);
+    child_signal_.start(SIGCHLD);
     for (auto& worker : workers_) worker->set_checker(&checker_);
     reloads_.last_success_ms = started_ms_;
   }
@@ -96,20 +110,42 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     admin_api_ = std::make_unique<admin::AdminApi>(settings, static_cast<admin::Operator&>(*this), events_);
     admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
     if (std::string error = admin_server_->open(settings); !error.empty()) return error;
+    announce_admin("");
+    return {};
+  }
+
+  // Listens for a new binary that would take over (upgrade in place). A haven that cannot is
+  // still a haven: the operator is told, and a restart is the way to upgrade it.
+  void open_upgrade() {
+    if (std::string error = upgrade_listener_.open(); !error.empty()) {
+      events_.write("warning", fmt::format("upgrade in place unavailable: {}", error));
+    }
+  }
+
+  // Says where the admin listener listens (`how`: how it came to, when it is worth saying).
+  void announce_admin(std::string_view how) {
+    const config::Admin& settings = admin_settings_;
+    const std::string suffix = fmt::format("{}{}", settings.token.empty() ? "" : "; writes need the token", how);
     if (!settings.unix_path.empty()) {
       events_.write("admin_listening",
                     fmt::format("admin listening on unix:{} (haven ctl --admin unix:{}){}", settings.unix_path,
-                                settings.unix_path, settings.token.empty() ? "" : "; writes need the token"),
+                                settings.unix_path, suffix),
                     {{"address", "unix:" + settings.unix_path}});
-      return {};
+      return;
     }
     const std::string host = settings.bind.is_ipv6 ? "[" + settings.bind.host + "]" : settings.bind.host;
     const std::string address = fmt::format("{}:{}", host, admin_server_->port());
-    events_.write("admin_listening",
-                  fmt::format("admin listening on {} (stats page: http://{}/){}", address, address,
-                              settings.token.empty() ? "" : "; writes need the token"),
+    events_.write("admin_listening", fmt::format("admin listening on {} (stats page: http://{}/){}", address, address, suffix),
                   {{"address", address}});
-    return {};
+  }
+
+  // Accepts on a listening admin socket that the replaced process handed over.
+  void adopt_admin_socket(int fd, const std::string& unix_path) {
+    admin_settings_ = snapshot_->config->admin;
+    admin_api_ = std::make_unique<admin::AdminApi>(admin_settings_, static_cast<admin::Operator&>(*this), events_);
+    admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
+    admin_server_->adopt(fd, unix_path);
+    announce_admin("; taken over from the replaced process");
   }
 
   // For worker threads: tell the supervisor this worker has finished. The count and the send are
@@ -128,6 +164,9 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     if (ran_) return;
     checker_.stop();
     if (admin_server_) admin_server_->close();
+    upgrade_listener_.close();
+    upgrade_signal_.close(this);
+    child_signal_.close(this);
     history_timer_.close(this);
     shift_timer_.close(this);
     tls_timer_.close(this);
@@ -136,6 +175,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     hangup_.close(this);
     workers_stopped_signal_.close(this);
     std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGUSR2, SIG_IGN);
     loop_.run();
     loop_.close();
   }
@@ -194,6 +234,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   // keeps the running one. Runs on this loop (SIGHUP, the admin API).
   admin::ReloadResult reload_config(std::string_view source) {
     if (shutting_down_) return {false, "haven is shutting down"};
+    if (handing_over_) return refuse_reload(source, "an upgrade in place is handing this haven's state over");
     auto loaded = config::load_config_file(config_path_);
     if (!loaded) return refuse_reload(source, loaded.error().to_string());
     auto config = std::make_shared<const config::Config>(std::move(loaded).value());
@@ -418,17 +459,157 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
       supervisor.events_.write("shutdown", fmt::format("received {} again: still finishing in-flight requests", name));
       return;
     }
-    supervisor.shutting_down_ = true;
     supervisor.events_.write("shutdown",
                              fmt::format("received {}: no new connections; finishing in-flight requests", name));
-    for (auto& worker : supervisor.workers_) worker->request_shutdown();
+    supervisor.shut_down();
+  }
+
+  // Stops accepting and lets the workers finish what is in flight (timeouts.shutdown).
+  void shut_down() {
+    shutting_down_ = true;
+    for (auto& worker : workers_) worker->request_shutdown();
     // Nothing on this loop may signal a worker from now on: workers close their asyncs as they
     // finish.
-    supervisor.checker_.stop();
-    if (supervisor.admin_server_) supervisor.admin_server_->close();
-    supervisor.history_timer_.close(&supervisor);
-    supervisor.shift_timer_.close(&supervisor);
-    supervisor.tls_timer_.close(&supervisor);
+    checker_.stop();
+    if (admin_server_) admin_server_->close();
+    upgrade_listener_.close();
+    history_timer_.close(this);
+    shift_timer_.close(this);
+    tls_timer_.close(this);
+  }
+
+  // --- UpgradeSource: this process is being replaced by a new binary.
+  std::string upgrade_refusal() override {
+    if (shutting_down_) return "this haven is shutting down";
+    if (handing_over_) return "another upgrade is under way";
+    // A shift's weights live in this process only: the new one would start from the configured
+    // weights, moving traffic nobody asked to move.
+    for (const auto& backend : snapshot_->backends) {
+      if (shifts_.view(backend->config.name, loop_.now_ms())) {
+        return fmt::format("backend {} has a traffic shift: let it finish and clear it, or abort and clear it "
+                           "(haven ctl shift {} abort; haven ctl shift {} clear), then upgrade",
+                           backend->config.name, backend->config.name, backend->config.name);
+      }
+    }
+    return {};
+  }
+
+  Handover prepare_handover() override {
+    handing_over_ = true;
+    Handover handover;
+    handover.pid = static_cast<long>(::getpid());
+    handover.version = version_;
+    const auto& frontends = snapshot_->config->frontends;
+    for (auto& worker : workers_) {
+      for (auto& [name, fd] : worker->duplicate_listeners()) {
+        std::size_t i = 0;
+        while (i < frontends.size() && frontends[i].name != name) ++i;
+        if (i == frontends.size()) {
+          ::close(fd);  // a frontend a reload removed, still closing on that worker
+          continue;
+        }
+        HandedListener listener;
+        listener.frontend = name;
+        listener.host = frontends[i].bind.host;
+        listener.configured_port = frontends[i].bind.port;
+        listener.bound_port = ports_[i];
+        listener.fd = fd;
+        handover.listeners.push_back(std::move(listener));
+      }
+    }
+    if (admin_server_ && admin_server_->socket() >= 0) {
+      if (const int fd = ::fcntl(admin_server_->socket(), F_DUPFD_CLOEXEC, 0); fd >= 0) {
+        HandedListener listener;
+        listener.kind = HandedListener::Kind::Admin;
+        listener.host = admin_settings_.bind.host;
+        listener.configured_port = admin_settings_.bind.port;
+        listener.bound_port = admin_server_->port();
+        listener.unix_path = admin_settings_.unix_path;
+        listener.fd = fd;
+        handover.listeners.push_back(std::move(listener));
+      }
+    }
+    for (const auto& backend : snapshot_->backends) {
+      for (const auto& server : backend->servers) {
+        const state::ServerRuntime& runtime = server->runtime;
+        HandedServer handed;
+        handed.id = runtime.id;
+        handed.address = server_endpoint(runtime.address);
+        handed.health = std::string(state::health_name(runtime.health()));
+        handed.admin = std::string(state::admin_state_name(runtime.admin_state()));
+        for (char& c : handed.admin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        handed.weight = runtime.runtime_weight();
+        handover.servers.push_back(std::move(handed));
+      }
+    }
+    events_.write("upgrade", fmt::format("upgrade in place: handing {} listening sockets and the state of {} servers "
+                                         "to a new process",
+                                         handover.listeners.size(), handover.servers.size()));
+    return handover;
+  }
+
+  void upgrade_done(long pid) override {
+    handing_over_ = false;
+    events_.write("upgrade",
+                  fmt::format("upgrade in place: process {} serves on the listening sockets now; this one ({}) "
+                              "accepts no more and finishes in-flight requests",
+                              pid, static_cast<long>(::getpid())),
+                  {{"pid", pid}});
+    // The unix admin socket's path is the new process's now.
+    if (admin_server_) admin_server_->release_path();
+    if (!shutting_down_) shut_down();
+  }
+
+  void upgrade_failed(const std::string& why) override {
+    handing_over_ = false;
+    events_.write("upgrade_failed", fmt::format("upgrade in place failed: {}; this haven keeps serving", why),
+                  {{"error", why}});
+  }
+
+  std::string writes_refused() override {
+    return handing_over_ ? "an upgrade in place is handing this haven's state over; try again in a moment" : "";
+  }
+
+  // SIGUSR2: start the binary at the path this one was started from, with its options, as
+  // --upgrade-from-pid this process. Its outcome arrives over the hand-over socket.
+  static void on_upgrade_signal(void* self, int /*signal_number*/) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    if (std::string why = supervisor.upgrade_refusal(); !why.empty()) {
+      supervisor.events_.write("upgrade_failed", fmt::format("SIGUSR2: no upgrade in place: {}", why));
+      return;
+    }
+    if (supervisor.upgrade_child_ > 0) {
+      supervisor.events_.write("upgrade_failed", "SIGUSR2: a new binary started for an upgrade is still starting");
+      return;
+    }
+    std::string error;
+    const long child = spawn_upgrade(supervisor.upgrade_command_, error);
+    if (child <= 0) {
+      supervisor.events_.write("upgrade_failed", fmt::format("SIGUSR2: cannot start {}: {}; this haven keeps serving",
+                                                             supervisor.upgrade_command_.executable, error));
+      return;
+    }
+    supervisor.upgrade_child_ = child;
+    supervisor.events_.write("upgrade", fmt::format("SIGUSR2: started {} (process {}) to take over",
+                                                    supervisor.upgrade_command_.executable, child),
+                             {{"pid", child}});
+  }
+
+  // A child started by SIGUSR2 that exits while this process still runs failed to take over (one
+  // that took over outlives it). Reaped so it leaves no zombie.
+  static void on_child_exit(void* self, int /*signal_number*/) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    if (supervisor.upgrade_child_ <= 0) return;
+    int status = 0;
+    const pid_t reaped = ::waitpid(static_cast<pid_t>(supervisor.upgrade_child_), &status, WNOHANG);
+    if (reaped != static_cast<pid_t>(supervisor.upgrade_child_)) return;
+    supervisor.upgrade_child_ = 0;
+    if (supervisor.shutting_down_) return;
+    supervisor.events_.write(
+        "upgrade_failed",
+        fmt::format("the new binary started by SIGUSR2 exited ({}) before taking over; this haven keeps serving",
+                    WIFEXITED(status) ? fmt::format("status {}", WEXITSTATUS(status))
+                                      : fmt::format("signal {}", WTERMSIG(status))));
   }
 
   // SIGHUP reloads the configuration, as with nginx and HAProxy.
@@ -451,9 +632,12 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
     supervisor.terminate_.close(&supervisor);
     supervisor.interrupt_.close(&supervisor);
     supervisor.hangup_.close(&supervisor);
+    supervisor.upgrade_signal_.close(&supervisor);
+    supervisor.child_signal_.close(&supervisor);
     // libuv gives a signal its default action back when its last watcher goes; a hang-up during
     // the rest of the exit must stay harmless.
     std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGUSR2, SIG_IGN);
     supervisor.workers_stopped_signal_.close(&supervisor);
   }
   void on_handle_closed() override {}
@@ -486,24 +670,37 @@ class Supervisor final : private net::HandleOwner, private admin::Operator {
   std::mutex stopped_mutex_;
   int stopped_workers_ = 0;            // guarded by stopped_mutex_
   bool stopped_signal_closed_ = false;  // guarded by stopped_mutex_
+  net::Signal upgrade_signal_;  // SIGUSR2
+  net::Signal child_signal_;    // SIGCHLD: the binary SIGUSR2 started
+  UpgradeListener upgrade_listener_;
+  const UpgradeCommand upgrade_command_;
+  long upgrade_child_ = 0;     // started by SIGUSR2 and not yet reaped
+  bool handing_over_ = false;  // between prepare_handover and its outcome
   bool shutting_down_ = false;
   bool ran_ = false;
   config::Admin admin_settings_;  // as loaded at start-up ([admin] is not reloadable)
 };
 
-int serve(std::shared_ptr<const config::Config> config, const std::string& config_path, const char* version) {
+// Runs haven until it has stopped. With `takeover`, this process replaces a running haven:
+// `inherited` holds its sockets and state, and the old one is told whether this one serves.
+int serve(std::shared_ptr<const config::Config> config, const Options& options, const char* version,
+          Takeover* takeover, InheritedSockets* inherited) {
   std::string error;
   auto event_output = log::Output::open(config->log.events, error);
   if (!event_output) {
     std::fprintf(stderr, "haven: %s\n", error.c_str());
+    if (takeover != nullptr) takeover->failed(error);
     return 1;
   }
   auto events = std::make_shared<log::EventLog>(event_output, config->log.format);
-  auto access_output = log::Output::open(config->log.access, error);
-  if (!access_output) {
-    events->write("error", error);
+  // Start-up failed: said here, and to the process this one was to replace (which keeps serving).
+  const auto fail = [&events, takeover](const std::string& why) {
+    events->write("error", why);
+    if (takeover != nullptr) takeover->failed(why);
     return 1;
-  }
+  };
+  auto access_output = log::Output::open(config->log.access, error);
+  if (!access_output) return fail(error);
 
   proxy::SharedCounters shared(config->global.max_connections_per_client);
   const FdLimitResult limit = raise_fd_limit(config->global.max_connections);
@@ -514,27 +711,40 @@ int serve(std::shared_ptr<const config::Config> config, const std::string& confi
   if (worker_count == 0) worker_count = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
 
   auto maintenance = fallback::MaintenanceResponses::build(*config);
-  if (!maintenance) {
-    events->write("error", maintenance.error());
-    return 1;
-  }
+  if (!maintenance) return fail(maintenance.error());
   auto ticket_keys = std::make_shared<tls::TicketKeys>();
   auto tls_contexts = proxy::TlsContexts::build(*config, ticket_keys, state::wall_clock_ms());
-  if (!tls_contexts) {
-    events->write("error", tls_contexts.error().to_string());
-    return 1;
-  }
+  if (!tls_contexts) return fail(tls_contexts.error().to_string());
   state::Registry registry(static_cast<std::size_t>(worker_count));
-  auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(),
-                                                          registry.bind(*config, true), std::move(tls_contexts).value());
+  auto binding = registry.bind(*config, true);
+  // Before the checker or any worker looks: a server the old process knew DOWN is DOWN from the
+  // first request on, and a drained one stays drained.
+  const std::size_t inherited_servers = inherited != nullptr ? inherited->apply_server_state(registry) : 0;
+  auto snapshot = std::make_shared<const proxy::Snapshot>(config, std::move(maintenance).value(), std::move(binding),
+                                                          std::move(tls_contexts).value());
   std::vector<std::unique_ptr<proxy::Worker>> workers;
-  std::vector<std::uint16_t> ports;
-  for (int i = 0; i < worker_count; ++i) {
-    workers.push_back(std::make_unique<proxy::Worker>(i, snapshot, shared, access_output, events));
+  std::vector<std::uint16_t> ports(config->frontends.size(), 0);
+  // Sockets taken over: per frontend, per worker.
+  std::vector<std::vector<std::vector<int>>> taken(config->frontends.size());
+  if (inherited != nullptr) {
+    for (std::size_t i = 0; i < config->frontends.size(); ++i) {
+      taken[i] = inherited->take_frontend(config->frontends[i], static_cast<std::size_t>(worker_count), ports[i]);
+    }
+  }
+  for (int w = 0; w < worker_count; ++w) {
+    workers.push_back(std::make_unique<proxy::Worker>(w, snapshot, shared, access_output, events));
+    std::vector<std::vector<int>> own(config->frontends.size());
+    for (std::size_t i = 0; i < taken.size(); ++i) {
+      if (!taken[i].empty()) own[i] = std::move(taken[i][static_cast<std::size_t>(w)]);
+    }
     // The first worker binds what the config says (port 0: the OS picks); the others share its ports.
-    if (const std::string listen_error = workers.back()->listen(ports); !listen_error.empty()) {
-      events->write("error", listen_error);
-      return 1;
+    if (const std::string listen_error = workers.back()->listen(ports, std::move(own)); !listen_error.empty()) {
+      for (auto& per_frontend : taken) {
+        for (auto& per_worker : per_frontend) {
+          for (const int fd : per_worker) ::close(fd);
+        }
+      }
+      return fail(listen_error);
     }
   }
   // A backend's mode changed (on whichever thread): every worker pushes it to its status-feed
@@ -556,18 +766,34 @@ int serve(std::shared_ptr<const config::Config> config, const std::string& confi
   }
 
   // The supervisor (and its checker) exists before any worker runs: workers report to it.
-  Supervisor supervisor(workers, snapshot, ports, *events, version, registry, config_path, ticket_keys);
-  if (const std::string admin_error = supervisor.open_admin(); !admin_error.empty()) {
-    events->write("error", admin_error);
-    return 1;
+  Supervisor supervisor(workers, snapshot, ports, *events, version, registry, options.config_path, ticket_keys,
+                        {current_executable(), options.config_path, options.pid_file});
+  const int admin_fd = inherited != nullptr && config->admin.enabled ? inherited->take_admin(config->admin) : -1;
+  if (admin_fd >= 0) {
+    supervisor.adopt_admin_socket(admin_fd, config->admin.unix_path);
+  } else if (const std::string admin_error = supervisor.open_admin(); !admin_error.empty()) {
+    return fail(admin_error);
   }
+  supervisor.open_upgrade();
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
   for (auto& worker : workers) {
     threads.emplace_back([&worker, &supervisor] { worker->run([&supervisor] { supervisor.worker_stopped(); }); });
   }
+  if (takeover != nullptr) {
+    takeover->ready();
+    events->write("upgrade",
+                  fmt::format("upgrade in place: took over from process {} (haven {}): its listening sockets, and the "
+                              "health and admin state of {} servers; it finishes its in-flight requests and exits",
+                              inherited->pid(), inherited->version(), inherited_servers),
+                  {{"pid", inherited->pid()}});
+  }
+  if (!options.pid_file.empty()) {
+    if (std::string pid_error = write_pid_file(options.pid_file); !pid_error.empty()) events->write("warning", pid_error);
+  }
   supervisor.run();
   for (auto& thread : threads) thread.join();
+  if (!options.pid_file.empty()) remove_pid_file(options.pid_file);
   events->write("stopped", "all requests finished; exiting");
   return 0;
 }
@@ -607,9 +833,29 @@ int run(int argc, char** argv, const char* version) {
   }
   // A client or server that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
-  // Until the supervisor watches SIGHUP (and after it stops), a hang-up is ignored, never fatal.
+  // Until the supervisor watches SIGHUP and SIGUSR2 (and after it stops), they are ignored, never
+  // fatal.
   std::signal(SIGHUP, SIG_IGN);
-  return serve(std::move(config), options.config_path, version);
+  std::signal(SIGUSR2, SIG_IGN);
+  if (options.upgrade_from.empty() && options.upgrade_from_pid == 0) return serve(std::move(config), options, version, nullptr, nullptr);
+
+  // Upgrade in place: the configuration is good (above); now the running haven's sockets.
+  long pid = options.upgrade_from_pid;
+  if (pid == 0) {
+    pid = read_pid_file(options.upgrade_from, error);
+    if (pid == 0) {
+      std::fprintf(stderr, "haven: cannot upgrade: %s\n", error.c_str());
+      return 1;
+    }
+  }
+  Takeover takeover;
+  Handover handover;
+  if (error = takeover.start(pid, handover); !error.empty()) {
+    std::fprintf(stderr, "haven: cannot upgrade from process %ld: %s; it keeps serving\n", pid, error.c_str());
+    return 1;
+  }
+  InheritedSockets inherited(std::move(handover));
+  return serve(std::move(config), options, version, &takeover, &inherited);
 }
 
 }  // namespace haven::app

@@ -15,7 +15,11 @@ namespace haven::proxy {
 
 namespace {
 
-constexpr core::Duration kLingerTime{1000};  // after an error response: time for the client to read it
+constexpr core::Duration kLingerTime{1000};
+// Draining: how long an idle keep-alive connection stays for a request already on its way. A busy
+// client's next request arrives within milliseconds of the last response; a truly idle one costs
+// the exit this much at most.
+constexpr core::Duration kDrainIdleGrace{1000};  // after an error response: time for the client to read it
 // What a status-feed subscriber may send after its request before it is cut off.
 constexpr std::size_t kMaxSubscriberInput = 4096;
 // Bytes read while lingering go nowhere. One per worker thread: workers never share mutable memory.
@@ -138,8 +142,11 @@ void Http1Connection::count_tls_failure(bool timed_out) {
   (timed_out ? counters.tls_timeouts : counters.tls_failures).add();
 }
 
-void Http1Connection::close_if_idle() {
-  if ((state_ == State::ReadingHead && !request_started_) || state_ == State::Subscribed) close_now();
+void Http1Connection::drain() {
+  if (state_ == State::Subscribed) return close_now();
+  if (state_ == State::ReadingHead && !request_started_) {
+    timer_.set(std::min(frontend_->timeouts.keep_alive, kDrainIdleGrace));
+  }
 }
 
 void Http1Connection::on_reload() {

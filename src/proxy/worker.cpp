@@ -1,5 +1,6 @@
 #include "haven/proxy/worker.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,16 +23,43 @@ constexpr core::Duration kTrimInterval{500};
 }  // namespace
 
 // Accepts for one frontend and hands sockets to new connections. A reload that keeps the frontend's
-// bind keeps the acceptor (and its socket) and only tells it the frontend's new index.
+// bind keeps the acceptor (and its sockets) and only tells it the frontend's new index. Usually one
+// socket per worker; a worker of a binary upgraded in place with fewer workers than the old one
+// accepts on several, since closing any of them would reset the connections waiting in its queue.
 class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::HandleOwner {
  public:
-  FrontendAcceptor(Worker& worker, std::size_t frontend_index)
-      : worker_(worker), frontend_index_(frontend_index), listener_(worker.loop_, *this) {}
+  FrontendAcceptor(Worker& worker, std::size_t frontend_index) : worker_(worker), frontend_index_(frontend_index) {}
 
   void set_frontend_index(std::size_t index) { frontend_index_ = index; }
-  // Stops accepting for good (the frontend is gone); closed() once the socket is.
-  void retire() { listener_.close(this); }
-  [[nodiscard]] bool closed() const { return closed_; }
+  // Opens a listener of its own on `address`. Returns 0 or a negative errno; `error` says what failed.
+  int open(const net::SocketAddress& address, std::string& error) {
+    return listeners_.emplace_back(std::make_unique<net::Listener>(worker_.loop_, *this))->open(address, error);
+  }
+  // Accepts on a listening socket made elsewhere (a reload, the process this one replaced).
+  void adopt(int fd) { listeners_.emplace_back(std::make_unique<net::Listener>(worker_.loop_, *this))->adopt(fd); }
+  // Stops accepting for good (the frontend is gone, or the worker drains); closed() once every
+  // socket is.
+  void retire() {
+    for (auto& listener : listeners_) {
+      if (!listener->closing()) {
+        ++pending_closes_;
+        listener->close(this);
+      }
+    }
+  }
+  [[nodiscard]] bool closed() const { return pending_closes_ == 0; }
+  void resume() {
+    for (auto& listener : listeners_) listener->resume();
+  }
+  [[nodiscard]] std::uint16_t port() const { return listeners_.empty() ? 0 : listeners_.front()->port(); }
+  // Duplicates of its listening sockets (close-on-exec), appended to `out`.
+  void duplicate_sockets(std::vector<int>& out) const {
+    for (const auto& listener : listeners_) {
+      if (listener->fd() < 0) continue;
+      const int copy = ::fcntl(listener->fd(), F_DUPFD_CLOEXEC, 0);
+      if (copy >= 0) out.push_back(copy);
+    }
+  }
 
   void on_accept(int fd, const sockaddr* peer) override {
     auto& counters = (*worker_.snapshot_->frontends[frontend_index_]->traffic)[worker_.id()];
@@ -62,15 +90,13 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::H
            worker_.shared_.connections.load(std::memory_order_relaxed) < worker_.shared_.max_connections;
   }
 
-  net::Listener& listener() { return listener_; }
-
  private:
-  void on_handle_closed() override { closed_ = true; }
+  void on_handle_closed() override { --pending_closes_; }
 
   Worker& worker_;
   std::size_t frontend_index_;
-  net::Listener listener_;
-  bool closed_ = false;
+  std::vector<std::unique_ptr<net::Listener>> listeners_;
+  int pending_closes_ = 0;
 };
 
 Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters& shared,
@@ -87,6 +113,7 @@ Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot, SharedCounters&
       status_signal_(loop_, &Worker::on_status_change, this),
       status_heartbeat_(loop_, &Worker::on_status_heartbeat, this),
       snapshot_signal_(loop_, &Worker::on_snapshot_change, this),
+      listeners_signal_(loop_, &Worker::on_listeners_requested, this),
       flush_logs_(loop_, &Worker::on_before_poll, this),
       grace_timer_(loop_, &Worker::on_grace_expired, this),
       trim_timer_(loop_, &Worker::on_trim, this) {
@@ -142,24 +169,75 @@ void Worker::on_trim(void* self) noexcept {
   worker.peak_exchanges_in_use_ = in_use;
 }
 
-std::string Worker::listen(std::vector<std::uint16_t>& ports) {
+std::string Worker::listen(std::vector<std::uint16_t>& ports, std::vector<std::vector<int>> inherited) {
   const auto& frontends = snapshot_->config->frontends;
   ports.resize(frontends.size(), 0);
+  inherited.resize(frontends.size());
   for (std::size_t i = 0; i < frontends.size(); ++i) {
+    // Owned before it can fail: its handles are closed with the worker's.
+    acceptors_.push_back(std::make_unique<FrontendAcceptor>(*this, i));
+    if (!inherited[i].empty()) {
+      for (const int fd : inherited[i]) acceptors_.back()->adopt(fd);
+      inherited[i].clear();
+      if (ports[i] == 0) ports[i] = acceptors_.back()->port();
+      continue;
+    }
     const auto& bind = frontends[i].bind;
     net::SocketAddress address;
     const std::uint16_t port = ports[i] != 0 ? ports[i] : bind.port;
-    if (!address.assign(bind.host, port)) return fmt::format("frontend {}: bad bind address {}", frontends[i].name, bind.text);
-    // Owned before it can fail: its handles are closed with the worker's.
-    acceptors_.push_back(std::make_unique<FrontendAcceptor>(*this, i));
-    net::Listener& listener = acceptors_.back()->listener();
+    if (!address.assign(bind.host, port)) {
+      for (auto& rest : inherited) {
+        for (const int fd : rest) ::close(fd);
+      }
+      return fmt::format("frontend {}: bad bind address {}", frontends[i].name, bind.text);
+    }
     std::string error;
-    if (listener.open(address, error) != 0) {
+    if (acceptors_.back()->open(address, error) != 0) {
+      for (auto& rest : inherited) {
+        for (const int fd : rest) ::close(fd);
+      }
       return fmt::format("frontend {}: cannot listen on {}: {}", frontends[i].name, bind.text, error);
     }
-    ports[i] = listener.port();
+    ports[i] = acceptors_.back()->port();
   }
   return {};
+}
+
+std::vector<std::pair<std::string, int>> Worker::duplicate_listeners() {
+  auto request = std::make_shared<std::promise<std::vector<std::pair<std::string, int>>>>();
+  auto answer = request->get_future();
+  {
+    const std::lock_guard lock(pending_mutex_);
+    if (pending_closed_) return {};
+    listener_requests_.push_back(request);
+  }
+  listeners_signal_.send();
+  if (answer.wait_for(kListenerRequestTimeout) != std::future_status::ready) return {};
+  return answer.get();
+}
+
+void Worker::on_listeners_requested(void* self) noexcept {
+  auto& worker = *static_cast<Worker*>(self);
+  // A reload handed over before the request is in force first: the sockets are those of the
+  // configuration the supervisor knows.
+  on_snapshot_change(self);
+  std::vector<std::shared_ptr<std::promise<std::vector<std::pair<std::string, int>>>>> requests;
+  {
+    const std::lock_guard lock(worker.pending_mutex_);
+    requests.swap(worker.listener_requests_);
+  }
+  for (auto& request : requests) {
+    std::vector<std::pair<std::string, int>> sockets;
+    if (!worker.draining_) {
+      for (std::size_t i = 0; i < worker.acceptors_.size(); ++i) {
+        if (worker.acceptors_[i] == nullptr) continue;
+        std::vector<int> fds;
+        worker.acceptors_[i]->duplicate_sockets(fds);
+        for (const int fd : fds) sockets.emplace_back(worker.snapshot_->config->frontends[i].name, fd);
+      }
+    }
+    request->set_value(std::move(sockets));
+  }
 }
 
 void Worker::run(const std::function<void()>& on_stopped) {
@@ -229,7 +307,7 @@ void Worker::apply_snapshot(PendingSnapshot change) {
     const int keep = i < change.keep.size() ? change.keep[i] : -1;
     if (fd >= 0) {
       next[i] = std::make_unique<FrontendAcceptor>(*this, i);
-      next[i]->listener().adopt(fd);
+      next[i]->adopt(fd);
     } else if (keep >= 0 && static_cast<std::size_t>(keep) < acceptors_.size() && acceptors_[keep] != nullptr) {
       next[i] = std::move(acceptors_[keep]);
       next[i]->set_frontend_index(i);
@@ -266,12 +344,12 @@ void Worker::begin_shutdown() {
   draining_ = true;
   // New connections are refused from now on; the kernel resets any still in the backlog.
   for (auto& acceptor : acceptors_) {
-    if (acceptor != nullptr) acceptor->listener().close(this);
+    if (acceptor != nullptr) acceptor->retire();
   }
   // Idle keep-alive clients go now; the others after their current response.
   for (DownstreamConnection* connection = connections_list_; connection != nullptr;) {
     DownstreamConnection* next = connection->next_;
-    connection->close_if_idle();
+    connection->drain();
     connection = next;
   }
   connections_.close_all();
@@ -301,7 +379,7 @@ void Worker::on_connection_closed(DownstreamConnection* connection) {
     return;
   }
   for (auto& acceptor : acceptors_) {
-    if (acceptor != nullptr) acceptor->listener().resume();
+    if (acceptor != nullptr) acceptor->resume();
   }
 }
 
@@ -366,7 +444,7 @@ void Worker::finish_shutdown() {
   connections_.close_all();
   // With every handle closed the loop has nothing left and run() returns.
   for (auto& acceptor : acceptors_) {
-    if (acceptor != nullptr) acceptor->listener().close(this);
+    if (acceptor != nullptr) acceptor->retire();
   }
   {
     // The supervisor may still hand over a reload; from here on it closes the sockets itself.
@@ -378,8 +456,12 @@ void Worker::finish_shutdown() {
       }
     }
     pending_.clear();
+    // A supervisor waiting for sockets gets none: this worker accepts no more.
+    for (auto& request : listener_requests_) request->set_value({});
+    listener_requests_.clear();
   }
   shutdown_signal_.close(this);
+  listeners_signal_.close(this);
   server_trouble_signal_.close(this);
   snapshot_signal_.close(this);
   admin_change_signal_.close(this);

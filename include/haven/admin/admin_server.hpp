@@ -25,6 +25,14 @@ class AdminServer final : private net::AcceptHandler, private net::HandleOwner {
   // Returns "" or why the address could not be bound. A unix socket path (`settings.unix_path`)
   // replaces a stale socket file nobody listens on, never another file.
   std::string open(const config::Admin& settings);
+  // Accepts on a listening socket handed over by the process this one replaces (upgrade in
+  // place); `unix_path` is the path it is bound to, "" for TCP.
+  void adopt(int fd, const std::string& unix_path);
+  // The listening socket (-1 when closed), for the process that replaces this one.
+  [[nodiscard]] int socket() const { return listener_.fd(); }
+  // The unix socket's path now belongs to the process that took the socket over: close() leaves
+  // it in place.
+  void release_path() { unix_path_.clear(); }
   [[nodiscard]] std::uint16_t port() const { return listener_.port(); }
   // Stops accepting and ends open connections; the loop can then finish.
   void close();

@@ -46,6 +46,9 @@ class Listener : private HandleOwner {
   // Stops accepting for good and closes the socket; `owner` is told when done.
   void close(HandleOwner* owner);
   [[nodiscard]] bool open() const { return fd_ >= 0 && !closing_; }
+  [[nodiscard]] bool closing() const { return closing_; }
+  // The listening socket (-1 when none): an upgrade in place hands a duplicate of it on.
+  [[nodiscard]] int fd() const { return closing_ ? -1 : fd_; }
 
  private:
   friend struct ListenerAccess;

@@ -25,8 +25,10 @@ class DownstreamConnection {
 
   // Takes the accepted socket from `peer`. On failure the connection closes itself.
   virtual void start(int fd, const sockaddr* peer) = 0;
-  // Shutdown: a connection between requests closes now; one in a request closes after it.
-  virtual void close_if_idle() = 0;
+  // Shutdown: a connection in a request closes after it. One between requests gets a short grace
+  // in which a request it sends is still answered (with Connection: close): closing it at once
+  // would reset a request already on its way, which the client sees fail.
+  virtual void drain() = 0;
   // The worker switched to a reload's snapshot: an idle connection follows it, or closes when its
   // frontend is gone.
   virtual void on_reload() = 0;

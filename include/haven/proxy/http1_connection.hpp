@@ -30,7 +30,7 @@ class Http1Connection final : public DownstreamConnection,
   ~Http1Connection() override;
 
   void start(int fd, const sockaddr* peer) override;
-  void close_if_idle() override;
+  void drain() override;
   void on_reload() override;
   void abort_now() override;
   void on_server_trouble() override;

@@ -4,11 +4,14 @@
 // is shared with another worker except the Snapshot (read-only) and the connection counter.
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "haven/health/checker.hpp"
@@ -47,8 +50,14 @@ class Worker final : private net::HandleOwner {
   Worker& operator=(const Worker&) = delete;
 
   // Opens one listener per frontend. `ports[i]` replaces a frontend's port 0 (so every worker
-  // shares the port the first one got) and is filled in when it was 0. Returns "" or an error.
-  std::string listen(std::vector<std::uint16_t>& ports);
+  // shares the port the first one got) and is filled in when it was 0. `inherited[i]`, when given,
+  // are listening sockets for frontend i from the process this one replaces (upgrade in place):
+  // accepted on instead of binding; closed on failure. Returns "" or an error.
+  std::string listen(std::vector<std::uint16_t>& ports, std::vector<std::vector<int>> inherited = {});
+  // From the supervisor's thread: duplicates of this worker's listening sockets with their
+  // frontends' names, for the binary that replaces this process. Waits for the worker's loop to
+  // answer (at most kListenerRequestTimeout); none once the worker drains.
+  std::vector<std::pair<std::string, int>> duplicate_listeners();
   // Runs the loop on the calling thread until shutdown completes, then calls `on_stopped` (from
   // that thread).
   void run(const std::function<void()>& on_stopped);
@@ -125,6 +134,8 @@ class Worker final : private net::HandleOwner {
   // (Re)starts the heartbeat timer when the configured interval changed.
   void start_status_heartbeat();
   static void on_snapshot_change(void* self) noexcept;
+  static void on_listeners_requested(void* self) noexcept;
+  static constexpr std::chrono::seconds kListenerRequestTimeout{5};
   struct PendingSnapshot {
     std::shared_ptr<const Snapshot> snapshot;
     std::vector<int> keep;
@@ -159,6 +170,9 @@ class Worker final : private net::HandleOwner {
   std::mutex pending_mutex_;
   std::vector<PendingSnapshot> pending_;  // under pending_mutex_
   bool pending_closed_ = false;           // under pending_mutex_
+  net::Async listeners_signal_;
+  // duplicate_listeners() callers waiting for this loop; under pending_mutex_
+  std::vector<std::shared_ptr<std::promise<std::vector<std::pair<std::string, int>>>>> listener_requests_;
   std::vector<std::unique_ptr<FrontendAcceptor>> retired_acceptors_;  // closing; freed once closed
   health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;

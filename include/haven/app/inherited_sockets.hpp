@@ -1,0 +1,47 @@
+#pragma once
+// What a new binary took over from the haven it replaces (upgrade in place), spread over its own
+// configuration: listening sockets to the frontends and admin listener that bind the same
+// address, health and admin state to the servers that are the same server. Sockets nobody takes
+// are closed with this object (a frontend the new configuration dropped).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "haven/app/handover.hpp"
+#include "haven/config/config.hpp"
+#include "haven/state/registry.hpp"
+
+namespace haven::app {
+
+class InheritedSockets {
+ public:
+  explicit InheritedSockets(Handover handover) : handover_(std::move(handover)) {}
+  ~InheritedSockets();
+  InheritedSockets(const InheritedSockets&) = delete;
+  InheritedSockets& operator=(const InheritedSockets&) = delete;
+
+  // The sockets of the old frontend that is `frontend` (same name and bind; failing that, the
+  // same bind unless it says port 0), dealt out to `workers` workers: [w] are worker w's (a worker
+  // may get several, or none: it then binds its own on `port`). `port` is set to their port.
+  // Empty when no old frontend matches.
+  std::vector<std::vector<int>> take_frontend(const config::Frontend& frontend, std::size_t workers,
+                                              std::uint16_t& port);
+  // The admin listener's socket when `settings` bind what the old one bound, else -1.
+  int take_admin(const config::Admin& settings);
+  // Health, admin state and runtime weight for each server of the registry that the old process
+  // had under the same name at the same address. Returns how many servers took them.
+  std::size_t apply_server_state(const state::Registry& registry) const;
+
+  [[nodiscard]] long pid() const { return handover_.pid; }
+  [[nodiscard]] const std::string& version() const { return handover_.version; }
+  [[nodiscard]] std::size_t unused_sockets() const;
+
+ private:
+  Handover handover_;
+};
+
+// "host:port" ("[host]:port" for IPv6) of a server's address, as the hand-over names it.
+std::string server_endpoint(const config::Address& address);
+
+}  // namespace haven::app

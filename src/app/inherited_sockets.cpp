@@ -1,0 +1,102 @@
+#include "haven/app/inherited_sockets.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+namespace haven::app {
+
+namespace {
+
+std::optional<state::Health> parse_health(std::string_view text) {
+  if (text == "UP") return state::Health::Up;
+  if (text == "DOWN") return state::Health::Down;
+  if (text == "CHECKING") return state::Health::Checking;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string server_endpoint(const config::Address& address) {
+  return address.is_ipv6 ? fmt::format("[{}]:{}", address.host, address.port)
+                         : fmt::format("{}:{}", address.host, address.port);
+}
+
+InheritedSockets::~InheritedSockets() {
+  for (const HandedListener& listener : handover_.listeners) {
+    if (listener.fd >= 0) ::close(listener.fd);
+  }
+}
+
+std::vector<std::vector<int>> InheritedSockets::take_frontend(const config::Frontend& frontend, std::size_t workers,
+                                                              std::uint16_t& port) {
+  const auto same_bind = [&](const HandedListener& listener) {
+    return listener.kind == HandedListener::Kind::Frontend && listener.fd >= 0 &&
+           listener.host == frontend.bind.host && listener.configured_port == frontend.bind.port;
+  };
+  // Every old worker had its own socket for a frontend: all of them, or the connections waiting
+  // in the queue of one left behind would be reset when it closes.
+  std::vector<HandedListener*> matches;
+  for (HandedListener& listener : handover_.listeners) {
+    if (same_bind(listener) && listener.frontend == frontend.name) matches.push_back(&listener);
+  }
+  if (matches.empty() && frontend.bind.port != 0) {
+    std::string renamed;
+    for (HandedListener& listener : handover_.listeners) {
+      if (!same_bind(listener) || (!renamed.empty() && listener.frontend != renamed)) continue;
+      renamed = listener.frontend;
+      matches.push_back(&listener);
+    }
+  }
+  std::vector<std::vector<int>> dealt(workers);
+  if (matches.empty() || workers == 0) return {};
+  port = matches.front()->bound_port;
+  for (std::size_t i = 0; i < matches.size(); ++i) {
+    dealt[i % workers].push_back(matches[i]->fd);
+    matches[i]->fd = -1;
+  }
+  return dealt;
+}
+
+int InheritedSockets::take_admin(const config::Admin& settings) {
+  for (HandedListener& listener : handover_.listeners) {
+    if (listener.kind != HandedListener::Kind::Admin || listener.fd < 0) continue;
+    const bool same = settings.unix_path.empty()
+                          ? listener.unix_path.empty() && listener.host == settings.bind.host &&
+                                listener.configured_port == settings.bind.port
+                          : listener.unix_path == settings.unix_path;
+    if (!same) continue;
+    const int fd = listener.fd;
+    listener.fd = -1;
+    return fd;
+  }
+  return -1;
+}
+
+std::size_t InheritedSockets::apply_server_state(const state::Registry& registry) const {
+  std::size_t applied = 0;
+  for (const HandedServer& handed : handover_.servers) {
+    const std::size_t slash = handed.id.find('/');
+    if (slash == std::string::npos) continue;
+    const auto server = registry.find_server(handed.id.substr(0, slash), handed.id.substr(slash + 1));
+    // Another address is another server, whatever its name: it is checked afresh.
+    if (server == nullptr || server_endpoint(server->address) != handed.address) continue;
+    const auto health = parse_health(handed.health);
+    const auto admin = state::parse_admin_state(handed.admin);
+    if (!health || !admin) continue;
+    server->set_admin_state(*admin);
+    server->set_runtime_weight(handed.weight);
+    // An unchecked server is UP by definition; its health is not the old process's to hand on.
+    if (server->check) server->set_health(*health);
+    ++applied;
+  }
+  return applied;
+}
+
+std::size_t InheritedSockets::unused_sockets() const {
+  std::size_t unused = 0;
+  for (const HandedListener& listener : handover_.listeners) unused += listener.fd >= 0 ? 1 : 0;
+  return unused;
+}
+
+}  // namespace haven::app
