@@ -32,6 +32,7 @@
 #include "haven/app/handover.hpp"
 #include "haven/app/inherited_sockets.hpp"
 #include "haven/app/pid_file.hpp"
+#include "haven/app/service_notify.hpp"
 #include "haven/app/takeover.hpp"
 #include "haven/app/upgrade_command.hpp"
 #include "haven/app/upgrade_listener.hpp"
@@ -461,6 +462,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     }
     supervisor.events_.write("shutdown",
                              fmt::format("received {}: no new connections; finishing in-flight requests", name));
+    notify_stopping();
     supervisor.shut_down();
   }
 
@@ -780,6 +782,7 @@ int serve(std::shared_ptr<const config::Config> config, const Options& options, 
   for (auto& worker : workers) {
     threads.emplace_back([&worker, &supervisor] { worker->run([&supervisor] { supervisor.worker_stopped(); }); });
   }
+  notify_serving();
   if (takeover != nullptr) {
     takeover->ready();
     events->write("upgrade",

@@ -288,5 +288,69 @@ def a_unix_admin_socket_survives_the_upgrade() -> None:
     new.stop()
 
 
+class NotifySocket:
+    """systemd's end of sd_notify: a datagram socket that knows which process sent what."""
+
+    def __init__(self, directory: str):
+        self.path = os.path.join(directory, "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        self.messages: list[tuple[int, str]] = []
+
+    def receive(self, timeout: float) -> None:
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data, ancillary, _, _ = self.sock.recvmsg(4096, socket.CMSG_SPACE(12))
+                pid = 0
+                for level, kind, payload in ancillary:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                        pid = int.from_bytes(payload[0:4], "little")
+                self.messages.append((pid, data.decode()))
+                self.sock.settimeout(0.05)
+        except (TimeoutError, socket.timeout, BlockingIOError):
+            pass
+
+    def wait_for(self, pid: int, text: str, timeout: float = 10) -> None:
+        wait_until(lambda: (self.receive(0.05), any(p == pid and text in m for p, m in self.messages))[1], timeout,
+                   f"{text!r} from process {pid} on the notify socket")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@test
+def systemd_follows_the_new_process_and_hears_no_stop_from_the_old() -> None:
+    """Under systemd (Type=notify, NotifyAccess=all): READY=1 with MAINPID once serving; after an
+    upgrade the new process names itself MAINPID before the old one exits, and the old one, which
+    hands over rather than stops, never says STOPPING=1; a SIGTERM later does."""
+    upstream = Upstream(name="s1")
+    config = make_config({"static": [upstream]}, extra=ADMIN)
+    directory = new_temp_dir("notify-")
+    notify = NotifySocket(directory)
+    pid_file = os.path.join(directory, "haven.pid")
+    saved = os.environ.get("NOTIFY_SOCKET")
+    os.environ["NOTIFY_SOCKET"] = notify.path
+    try:
+        old = Haven(config, extra_args=["--pid-file", pid_file])
+        notify.wait_for(old.pid, f"MAINPID={old.pid}\nREADY=1")
+        new = upgrade(old, config, pid_file)
+        notify.wait_for(new.pid, f"MAINPID={new.pid}\nREADY=1")
+        notify.receive(0.2)
+        check(not any(p == old.pid and "STOPPING=1" in m for p, m in notify.messages),
+              f"the replaced process said STOPPING=1: {notify.messages}")
+        new.terminate()
+        notify.wait_for(new.pid, "STOPPING=1")
+        check_eq(new.wait(10), 0, "exit status")
+        new.stop()
+    finally:
+        if saved is None:
+            os.environ.pop("NOTIFY_SOCKET", None)
+        else:
+            os.environ["NOTIFY_SOCKET"] = saved
+        notify.close()
+
+
 if __name__ == "__main__":
     run()
