@@ -10,7 +10,6 @@
 #include <vector>
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -503,13 +502,10 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     handover.version = version_;
     const auto& frontends = snapshot_->config->frontends;
     for (auto& worker : workers_) {
-      for (auto& [name, fd] : worker->duplicate_listeners()) {
+      for (auto& [name, fd] : worker->listening_sockets()) {
         std::size_t i = 0;
         while (i < frontends.size() && frontends[i].name != name) ++i;
-        if (i == frontends.size()) {
-          ::close(fd);  // a frontend a reload removed, still closing on that worker
-          continue;
-        }
+        if (i == frontends.size()) continue;
         HandedListener listener;
         listener.frontend = name;
         listener.host = frontends[i].bind.host;
@@ -520,16 +516,14 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
       }
     }
     if (admin_server_ && admin_server_->socket() >= 0) {
-      if (const int fd = ::fcntl(admin_server_->socket(), F_DUPFD_CLOEXEC, 0); fd >= 0) {
-        HandedListener listener;
-        listener.kind = HandedListener::Kind::Admin;
-        listener.host = admin_settings_.bind.host;
-        listener.configured_port = admin_settings_.bind.port;
-        listener.bound_port = admin_server_->port();
-        listener.unix_path = admin_settings_.unix_path;
-        listener.fd = fd;
-        handover.listeners.push_back(std::move(listener));
-      }
+      HandedListener listener;
+      listener.kind = HandedListener::Kind::Admin;
+      listener.host = admin_settings_.bind.host;
+      listener.configured_port = admin_settings_.bind.port;
+      listener.bound_port = admin_server_->port();
+      listener.unix_path = admin_settings_.unix_path;
+      listener.fd = admin_server_->socket();
+      handover.listeners.push_back(std::move(listener));
     }
     for (const auto& backend : snapshot_->backends) {
       for (const auto& server : backend->servers) {

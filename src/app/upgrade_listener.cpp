@@ -84,7 +84,6 @@ class UpgradeListener::Session final : private net::HandleOwner {
       std::vector<int> fds;
       for (const HandedListener& listener : handover.listeners) fds.push_back(listener.fd);
       const std::string error = send_all_frames(handover_to_json(handover), fds);
-      for (const int fd : fds) ::close(fd);  // the new process holds its own copies now
       if (!error.empty()) return fail("could not send the sockets: " + error);
       phase_ = Phase::AwaitingReady;
       deadline_.start(core::Duration(static_cast<std::int64_t>(kReadyTimeoutMs)));

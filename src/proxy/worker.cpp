@@ -1,6 +1,5 @@
 #include "haven/proxy/worker.hpp"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -52,12 +51,10 @@ class Worker::FrontendAcceptor final : public net::AcceptHandler, private net::H
     for (auto& listener : listeners_) listener->resume();
   }
   [[nodiscard]] std::uint16_t port() const { return listeners_.empty() ? 0 : listeners_.front()->port(); }
-  // Duplicates of its listening sockets (close-on-exec), appended to `out`.
-  void duplicate_sockets(std::vector<int>& out) const {
+  // Its listening sockets, appended to `out`.
+  void sockets(std::vector<int>& out) const {
     for (const auto& listener : listeners_) {
-      if (listener->fd() < 0) continue;
-      const int copy = ::fcntl(listener->fd(), F_DUPFD_CLOEXEC, 0);
-      if (copy >= 0) out.push_back(copy);
+      if (listener->fd() >= 0) out.push_back(listener->fd());
     }
   }
 
@@ -203,17 +200,37 @@ std::string Worker::listen(std::vector<std::uint16_t>& ports, std::vector<std::v
   return {};
 }
 
-std::vector<std::pair<std::string, int>> Worker::duplicate_listeners() {
-  auto request = std::make_shared<std::promise<std::vector<std::pair<std::string, int>>>>();
-  auto answer = request->get_future();
+// One supervisor's question to a worker's loop, answered under its own lock (a mutex and a
+// condition variable, which every thread tool sees, rather than a future).
+struct Worker::ListenerRequest {
+  std::mutex mutex;
+  std::condition_variable answered_cv;
+  bool answered = false;
+  std::vector<std::pair<std::string, int>> sockets;
+
+  void answer(std::vector<std::pair<std::string, int>> result) {
+    const std::lock_guard lock(mutex);
+    if (answered) return;  // the supervisor gave up waiting
+    sockets = std::move(result);
+    answered = true;
+    answered_cv.notify_all();
+  }
+};
+
+std::vector<std::pair<std::string, int>> Worker::listening_sockets() {
+  auto request = std::make_shared<ListenerRequest>();
   {
     const std::lock_guard lock(pending_mutex_);
     if (pending_closed_) return {};
     listener_requests_.push_back(request);
   }
   listeners_signal_.send();
-  if (answer.wait_for(kListenerRequestTimeout) != std::future_status::ready) return {};
-  return answer.get();
+  std::unique_lock lock(request->mutex);
+  if (!request->answered_cv.wait_for(lock, kListenerRequestTimeout, [&] { return request->answered; })) {
+    request->answered = true;  // a late answer is dropped
+    return {};
+  }
+  return std::move(request->sockets);
 }
 
 void Worker::on_listeners_requested(void* self) noexcept {
@@ -221,7 +238,7 @@ void Worker::on_listeners_requested(void* self) noexcept {
   // A reload handed over before the request is in force first: the sockets are those of the
   // configuration the supervisor knows.
   on_snapshot_change(self);
-  std::vector<std::shared_ptr<std::promise<std::vector<std::pair<std::string, int>>>>> requests;
+  std::vector<std::shared_ptr<ListenerRequest>> requests;
   {
     const std::lock_guard lock(worker.pending_mutex_);
     requests.swap(worker.listener_requests_);
@@ -232,11 +249,11 @@ void Worker::on_listeners_requested(void* self) noexcept {
       for (std::size_t i = 0; i < worker.acceptors_.size(); ++i) {
         if (worker.acceptors_[i] == nullptr) continue;
         std::vector<int> fds;
-        worker.acceptors_[i]->duplicate_sockets(fds);
+        worker.acceptors_[i]->sockets(fds);
         for (const int fd : fds) sockets.emplace_back(worker.snapshot_->config->frontends[i].name, fd);
       }
     }
-    request->set_value(std::move(sockets));
+    request->answer(std::move(sockets));
   }
 }
 
@@ -457,7 +474,7 @@ void Worker::finish_shutdown() {
     }
     pending_.clear();
     // A supervisor waiting for sockets gets none: this worker accepts no more.
-    for (auto& request : listener_requests_) request->set_value({});
+    for (auto& request : listener_requests_) request->answer({});
     listener_requests_.clear();
   }
   shutdown_signal_.close(this);

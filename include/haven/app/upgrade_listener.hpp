@@ -19,8 +19,9 @@ class UpgradeSource {
  public:
   // "" when a hand-over may start now, else why not (said to the new binary).
   virtual std::string upgrade_refusal() = 0;
-  // The listeners (descriptors are duplicates: the listener closes them once sent) and state.
-  // From here until upgrade_done or upgrade_failed, the source keeps its state as handed over.
+  // The listeners and state. The descriptors stay the source's and open until the outcome (the
+  // kernel gives the new process its own); from here until upgrade_done or upgrade_failed the
+  // source keeps its sockets and state as handed over.
   virtual Handover prepare_handover() = 0;
   // Process `pid` serves on the sockets now: stop accepting and drain.
   virtual void upgrade_done(long pid) = 0;

@@ -7,7 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <future>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -54,10 +54,12 @@ class Worker final : private net::HandleOwner {
   // are listening sockets for frontend i from the process this one replaces (upgrade in place):
   // accepted on instead of binding; closed on failure. Returns "" or an error.
   std::string listen(std::vector<std::uint16_t>& ports, std::vector<std::vector<int>> inherited = {});
-  // From the supervisor's thread: duplicates of this worker's listening sockets with their
-  // frontends' names, for the binary that replaces this process. Waits for the worker's loop to
-  // answer (at most kListenerRequestTimeout); none once the worker drains.
-  std::vector<std::pair<std::string, int>> duplicate_listeners();
+  // From the supervisor's thread: this worker's listening sockets with their frontends' names,
+  // for the binary that replaces this process. They stay open (and this worker's) until the
+  // supervisor next changes the configuration or stops the worker, which it does not while it
+  // hands them over. Waits for the worker's loop to answer (at most kListenerRequestTimeout);
+  // none once the worker drains.
+  std::vector<std::pair<std::string, int>> listening_sockets();
   // Runs the loop on the calling thread until shutdown completes, then calls `on_stopped` (from
   // that thread).
   void run(const std::function<void()>& on_stopped);
@@ -171,8 +173,9 @@ class Worker final : private net::HandleOwner {
   std::vector<PendingSnapshot> pending_;  // under pending_mutex_
   bool pending_closed_ = false;           // under pending_mutex_
   net::Async listeners_signal_;
-  // duplicate_listeners() callers waiting for this loop; under pending_mutex_
-  std::vector<std::shared_ptr<std::promise<std::vector<std::pair<std::string, int>>>>> listener_requests_;
+  // listening_sockets() callers waiting for this loop; under pending_mutex_
+  struct ListenerRequest;
+  std::vector<std::shared_ptr<ListenerRequest>> listener_requests_;
   std::vector<std::unique_ptr<FrontendAcceptor>> retired_acceptors_;  // closing; freed once closed
   health::Checker* checker_ = nullptr;
   net::BeforePoll flush_logs_;
