@@ -43,6 +43,11 @@ std::string handover_to_json(const Handover& handover) {
     core::append_json_string(out, server.admin);
     out += server.weight ? fmt::format(",\"weight\":{}}}", *server.weight) : ",\"weight\":null}";
   }
+  out += "],\"ticket_keys\":[";
+  for (std::size_t i = 0; i < handover.ticket_keys.size(); ++i) {
+    if (i != 0) out.push_back(',');
+    core::append_json_string(out, handover.ticket_keys[i]);
+  }
   out += "]}";
   return out;
 }
@@ -78,6 +83,7 @@ std::string handover_from_json(std::string_view text, Handover& handover) {
     if (!node["weight"].is_null()) server.weight = static_cast<int>(node["weight"].number());
     handover.servers.push_back(std::move(server));
   }
+  for (const core::JsonNode& node : root["ticket_keys"].items()) handover.ticket_keys.push_back(node.text());
   return {};
 }
 

@@ -2,6 +2,9 @@
 
 #include <unistd.h>
 
+#include <array>
+#include <cstring>
+
 #include <fmt/format.h>
 
 namespace haven::app {
@@ -91,6 +94,47 @@ std::size_t InheritedSockets::apply_server_state(const state::Registry& registry
     ++applied;
   }
   return applied;
+}
+
+std::string ticket_key_text(const tls::TicketKey& key) {
+  std::string text;
+  const auto append = [&text](const auto& bytes) {
+    for (const unsigned char byte : bytes) text += fmt::format("{:02x}", byte);
+  };
+  append(key.name);
+  append(key.aes_key);
+  append(key.hmac_key);
+  return text;
+}
+
+bool parse_ticket_key(std::string_view text, tls::TicketKey& key) {
+  constexpr std::size_t kBytes = sizeof key.name + sizeof key.aes_key + sizeof key.hmac_key;
+  if (text.size() != 2 * kBytes) return false;
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  std::array<unsigned char, kBytes> bytes{};
+  for (std::size_t i = 0; i < kBytes; ++i) {
+    const int high = nibble(text[2 * i]);
+    const int low = nibble(text[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    bytes[i] = static_cast<unsigned char>(high * 16 + low);
+  }
+  std::memcpy(key.name.data(), bytes.data(), key.name.size());
+  std::memcpy(key.aes_key.data(), bytes.data() + key.name.size(), key.aes_key.size());
+  std::memcpy(key.hmac_key.data(), bytes.data() + key.name.size() + key.aes_key.size(), key.hmac_key.size());
+  return true;
+}
+
+std::vector<tls::TicketKey> InheritedSockets::ticket_keys() const {
+  std::vector<tls::TicketKey> keys;
+  for (const std::string& text : handover_.ticket_keys) {
+    tls::TicketKey key;
+    if (parse_ticket_key(text, key)) keys.push_back(key);
+  }
+  return keys;
 }
 
 std::size_t InheritedSockets::unused_sockets() const {

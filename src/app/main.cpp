@@ -538,6 +538,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
         handover.servers.push_back(std::move(handed));
       }
     }
+    for (const tls::TicketKey& key : ticket_keys_->keys()) handover.ticket_keys.push_back(ticket_key_text(key));
     events_.write("upgrade", fmt::format("upgrade in place: handing {} listening sockets and the state of {} servers "
                                          "to a new process",
                                          handover.listeners.size(), handover.servers.size()));
@@ -709,6 +710,7 @@ int serve(std::shared_ptr<const config::Config> config, const Options& options, 
   auto maintenance = fallback::MaintenanceResponses::build(*config);
   if (!maintenance) return fail(maintenance.error());
   auto ticket_keys = std::make_shared<tls::TicketKeys>();
+  if (inherited != nullptr) ticket_keys->adopt(inherited->ticket_keys());
   auto tls_contexts = proxy::TlsContexts::build(*config, ticket_keys, state::wall_clock_ms());
   if (!tls_contexts) return fail(tls_contexts.error().to_string());
   state::Registry registry(static_cast<std::size_t>(worker_count));

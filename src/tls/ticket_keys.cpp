@@ -40,4 +40,16 @@ bool TicketKeys::find(const unsigned char* name, TicketKey& out, bool& stale) co
   return false;
 }
 
+std::vector<TicketKey> TicketKeys::keys() const {
+  const std::lock_guard lock(mutex_);
+  return {keys_.begin(), keys_.begin() + static_cast<std::ptrdiff_t>(count_)};
+}
+
+void TicketKeys::adopt(const std::vector<TicketKey>& keys) {
+  if (keys.empty()) return;
+  const std::lock_guard lock(mutex_);
+  count_ = std::min(keys.size(), kKeep);
+  std::copy_n(keys.begin(), count_, keys_.begin());
+}
+
 }  // namespace haven::tls

@@ -4,11 +4,12 @@ a new binary that cannot start leaves the old one serving; the unix admin socket
 import os
 import signal
 import socket
+import ssl
 import threading
 import time
 
 from harness import (Client, Haven, ProtocolError, Upstream, check, check_eq, fast_check, make_config,
-                     new_temp_dir, note, run, test, wait_until)
+                     new_temp_dir, note, run, run_ca, test, wait_until)
 
 ADMIN = '[admin]\nbind = "127.0.0.1:0"\n'
 
@@ -285,6 +286,30 @@ def a_unix_admin_socket_survives_the_upgrade() -> None:
     conn.close()
     check(data.startswith(b"HTTP/1.1 200"), f"admin answer on the socket: {data[:200]!r}")
     check(f'"pid":{new.pid}'.encode() in data, "the answer is not from the new process")
+    new.stop()
+
+
+@test
+def tls_sessions_resume_across_the_upgrade() -> None:
+    """The session ticket keys are handed over: a client that got a ticket from the old process
+    resumes its session with the new one (TLS 1.3 and 1.2), with no full handshake."""
+    upstream = Upstream(name="s1")
+    cert, key = run_ca().localhost
+    config = make_config({"static": [upstream]}, tls={"certificates": [{"cert": cert, "key": key}]}, extra=ADMIN)
+    pid_file = os.path.join(new_temp_dir("pid-"), "haven.pid")
+    old = Haven(config, extra_args=["--pid-file", pid_file])
+    sessions = {}
+    for version in (ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2):
+        context = run_ca().client_context()
+        context.maximum_version = version
+        with Client(old.host, old.port, tls=context) as first:
+            check_eq(first.request("GET", "/before").status, 200, "request before the upgrade")
+            sessions[version] = (context, first.sock.session)
+    new = upgrade(old, config, pid_file)
+    for version, (context, session) in sessions.items():
+        with Client(new.host, new.port, tls=context, session=session) as again:
+            check_eq(again.request("GET", "/after").status, 200, "request after the upgrade")
+            check(again.sock.session_reused, f"the session did not resume after the upgrade ({version.name})")
     new.stop()
 
 

@@ -44,6 +44,9 @@ struct Handover {
   std::string version;
   std::vector<HandedListener> listeners;  // in the order of the descriptors
   std::vector<HandedServer> servers;
+  // The session ticket keys, current first, each as 160 hex digits (name, AES key, HMAC key):
+  // tickets issued before the upgrade resume after it.
+  std::vector<std::string> ticket_keys;
 };
 
 // "\0haven-upgrade-PID" as a sockaddr_un path (abstract: no file to leave behind), and its length.

@@ -11,6 +11,7 @@
 #include "haven/app/handover.hpp"
 #include "haven/config/config.hpp"
 #include "haven/state/registry.hpp"
+#include "haven/tls/ticket_keys.hpp"
 
 namespace haven::app {
 
@@ -33,6 +34,9 @@ class InheritedSockets {
   // had under the same name at the same address. Returns how many servers took them.
   std::size_t apply_server_state(const state::Registry& registry) const;
 
+  // The old process's session ticket keys (none that are not well-formed).
+  [[nodiscard]] std::vector<tls::TicketKey> ticket_keys() const;
+
   [[nodiscard]] long pid() const { return handover_.pid; }
   [[nodiscard]] const std::string& version() const { return handover_.version; }
   [[nodiscard]] std::size_t unused_sockets() const;
@@ -43,5 +47,9 @@ class InheritedSockets {
 
 // "host:port" ("[host]:port" for IPv6) of a server's address, as the hand-over names it.
 std::string server_endpoint(const config::Address& address);
+
+// A ticket key as the hand-over carries it (160 hex digits), and back (false when malformed).
+std::string ticket_key_text(const tls::TicketKey& key);
+bool parse_ticket_key(std::string_view text, tls::TicketKey& key);
 
 }  // namespace haven::app

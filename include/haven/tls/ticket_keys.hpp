@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <vector>
 
 namespace haven::tls {
 
@@ -31,6 +32,11 @@ class TicketKeys {
   TicketKey current() const;
   // The key a ticket names, and whether it is not the current one (the ticket should be renewed).
   bool find(const unsigned char* name, TicketKey& out, bool& stale) const;
+  // Every key still kept, the current one first: what an upgrade in place hands to the new
+  // process, so that tickets issued before it still resume after.
+  [[nodiscard]] std::vector<TicketKey> keys() const;
+  // Takes over `keys` (the current one first; at most kKeep are kept). None: nothing changes.
+  void adopt(const std::vector<TicketKey>& keys);
 
  private:
   mutable std::mutex mutex_;

@@ -117,3 +117,19 @@ TEST_CASE("every old worker's socket goes to some new worker, and the rest are c
   // Not taken by any frontend: closed with the InheritedSockets.
   CHECK(!is_open(gone_fd));
 }
+
+TEST_CASE("a ticket key survives its trip as text, and a garbled one is refused") {
+  haven::tls::TicketKey key;
+  for (std::size_t i = 0; i < key.name.size(); ++i) key.name[i] = static_cast<unsigned char>(i);
+  key.aes_key.fill(0xab);
+  key.hmac_key.fill(0x01);
+  const std::string text = haven::app::ticket_key_text(key);
+  CHECK(text.size() == 160);
+  haven::tls::TicketKey back;
+  REQUIRE(haven::app::parse_ticket_key(text, back));
+  CHECK(back.name == key.name);
+  CHECK(back.aes_key == key.aes_key);
+  CHECK(back.hmac_key == key.hmac_key);
+  CHECK(!haven::app::parse_ticket_key(text.substr(1), back));
+  CHECK(!haven::app::parse_ticket_key("zz" + text.substr(2), back));
+}
