@@ -18,14 +18,29 @@ HealthReport health_report(const Inventory& inventory, bool needs_serving) {
     entry.host = frontend.bind.host == "0.0.0.0" ? "127.0.0.1" : frontend.bind.host == "::" ? "::1" : frontend.bind.host;
     entry.port = i < inventory.frontend_ports.size() && inventory.frontend_ports[i] != 0 ? inventory.frontend_ports[i]
                                                                                            : frontend.bind.port;
+    bool only_unchecked = false;
     for (const std::size_t index : frontend.status_backend_indexes) {
       ++entry.backends;
-      if (index < inventory.backends.size() && inventory.backends[index]->usable()) ++entry.serving_backends;
+      if (index >= inventory.backends.size()) continue;
+      // Servers start UP, but a floating address must not come to a node on that assumption: a
+      // node whose servers are all unreachable would take it and answer 503 until the first
+      // checks fail. Only a server whose health was found counts.
+      bool serving = false;
+      for (const auto& server : inventory.backends[index]->servers) {
+        if (!server->serving()) continue;
+        if (server->runtime.health_known()) serving = true;
+        else only_unchecked = true;
+      }
+      if (serving) ++entry.serving_backends;
     }
     if (needs_serving && entry.serving_backends == 0) {
       report.healthy = false;
-      report.problems.push_back(fmt::format("frontend {}: none of its {} backend{} has a server that may take requests",
-                                            frontend.name, entry.backends, entry.backends == 1 ? "" : "s"));
+      report.problems.push_back(
+          only_unchecked
+              ? fmt::format("frontend {}: no server of its {} backend{} has passed a check yet", frontend.name,
+                            entry.backends, entry.backends == 1 ? "" : "s")
+              : fmt::format("frontend {}: none of its {} backend{} has a server that may take requests", frontend.name,
+                            entry.backends, entry.backends == 1 ? "" : "s"));
     }
     report.frontends.push_back(std::move(entry));
   }

@@ -90,7 +90,7 @@ std::size_t InheritedSockets::apply_server_state(const state::Registry& registry
     server->set_admin_state(*admin);
     server->set_runtime_weight(handed.weight);
     // An unchecked server is UP by definition; its health is not the old process's to hand on.
-    if (server->check) server->set_health(*health);
+    if (server->check) server->inherit_health(*health);
     ++applied;
   }
   return applied;

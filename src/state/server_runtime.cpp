@@ -95,8 +95,11 @@ void ServerRuntime::inherit_admin(const ServerRuntime& previous) {
 }
 
 void ServerRuntime::set_last_check(CheckReport report) {
-  const std::lock_guard lock(check_mutex_);
-  last_check_ = std::move(report);
+  {
+    const std::lock_guard lock(check_mutex_);
+    last_check_ = std::move(report);
+  }
+  health_known_.store(true, std::memory_order_relaxed);
 }
 
 CheckReport ServerRuntime::last_check() const {

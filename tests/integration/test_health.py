@@ -29,10 +29,29 @@ def config(server: Upstream, admin: str) -> str:
 
 
 @test
+def not_healthy_before_a_check_has_found_a_server_up() -> None:
+    """Servers start UP, but /health does not take that on trust: until a check passes, a node
+    whose servers are unreachable would take a floating address and answer 503."""
+    server = Upstream("hang", name="s1")   # its checks get no answer for a long while
+    slow = dict(FAST, interval="30s", timeout="20s")
+    haven = Haven(make_config({"app": {"check": slow, "servers": [{"name": "s1", "address": server}]}},
+                              extra='[admin]\nbind = "127.0.0.1:0"\n'))
+    answer = haven.admin("GET", "/health")
+    check_eq(answer.status, 503, f"/health before any check: {answer.raw[:300]!r}")
+    check("has passed a check yet" in answer.json()["problems"][0], f"why: {answer.json()}")
+    check_eq(ctl_health(haven.admin_port()).returncode, 1, "ctl health before any check")
+    # An unchecked server is known by definition: healthy at once.
+    plain = Haven(make_config({"app": [Upstream(name="p1")]}, extra='[admin]\nbind = "127.0.0.1:0"\n'))
+    check_eq(plain.admin("GET", "/health").status, 200, "/health with an unchecked server")
+
+
+@test
 def healthy_while_serving_unhealthy_when_every_backend_of_a_frontend_is_down() -> None:
     server = Upstream(name="s1")
     haven = Haven(config(server, f'[admin]\nbind = "127.0.0.1:0"\ntoken = "{TOKEN}"\nread_token_required = true\n'))
     port = haven.admin_port()
+    # Healthy once the first check has passed (before it, see the test below).
+    wait_until(lambda: ctl_health(port).returncode == 0, 10, "healthy after the first check")
     result = ctl_health(port)
     check_eq((result.returncode, result.stdout.strip()), (0, "healthy: 1 frontend accepting (serving)"), "healthy")
     check(result.elapsed < 2, f"ctl health took {result.elapsed:.2f} s")

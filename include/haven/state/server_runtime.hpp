@@ -83,6 +83,16 @@ class ServerRuntime {
   // When the server last came UP (monotonic ms), 0 when it has been UP since start-up or unknown.
   [[nodiscard]] std::uint64_t up_since_ms() const { return up_since_ms_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t health_changes() const { return health_changes_.load(std::memory_order_relaxed); }
+  // Whether the health is a finding rather than a start-up assumption: the server is not checked,
+  // a check has run, or the process this one replaced (upgrade in place) had checked it.
+  [[nodiscard]] bool health_known() const {
+    return !check || health_known_.load(std::memory_order_relaxed);
+  }
+  // The health the replaced process found (before the checker starts).
+  void inherit_health(Health health) {
+    set_health(health);
+    health_known_.store(true, std::memory_order_relaxed);
+  }
 
   std::atomic<int> active{0};            // requests in flight on this server, all workers (leastconn)
   // Consecutive connection failures seen by traffic since the last success (passive checks).
@@ -142,6 +152,7 @@ class ServerRuntime {
   std::atomic<std::int64_t> admin_since_ms_;
   std::atomic<int> runtime_weight_{-1};  // -1: the configured weight
   std::atomic<int> shift_weight_{-1};    // -1: no shift sets it
+  std::atomic<bool> health_known_{false};  // a check ran, or the health was inherited
   std::atomic<bool> retired_{false};
   mutable std::mutex check_mutex_;
   CheckReport last_check_;  // guarded by check_mutex_
