@@ -10,6 +10,7 @@
 #include "haven/admin/render.hpp"
 #include "haven/admin/shift_request.hpp"
 #include "haven/core/json_text.hpp"
+#include "haven/state/server_runtime.hpp"
 
 namespace haven::admin {
 
@@ -21,6 +22,48 @@ namespace {
 constexpr std::string_view kApiPrefix = "/api/v1/backends";
 constexpr std::size_t kMaxEventFrom = 32;
 constexpr std::size_t kMaxEventMessage = 1024;
+constexpr int kMaxNotesPerSecond = 20;
+
+// Valid UTF-8 that cannot forge a second line or steer a terminal or a reader: no C0 or C1 control
+// characters, no line or paragraph separators, no bidirectional overrides.
+bool is_plain_text(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    std::uint32_t code = 0;
+    std::size_t length = 0;
+    if (byte < 0x80) {
+      code = byte;
+      length = 1;
+    } else if ((byte & 0xe0) == 0xc0) {
+      code = byte & 0x1fU;
+      length = 2;
+    } else if ((byte & 0xf0) == 0xe0) {
+      code = byte & 0x0fU;
+      length = 3;
+    } else if ((byte & 0xf8) == 0xf0) {
+      code = byte & 0x07U;
+      length = 4;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3fU);
+    }
+    // Overlong forms, surrogates and values past Unicode are not UTF-8.
+    static constexpr std::uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < kSmallest[length] || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) return false;
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || code == 0x2028 || code == 0x2029 ||
+        (code >= 0x202a && code <= 0x202e) || (code >= 0x2066 && code <= 0x2069)) {
+      return false;
+    }
+    i += length;
+  }
+  return true;
+}
 
 bool is_write(http::Method method) { return method == http::Method::Post || method == http::Method::Patch; }
 bool is_read(http::Method method) { return method == http::Method::Get || method == http::Method::Head; }
@@ -152,7 +195,9 @@ AdminResponse AdminApi::handle(const AdminRequest& request) {
                                                                          : "the admin token is wrong");
     return denied;
   }
-  if (is_write(request.method)) {
+  // A note changes nothing a new process would need: keepalived's lines around a takeover are
+  // kept even while an upgrade hands the state over.
+  if (is_write(request.method) && path != "/api/v1/events") {
     if (std::string why = process_.writes_refused(); !why.empty()) return json_error(503, why);
   }
   return route(request, path);
@@ -267,12 +312,16 @@ AdminResponse AdminApi::post_event(const AdminRequest& request) {
   if (from.empty() || from.size() > kMaxEventFrom || !std::all_of(from.begin(), from.end(), name_char)) {
     return json_error(400, fmt::format("\"from\" must be 1 to {} letters, digits, '-', '_' or '.'", kMaxEventFrom));
   }
-  // Printable text only: the line must not forge a second line or steer a terminal.
-  const bool printable = std::all_of(message.begin(), message.end(), [](char c) {
-    return static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-  });
-  if (message.empty() || message.size() > kMaxEventMessage || !printable) {
-    return json_error(400, fmt::format("\"message\" must be 1 to {} bytes of printable text", kMaxEventMessage));
+  if (message.empty() || message.size() > kMaxEventMessage || !is_plain_text(message)) {
+    return json_error(400, fmt::format("\"message\" must be 1 to {} bytes of printable UTF-8 text", kMaxEventMessage));
+  }
+  const std::int64_t second = state::wall_clock_ms() / 1000;
+  if (second != notes_second_) {
+    notes_second_ = second;
+    notes_in_second_ = 0;
+  }
+  if (++notes_in_second_ > kMaxNotesPerSecond) {
+    return json_error(429, fmt::format("more than {} notes in one second", kMaxNotesPerSecond));
   }
   events_.write("note", fmt::format("{}: {}", from, message), {{"from", from}});
   return {201, "application/json", "{\"result\":\"written\"}\n", {}};

@@ -80,7 +80,11 @@ std::string handover_from_json(std::string_view text, Handover& handover) {
     server.address = node["address"].text();
     server.health = node["health"].text();
     server.admin = node["admin"].text();
-    if (!node["weight"].is_null()) server.weight = static_cast<int>(node["weight"].number());
+    if (!node["weight"].is_null()) {
+      const double weight = node["weight"].number(-1);
+      if (weight < 0 || weight > 256) return "the running haven sent a weight out of range";
+      server.weight = static_cast<int>(weight);
+    }
     handover.servers.push_back(std::move(server));
   }
   for (const core::JsonNode& node : root["ticket_keys"].items()) handover.ticket_keys.push_back(node.text());

@@ -1,5 +1,6 @@
 #include "haven/app/inherited_sockets.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <array>
@@ -57,6 +58,13 @@ std::vector<std::vector<int>> InheritedSockets::take_frontend(const config::Fron
   for (std::size_t i = 0; i < matches.size(); ++i) {
     dealt[i % workers].push_back(matches[i]->fd);
     matches[i]->fd = -1;
+  }
+  // More workers than sockets: the others accept on a copy of one of them rather than joining the
+  // port's SO_REUSEPORT group with a socket of their own. A new member would get connections in
+  // its own queue at once, and reset them if this process then failed to start.
+  for (std::size_t w = matches.size(); w < workers; ++w) {
+    const int copy = ::fcntl(dealt[w % matches.size()].front(), F_DUPFD_CLOEXEC, 0);
+    if (copy >= 0) dealt[w].push_back(copy);
   }
   return dealt;
 }
@@ -137,10 +145,15 @@ std::vector<tls::TicketKey> InheritedSockets::ticket_keys() const {
   return keys;
 }
 
-std::size_t InheritedSockets::unused_sockets() const {
-  std::size_t unused = 0;
-  for (const HandedListener& listener : handover_.listeners) unused += listener.fd >= 0 ? 1 : 0;
-  return unused;
+std::size_t InheritedSockets::close_unused() {
+  std::size_t closed = 0;
+  for (HandedListener& listener : handover_.listeners) {
+    if (listener.fd < 0) continue;
+    ::close(listener.fd);
+    listener.fd = -1;
+    ++closed;
+  }
+  return closed;
 }
 
 }  // namespace haven::app

@@ -139,6 +139,16 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
                   {{"address", address}});
   }
 
+  // Whether this process handed its sockets to a new binary (which owns the pid file now).
+  [[nodiscard]] bool handed_over() const { return handed_over_; }
+
+  // Start-up did not complete after the workers started (the old process did not confirm an
+  // upgrade): what was accepted is finished, and the process goes.
+  void stop_serving(const std::string& why) {
+    events_.write("shutdown", fmt::format("{}: this process stops and finishes what it accepted", why));
+    shut_down();
+  }
+
   // Accepts on a listening admin socket that the replaced process handed over.
   void adopt_admin_socket(int fd, const std::string& unix_path) {
     admin_settings_ = snapshot_->config->admin;
@@ -483,6 +493,11 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
   std::string upgrade_refusal() override {
     if (shutting_down_) return "this haven is shutting down";
     if (handing_over_) return "another upgrade is under way";
+    // As a container's init, this process's exit ends the container, the new binary with it.
+    if (::getpid() == 1) {
+      return "this haven runs as PID 1 (a container's init): its exit would end the new binary too; run it under "
+             "an init such as tini, or replace the container";
+    }
     // A shift's weights live in this process only: the new one would start from the configured
     // weights, moving traffic nobody asked to move.
     for (const auto& backend : snapshot_->backends) {
@@ -495,17 +510,20 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     return {};
   }
 
-  Handover prepare_handover() override {
-    handing_over_ = true;
-    Handover handover;
+  std::string prepare_handover(Handover& handover) override {
     handover.pid = static_cast<long>(::getpid());
     handover.version = version_;
     const auto& frontends = snapshot_->config->frontends;
     for (auto& worker : workers_) {
-      for (auto& [name, fd] : worker->listening_sockets()) {
+      // Every worker accepts on a socket of its own for each frontend: all of them go, or none.
+      auto sockets = worker->listening_sockets();
+      if (sockets.size() < frontends.size()) {
+        return fmt::format("worker {} did not hand over its listening sockets", worker->id());
+      }
+      for (auto& [name, fd] : sockets) {
         std::size_t i = 0;
         while (i < frontends.size() && frontends[i].name != name) ++i;
-        if (i == frontends.size()) continue;
+        if (i == frontends.size()) return fmt::format("worker {} listens for an unknown frontend {}", worker->id(), name);
         HandedListener listener;
         listener.frontend = name;
         listener.host = frontends[i].bind.host;
@@ -539,10 +557,11 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
       }
     }
     for (const tls::TicketKey& key : ticket_keys_->keys()) handover.ticket_keys.push_back(ticket_key_text(key));
+    handing_over_ = true;
     events_.write("upgrade", fmt::format("upgrade in place: handing {} listening sockets and the state of {} servers "
                                          "to a new process",
                                          handover.listeners.size(), handover.servers.size()));
-    return handover;
+    return {};
   }
 
   void upgrade_done(long pid) override {
@@ -552,10 +571,13 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
                               "accepts no more and finishes in-flight requests",
                               pid, static_cast<long>(::getpid())),
                   {{"pid", pid}});
-    // The unix admin socket's path is the new process's now.
+    // The unix admin socket's path and the pid file are the new process's now.
     if (admin_server_) admin_server_->release_path();
+    handed_over_ = true;
+    notify_main_process(pid);
     if (!shutting_down_) shut_down();
   }
+
 
   void upgrade_failed(const std::string& why) override {
     handing_over_ = false;
@@ -673,6 +695,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
   const UpgradeCommand upgrade_command_;
   long upgrade_child_ = 0;     // started by SIGUSR2 and not yet reaped
   bool handing_over_ = false;  // between prepare_handover and its outcome
+  bool handed_over_ = false;   // a new binary took the sockets over
   bool shutting_down_ = false;
   bool ran_ = false;
   config::Admin admin_settings_;  // as loaded at start-up ([admin] is not reloadable)
@@ -681,7 +704,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
 // Runs haven until it has stopped. With `takeover`, this process replaces a running haven:
 // `inherited` holds its sockets and state, and the old one is told whether this one serves.
 int serve(std::shared_ptr<const config::Config> config, const Options& options, const char* version,
-          Takeover* takeover, InheritedSockets* inherited) {
+          const std::string& executable, Takeover* takeover, InheritedSockets* inherited) {
   std::string error;
   auto event_output = log::Output::open(config->log.events, error);
   if (!event_output) {
@@ -765,7 +788,7 @@ int serve(std::shared_ptr<const config::Config> config, const Options& options, 
 
   // The supervisor (and its checker) exists before any worker runs: workers report to it.
   Supervisor supervisor(workers, snapshot, ports, *events, version, registry, options.config_path, ticket_keys,
-                        {current_executable(), options.config_path, options.pid_file});
+                        {executable, options.config_path, options.pid_file});
   const int admin_fd = inherited != nullptr && config->admin.enabled ? inherited->take_admin(config->admin) : -1;
   if (admin_fd >= 0) {
     supervisor.adopt_admin_socket(admin_fd, config->admin.unix_path);
@@ -778,23 +801,41 @@ int serve(std::shared_ptr<const config::Config> config, const Options& options, 
   for (auto& worker : workers) {
     threads.emplace_back([&worker, &supervisor] { worker->run([&supervisor] { supervisor.worker_stopped(); }); });
   }
-  notify_serving();
+  int exit_status = 0;
   if (takeover != nullptr) {
-    takeover->ready();
-    events->write("upgrade",
-                  fmt::format("upgrade in place: took over from process {} (haven {}): its listening sockets, and the "
-                              "health and admin state of {} servers; it finishes its in-flight requests and exits",
-                              inherited->pid(), inherited->version(), inherited_servers),
-                  {{"pid", inherited->pid()}});
+    // Sockets no frontend or admin listener here took (a frontend this configuration dropped)
+    // would go on taking connections that nobody accepts.
+    if (const std::size_t unused = inherited->close_unused(); unused != 0) {
+      events->write("upgrade", fmt::format("upgrade in place: closed {} listening socket{} of frontends this "
+                                           "configuration does not have", unused, unused == 1 ? "" : "s"));
+    }
+    if (std::string unconfirmed = takeover->ready(); !unconfirmed.empty()) {
+      supervisor.stop_serving(
+          fmt::format("upgrade in place from process {} not completed: {}", inherited->pid(), unconfirmed));
+      exit_status = 1;
+    } else {
+      events->write("upgrade",
+                    fmt::format("upgrade in place: took over from process {} (haven {}): its listening sockets, TLS "
+                                "ticket keys, and the health and admin state of {} servers; it finishes its in-flight "
+                                "requests and exits",
+                                inherited->pid(), inherited->version(), inherited_servers),
+                    {{"pid", inherited->pid()}});
+    }
   }
-  if (!options.pid_file.empty()) {
-    if (std::string pid_error = write_pid_file(options.pid_file); !pid_error.empty()) events->write("warning", pid_error);
+  if (exit_status == 0) {
+    notify_serving();
+    if (!options.pid_file.empty()) {
+      if (std::string pid_error = write_pid_file(options.pid_file); !pid_error.empty()) {
+        events->write("warning", pid_error);
+      }
+    }
   }
   supervisor.run();
   for (auto& thread : threads) thread.join();
-  if (!options.pid_file.empty()) remove_pid_file(options.pid_file);
+  // After a hand-over the pid file is the new process's, whatever it says at this instant.
+  if (!options.pid_file.empty() && exit_status == 0 && !supervisor.handed_over()) remove_pid_file(options.pid_file);
   events->write("stopped", "all requests finished; exiting");
-  return 0;
+  return exit_status;
 }
 
 }  // namespace
@@ -830,13 +871,17 @@ int run(int argc, char** argv, const char* version) {
     std::fputs(check_summary(*config).c_str(), stdout);
     return 0;
   }
+  // Read now: by the time SIGUSR2 asks for it, the binary at this path may be the new one.
+  const std::string executable = current_executable(argv[0]);
   // A client or server that vanishes mid-write must not kill the process.
   std::signal(SIGPIPE, SIG_IGN);
   // Until the supervisor watches SIGHUP and SIGUSR2 (and after it stops), they are ignored, never
   // fatal.
   std::signal(SIGHUP, SIG_IGN);
   std::signal(SIGUSR2, SIG_IGN);
-  if (options.upgrade_from.empty() && options.upgrade_from_pid == 0) return serve(std::move(config), options, version, nullptr, nullptr);
+  if (options.upgrade_from.empty() && options.upgrade_from_pid == 0) {
+    return serve(std::move(config), options, version, executable, nullptr, nullptr);
+  }
 
   // Upgrade in place: the configuration is good (above); now the running haven's sockets.
   long pid = options.upgrade_from_pid;
@@ -854,7 +899,7 @@ int run(int argc, char** argv, const char* version) {
     return 1;
   }
   InheritedSockets inherited(std::move(handover));
-  return serve(std::move(config), options, version, &takeover, &inherited);
+  return serve(std::move(config), options, version, executable, &takeover, &inherited);
 }
 
 }  // namespace haven::app

@@ -9,10 +9,14 @@
 namespace haven::app {
 
 void notify_serving() {
-  // MAINPID first: after an upgrade in place systemd must follow this process before the old one
-  // exits, or it would take the old one's exit for the service's end (NotifyAccess=all lets a
-  // process other than the main one say so).
+  // After an upgrade in place the old process has named this one already (notify_main_process);
+  // saying it again costs nothing. NotifyAccess=all lets a process other than the main one speak.
   const std::string state = fmt::format("MAINPID={}\nREADY=1\nSTATUS=serving", static_cast<long>(::getpid()));
+  sd_notify(0, state.c_str());
+}
+
+void notify_main_process(long pid) {
+  const std::string state = fmt::format("MAINPID={}", pid);
   sd_notify(0, state.c_str());
 }
 

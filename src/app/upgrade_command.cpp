@@ -6,18 +6,41 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
 
 namespace haven::app {
 
-std::string current_executable() {
-  char path[PATH_MAX];
-  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+std::string current_executable(const char* argv0) {
+  const std::string_view name = argv0 != nullptr ? argv0 : "";
+  if (name.find('/') != std::string_view::npos) {
+    if (name.front() == '/') return std::string(name);
+    char cwd[PATH_MAX];
+    if (::getcwd(cwd, sizeof cwd) != nullptr) return std::string(cwd) + "/" + std::string(name);
+  } else if (!name.empty()) {
+    // Started by name: the shell found it on PATH, and so does this.
+    const char* path = std::getenv("PATH");
+    std::string_view directories = path != nullptr ? path : "";
+    while (!directories.empty()) {
+      const std::size_t colon = directories.find(':');
+      const std::string_view directory = directories.substr(0, colon);
+      std::string candidate = std::string(directory.empty() ? "." : directory) + "/" + std::string(name);
+      if (::access(candidate.c_str(), X_OK) == 0) {
+        if (candidate.front() != '/') break;  // a relative PATH entry: /proc/self/exe is surer
+        return candidate;
+      }
+      if (colon == std::string_view::npos) break;
+      directories.remove_prefix(colon + 1);
+    }
+  }
+  char resolved[PATH_MAX];
+  const ssize_t length = ::readlink("/proc/self/exe", resolved, sizeof resolved - 1);
   if (length <= 0) return {};
-  return std::string(path, static_cast<std::size_t>(length));
+  return std::string(resolved, static_cast<std::size_t>(length));
 }
 
 long spawn_upgrade(const UpgradeCommand& command, std::string& error) {

@@ -48,6 +48,9 @@ class UpgradeListener::Session final : private net::HandleOwner {
   static void on_readable(void* self) noexcept { static_cast<Session*>(self)->read_available(); }
   static void on_deadline(void* self) noexcept {
     auto& session = *static_cast<Session*>(self);
+    // Timers run before the loop polls: what already arrived is read before it counts as late.
+    session.read_available();
+    if (session.ended_) return;
     session.fail(session.phase_ == Phase::Hello
                      ? "the new process did not introduce itself"
                      : fmt::format("the new process did not report ready within {} s", kReadyTimeoutMs / 1000));
@@ -79,7 +82,8 @@ class UpgradeListener::Session final : private net::HandleOwner {
     if (phase_ == Phase::Hello) {
       if (line != kHandoverHello) return refuse("unknown greeting (a haven of another version?)");
       if (std::string why = owner_.source_.upgrade_refusal(); !why.empty()) return refuse(why);
-      Handover handover = owner_.source_.prepare_handover();
+      Handover handover;
+      if (std::string why = owner_.source_.prepare_handover(handover); !why.empty()) return refuse(why);
       in_progress_ = true;
       std::vector<int> fds;
       for (const HandedListener& listener : handover.listeners) fds.push_back(listener.fd);
@@ -92,6 +96,9 @@ class UpgradeListener::Session final : private net::HandleOwner {
     if (line == "ready") {
       in_progress_ = false;
       owner_.source_.upgrade_done(peer_pid_);
+      // Confirmed only now that this process accepts no more: a new process without the "ok"
+      // does not stay, so two never serve side by side.
+      net::send_all(fd_, "ok\n", kSendTimeout);
       return end();
     }
     if (line.starts_with("failed: ")) return fail(fmt::format("the new process could not start: {}", line.substr(8)));
@@ -185,7 +192,9 @@ void UpgradeListener::on_accept(int fd, const sockaddr* /*peer*/) {
   // The abstract namespace has no file permissions: the kernel's word on who connected decides.
   ucred peer{};
   socklen_t length = sizeof peer;
-  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || (peer.uid != ::geteuid() && peer.uid != 0)) {
+  // A peer in another PID namespace reads as PID 0: not a process this one could name or answer to.
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0 || peer.pid == 0 ||
+      (peer.uid != ::geteuid() && peer.uid != 0)) {
     ::close(fd);
     return;
   }

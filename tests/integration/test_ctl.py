@@ -112,9 +112,22 @@ def note_writes_a_line_from_outside_into_the_event_log() -> None:
         refused = ctl(haven, "note", writer, message, token=TOKEN)
         check_eq(refused.returncode, 1, f"note from {writer!r}: {message[:20]!r}")
     check("two" not in haven.events(), "a refused note reached the event log")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
     answer = haven.admin("POST", "/api/v1/events", {"from": "deploy", "message": "v2 rolled out", "extra": 1},
-                         headers={"Authorization": f"Bearer {TOKEN}"})
+                         headers=auth)
     check_eq(answer.status, 400, "an unknown member")
+    # UTF-8 text is fine; characters that reorder or break what a reader sees are not.
+    check_eq(haven.admin("POST", "/api/v1/events", {"from": "deploy", "message": "version 2 déployée"},
+                         headers=auth).status, 201, "a UTF-8 note")
+    for forged in ("right\u202eto left", "line\u2028separator", "c1\u009bcontrol"):
+        check_eq(haven.admin("POST", "/api/v1/events", {"from": "deploy", "message": forged}, headers=auth).status,
+                 400, f"a note with {forged!r}")
+    raw = b'{"from": "deploy", "message": "bad \xff byte"}'
+    check_eq(haven.admin("POST", "/api/v1/events", raw, headers=auth).status, 400, "a note that is not UTF-8")
+    # A runaway script is told to slow down rather than fill the disk.
+    statuses = [haven.admin("POST", "/api/v1/events", {"from": "loop", "message": f"n{i}"}, headers=auth).status
+                for i in range(200)]
+    check(429 in statuses, f"200 notes in a row were never refused: {sorted(set(statuses))}")
 
 
 @test

@@ -76,6 +76,9 @@ class AdminApi {
   config::Admin settings_;
   Operator& process_;
   log::EventLog& events_;
+  // Notes written in the current second: a runaway script must not fill the event log's disk.
+  std::int64_t notes_second_ = 0;
+  int notes_in_second_ = 0;
 };
 
 // {"error": message, "status": status}

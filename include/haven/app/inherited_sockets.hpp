@@ -24,8 +24,9 @@ class InheritedSockets {
 
   // The sockets of the old frontend that is `frontend` (same name and bind; failing that, the
   // same bind unless it says port 0), dealt out to `workers` workers: [w] are worker w's (a worker
-  // may get several, or none: it then binds its own on `port`). `port` is set to their port.
-  // Empty when no old frontend matches.
+  // may get several; with fewer sockets than workers, some get a copy of another's, so that no
+  // socket joins the port's group before this process is sure to serve). `port` is set to their
+  // port. Empty when no old frontend matches.
   std::vector<std::vector<int>> take_frontend(const config::Frontend& frontend, std::size_t workers,
                                               std::uint16_t& port);
   // The admin listener's socket when `settings` bind what the old one bound, else -1.
@@ -39,7 +40,9 @@ class InheritedSockets {
 
   [[nodiscard]] long pid() const { return handover_.pid; }
   [[nodiscard]] const std::string& version() const { return handover_.version; }
-  [[nodiscard]] std::size_t unused_sockets() const;
+  // Closes the sockets nothing took (frontends or an admin listener this configuration does not
+  // have): left open they would take connections nobody accepts. Returns how many.
+  std::size_t close_unused();
 
  private:
   Handover handover_;

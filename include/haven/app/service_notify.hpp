@@ -6,6 +6,9 @@ namespace haven::app {
 
 // Serving: this process is the service's main process from now on (the one it replaced exits).
 void notify_serving();
+// An upgrade in place: process `pid` is the service's main process from now on (said by the old
+// one, which systemd still follows, before it confirms and can exit).
+void notify_main_process(long pid);
 // Shutting down for good (not when handing over to a new binary: the service goes on).
 void notify_stopping();
 

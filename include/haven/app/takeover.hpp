@@ -14,11 +14,14 @@ class Takeover {
   Takeover(const Takeover&) = delete;
   Takeover& operator=(const Takeover&) = delete;
 
-  // Connects to the haven of process `pid` and receives its listeners (descriptors in
+  // Connects to the haven of process `pid` (checked: that process, of this user or root) and
+  // receives its listeners (descriptors in
   // handover.listeners[i].fd, owned by the caller) and state. Returns "" or why not.
   std::string start(long pid, Handover& handover);
-  // This process accepts on the sockets now: the old one stops accepting and drains.
-  void ready();
+  // This process accepts on the sockets now: the old one stops accepting, makes this process the
+  // service's main one, and confirms ("ok"). Returns "" once confirmed, else why not: then the old
+  // one did not stop (it gave up, or it is going for another reason) and this one must not stay.
+  std::string ready();
   // This process cannot serve: the old one keeps serving (closing the connection says the same).
   void failed(const std::string& why);
   [[nodiscard]] bool started() const { return fd_ >= 0; }

@@ -7,13 +7,15 @@
 namespace haven::app {
 
 struct UpgradeCommand {
-  std::string executable;  // as /proc/self/exe named it at start-up (before any replacement)
+  std::string executable;  // the path this binary was started from, as of start-up
   std::string config_path;
   std::string pid_file;    // "" when none
 };
 
-// The executable of this process, read at start-up. "" when /proc is not there.
-std::string current_executable();
+// The path this process was started from (`argv0` made absolute, or found on PATH), read at
+// start-up. Symbolic links are kept: a versioned install whose link now points at the new
+// version runs the new version. Falls back to /proc/self/exe; "" when nothing says.
+std::string current_executable(const char* argv0);
 
 // Starts `command` with --upgrade-from-pid set to this process. Returns the child's PID, or 0
 // with `error` set.

@@ -19,11 +19,14 @@ class UpgradeSource {
  public:
   // "" when a hand-over may start now, else why not (said to the new binary).
   virtual std::string upgrade_refusal() = 0;
-  // The listeners and state. The descriptors stay the source's and open until the outcome (the
-  // kernel gives the new process its own); from here until upgrade_done or upgrade_failed the
-  // source keeps its sockets and state as handed over.
-  virtual Handover prepare_handover() = 0;
-  // Process `pid` serves on the sockets now: stop accepting and drain.
+  // Fills `handover` with the listeners and state, or returns why it cannot (then nothing is
+  // sent: a partial set of sockets would leave some closed with connections in their queues).
+  // The descriptors stay the source's and open until the outcome (the kernel gives the new
+  // process its own); from here until upgrade_done or upgrade_failed the source keeps its sockets
+  // and state as handed over.
+  virtual std::string prepare_handover(Handover& handover) = 0;
+  // Process `pid` serves on the sockets now: stop accepting, make it the service's main process,
+  // and drain. The new process is told "ok" after this returns.
   virtual void upgrade_done(long pid) = 0;
   // The hand-over did not happen; keep serving as before.
   virtual void upgrade_failed(const std::string& why) = 0;

@@ -139,3 +139,19 @@ TEST_CASE("lines are read up to their newline") {
   REQUIRE(receive_line(pair.b, line, 64, kWait).empty());
   CHECK(line == "next");
 }
+
+TEST_CASE("a header that promises descriptors it does not carry is refused, and nothing leaks") {
+  SocketPair pair;
+  const std::uint32_t header[2] = {2, 3};  // three descriptors said, none sent
+  REQUIRE(::write(pair.a, header, sizeof header) == sizeof header);
+  REQUIRE(::write(pair.a, "{}", 2) == 2);
+  ReceivedFrame frame;
+  CHECK(receive_frame(pair.b, frame, kWait) == "descriptors missing from a frame");
+  CHECK(frame.fds.empty());
+}
+
+TEST_CASE("more descriptors than one frame may carry are refused by the sender") {
+  SocketPair pair;
+  std::vector<int> many(kMaxFdsPerFrame + 1, pair.a);
+  CHECK(send_frame(pair.a, "", many, kWait) == "too many descriptors for one frame");
+}
