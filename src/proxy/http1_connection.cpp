@@ -15,11 +15,11 @@ namespace haven::proxy {
 
 namespace {
 
-constexpr core::Duration kLingerTime{1000};
+constexpr core::Duration kLingerTime{1000};  // after an error response: time for the client to read it
 // Draining: how long an idle keep-alive connection stays for a request already on its way. A busy
 // client's next request arrives within milliseconds of the last response; a truly idle one costs
 // the exit this much at most.
-constexpr core::Duration kDrainIdleGrace{1000};  // after an error response: time for the client to read it
+constexpr core::Duration kDrainIdleGrace{1000};
 // What a status-feed subscriber may send after its request before it is cut off.
 constexpr std::size_t kMaxSubscriberInput = 4096;
 // Bytes read while lingering go nowhere. One per worker thread: workers never share mutable memory.
