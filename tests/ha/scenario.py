@@ -15,6 +15,8 @@ benchmark. run_faults() returns one row per fault:
   undo_failed         failed requests from undoing the fault until the pair was steady again
                       (with preemption: while the VIP moved back)
   undo_gap_s          the longest time without a successful answer in that span
+  move_p99_ms         the 99th percentile of the time to an outcome (an answer, or the failure)
+                      of the requests sent in the window
 """
 from __future__ import annotations
 
@@ -197,6 +199,13 @@ class Scenario:
         marks = [start, *done, end]
         return max(b - a for a, b in zip(marks, marks[1:]))
 
+    @staticmethod
+    def _p99_ms(records: list[dict], start: float, end: float) -> float:
+        times = sorted(r["done"] - r["sent"] for r in records if start <= r["sent"] <= end and "done" in r)
+        if not times:
+            return 0.0
+        return round(1000 * times[min(len(times) - 1, int(0.99 * len(times)))], 1)
+
     def run_fault(self, fault: Fault) -> dict:
         active = self.wait_steady(self.nodes[0] if self.preempt else None)
         survivor = self.other(active)
@@ -241,6 +250,7 @@ class Scenario:
             "failback_s": None if failback_s is None else round(failback_s, 3),
             "undo_failed": len(undo_failed),
             "undo_gap_s": round(self._longest_gap(records, restore_at, steady_at), 3),
+            "move_p99_ms": self._p99_ms(records, window_from, moved_at),
             "errors": sorted({r["error"] for r in failed + failed_after + undo_failed}),
         }
 
