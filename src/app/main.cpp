@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -21,6 +22,8 @@
 
 #include "haven/admin/admin_api.hpp"
 #include "haven/admin/admin_server.hpp"
+#include "haven/admin/health.hpp"
+#include "haven/admin/health_file.hpp"
 #include "haven/admin/history.hpp"
 #include "haven/admin/shift_driver.hpp"
 #include "haven/admin/state_file.hpp"
@@ -84,6 +87,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
         shift_timer_(loop_, &Supervisor::on_shift_due, this),
         shifts_(events),
         tls_timer_(loop_, &Supervisor::on_tls_due, this),
+        health_file_timer_(loop_, &Supervisor::on_health_file_due, this),
         upgrade_signal_(loop_, &Supervisor::on_upgrade_signal, this),
         child_signal_(loop_, &Supervisor::on_child_exit, this),
         upgrade_listener_(loop_, static_cast<UpgradeSource&>(*this)),
@@ -180,6 +184,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     history_timer_.close(this);
     shift_timer_.close(this);
     tls_timer_.close(this);
+    health_file_timer_.close(this);
     terminate_.close(this);
     interrupt_.close(this);
     hangup_.close(this);
@@ -198,6 +203,11 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     shift_timer_.start(kShiftDuty, kShiftDuty);
     tls_timer_.start(kTlsDuty, kTlsDuty);
     warn_expiring_certificates();
+    if (admin_settings_.enabled && !admin_settings_.health_file.empty()) {
+      health_file_ = std::make_unique<admin::HealthFile>(admin_settings_.health_file);
+      on_health_file_due(this);
+      health_file_timer_.start(kHealthFileDuty, kHealthFileDuty);
+    }
     loop_.run();
     loop_.close();
   }
@@ -472,6 +482,8 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     supervisor.events_.write("shutdown",
                              fmt::format("received {}: no new connections; finishing in-flight requests", name));
     notify_stopping();
+    // This node is going: a floating address should move now, not when the listeners are gone.
+    if (supervisor.health_file_) supervisor.write_health_file(false, "haven is shutting down");
     supervisor.shut_down();
   }
 
@@ -487,6 +499,32 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     history_timer_.close(this);
     shift_timer_.close(this);
     tls_timer_.close(this);
+    health_file_timer_.close(this);
+  }
+
+  // [admin] health_file, for keepalived's track_file: the /health verdict (without the listener
+  // test, which needs a connection) within kHealthFileDuty of a change, said in the event log.
+  static constexpr core::Duration kHealthFileDuty{100};
+  static void on_health_file_due(void* self) noexcept {
+    auto& supervisor = *static_cast<Supervisor*>(self);
+    const admin::HealthReport report =
+        admin::health_report(supervisor.inventory(), supervisor.admin_settings_.healthy_needs_serving);
+    supervisor.write_health_file(report.healthy, report.problems.empty() ? "" : report.problems.front());
+  }
+  void write_health_file(bool healthy, const std::string& why) {
+    const bool changed = !health_file_verdict_ || *health_file_verdict_ != healthy;
+    if (std::string error = health_file_->write(healthy); !error.empty()) {
+      if (!health_file_error_) events_.write("warning", error);
+      health_file_error_ = true;
+      return;
+    }
+    health_file_error_ = false;
+    if (!changed) return;
+    health_file_verdict_ = healthy;
+    events_.write(healthy ? "healthy" : "unhealthy",
+                  healthy ? fmt::format("healthy for a floating address: {} says 0", health_file_->path())
+                          : fmt::format("not healthy for a floating address ({}): {} says 1", why, health_file_->path()),
+                  {{"file", health_file_->path()}});
   }
 
   // --- UpgradeSource: this process is being replaced by a new binary.
@@ -683,6 +721,10 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
   net::Timer shift_timer_;
   admin::ShiftDriver shifts_;
   net::Timer tls_timer_;
+  net::Timer health_file_timer_;
+  std::unique_ptr<admin::HealthFile> health_file_;
+  std::optional<bool> health_file_verdict_;  // last written
+  bool health_file_error_ = false;           // the last write failed (said once)
   std::map<std::string, std::int64_t> expiry_warned_ms_;  // certificate file -> last warning
   std::unique_ptr<admin::AdminApi> admin_api_;
   std::unique_ptr<admin::AdminServer> admin_server_;

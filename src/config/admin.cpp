@@ -14,8 +14,8 @@ bool Admin::loopback_only() const {
 namespace detail {
 
 bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, Admin& out) {
-  static constexpr std::array<std::string_view, 5> kKeys{"bind", "token", "read_token_required", "state_file",
-                                                         "healthy_when"};
+  static constexpr std::array<std::string_view, 6> kKeys{"bind", "token", "read_token_required", "state_file",
+                                                         "healthy_when", "health_file"};
   static constexpr std::array<std::string_view, 2> kHealthyWhen{"running", "serving"};
   std::string healthy_when = "serving";
   const toml::table* table = nullptr;
@@ -26,7 +26,8 @@ bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, 
   std::string bind = "127.0.0.1:9000";
   if (!admin.allow_only(kKeys) || !admin.read_string("bind", bind) || !admin.read_string("token", out.token) ||
       !admin.read_bool("read_token_required", out.read_token_required) ||
-      !admin.read_string("state_file", out.state_file) || !admin.read_choice("healthy_when", kHealthyWhen, healthy_when)) {
+      !admin.read_string("state_file", out.state_file) || !admin.read_choice("healthy_when", kHealthyWhen, healthy_when) ||
+      !admin.read_string("health_file", out.health_file)) {
     return false;
   }
   out.healthy_needs_serving = healthy_when == "serving";
@@ -64,6 +65,9 @@ bool read_admin(const TableReader& root, const std::filesystem::path& base_dir, 
   }
   if (!out.state_file.empty() && std::filesystem::path(out.state_file).is_relative()) {
     out.state_file = (base_dir / out.state_file).string();
+  }
+  if (!out.health_file.empty() && std::filesystem::path(out.health_file).is_relative()) {
+    out.health_file = (base_dir / out.health_file).string();
   }
   return true;
 }

@@ -25,6 +25,7 @@ class NodeSettings:
     vip: str                # with its prefix length, as in virtual_ipaddress: "172.31.250.100/24"
     priority: int
     health_script: str      # the vrrp_script's command line
+    health_file: str        # the vrrp_track_file's file (haven's [admin] health_file)
     notify: str | None      # the notify command line, None for no notify hook
     nopreempt: bool = False
     script_user: str = "root"   # the recipe's keepalived_script user need not exist on a test machine
@@ -57,6 +58,7 @@ def node_config(settings: NodeSettings, recipe_text: str | None = None) -> str:
     text = _replace_once(text, rf"^(\s*router_id\s+){value}", settings.router_id, "router_id")
     text = _replace_once(text, rf"^(\s*script_user\s+){value}", settings.script_user, "script_user")
     text = _replace_once(text, r'^(\s*script\s+)"[^"]*"', _quote(settings.health_script), "vrrp_script script")
+    text = _replace_once(text, r'^(\s*file\s+)"[^"]*"', _quote(settings.health_file), "vrrp_track_file file")
     text = _replace_once(text, rf"^(\s*priority\s+){value}", str(settings.priority), "priority")
     text = _replace_once(text, rf"^(\s*unicast_src_ip\s+){value}", settings.address, "unicast_src_ip")
     text = _replace_once(text, rf"^(\s*unicast_peer\s*\{{\s*\n\s*){value}", settings.peer, "unicast_peer address")

@@ -59,6 +59,11 @@ class HaproxyProxy:
         self.config_path = os.path.join(workdir, f"haproxy-{host}.cfg")
         self.log_path = os.path.join(workdir, f"haproxy-{host}.log")
         self.health_script = "/usr/bin/curl -fsS -m 2 -o /dev/null http://127.0.0.1:80/haproxy-health"
+        # HAProxy writes no such file: the recipe's track_file reads one that always says "fit",
+        # and only the check script above decides.
+        self.health_file = os.path.join(workdir, f"haproxy-{host}.serving")
+        with open(self.health_file, "w", encoding="utf-8") as f:
+            f.write("0\n")
         self.notify = None
         self.proc: subprocess.Popen | None = None
         servers = "\n".join(f"  server {name} {address}:{BACKEND_PORT} check" for name, address in BACKENDS)

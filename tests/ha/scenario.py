@@ -54,6 +54,7 @@ class Proxy(Protocol):
     """The proxy on one node, as the scenario drives it."""
 
     health_script: str          # the command keepalived's vrrp_script runs
+    health_file: str            # the file keepalived's vrrp_track_file reads ("0": fit)
     notify: str | None          # keepalived's notify command, None for none
 
     def start(self) -> None: ...            # (re)starts the proxy; returns at once
@@ -278,7 +279,8 @@ def start_pair(lab: Lab, workdir: str, make_proxy: Callable[[Lab, str], Proxy], 
         proxy = make_proxy(lab, name)
         peer = next(other for n, other, _ in NODES if n != name)
         settings = NodeSettings(router_id=f"proxy-{name}", address=address, peer=peer, vip=f"{VIP}/{SUBNET_PREFIX}",
-                                priority=priority, health_script=proxy.health_script, notify=proxy.notify,
+                                priority=priority, health_script=proxy.health_script,
+                                health_file=proxy.health_file, notify=proxy.notify,
                                 nopreempt=not preempt)
         node = Node(name, address, priority, proxy, Keepalived(lab, name, keepalived_bin, workdir, settings))
         if problem := node.keepalived.config_test():

@@ -48,6 +48,7 @@ max_connections = 1000
 
 [admin]
 bind = "127.0.0.1:9000"     # in the node's own namespace: keepalived's check and hook reach it there
+health_file = "{health_file}"   # keepalived's vrrp_track_file: the verdict pushed at once
 
 [log]
 access = "off"
@@ -78,12 +79,13 @@ class HavenProxy:
         self.log_path = os.path.join(workdir, f"haven-{host}.log")
         self.servers = [f"app/{name}" for name, _ in BACKENDS]
         self.health_script = f"{binary} ctl --admin {ADMIN} health"
+        self.health_file = os.path.join(workdir, f"haven-{host}.serving")
         self.notify = f"{notify_hook} --haven {binary} --admin {ADMIN}"
         self.proc: subprocess.Popen | None = None
         servers = "\n".join(f'  {{ name = "{name}", address = "{address}:{BACKEND_PORT}" }},'
                             for name, address in BACKENDS)
         with open(self.config_path, "w", encoding="utf-8") as f:
-            f.write(HAVEN_CONFIG.format(servers=servers))
+            f.write(HAVEN_CONFIG.format(servers=servers, health_file=self.health_file))
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess:
         return self.lab.run(self.host, [self.binary, "ctl", "--admin", ADMIN, *args])

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from harness import Haven, Upstream, check, check_eq, haven_path, make_config, run, test, wait_until
+from harness import Haven, Upstream, check, check_eq, haven_path, make_config, new_temp_dir, run, test, wait_until
 
 FAST = {"path": "/healthz", "interval": "200ms", "timeout": "150ms", "rise": 1, "fall": 1}
 TOKEN = "health-token-0123456789"
@@ -43,6 +43,34 @@ def not_healthy_before_a_check_has_found_a_server_up() -> None:
     # An unchecked server is known by definition: healthy at once.
     plain = Haven(make_config({"app": [Upstream(name="p1")]}, extra='[admin]\nbind = "127.0.0.1:0"\n'))
     check_eq(plain.admin("GET", "/health").status, 200, "/health with an unchecked server")
+
+
+@test
+def health_file_follows_the_verdict_for_keepalived_track_file() -> None:
+    """[admin] health_file says 0 while healthy and 1 while not, rewritten as soon as the verdict
+    changes (keepalived's track_file then moves the address at once), and 1 when haven stops."""
+    server = Upstream(name="s1")
+    directory = new_temp_dir("health-file-")
+    path = os.path.join(directory, "serving")
+    haven = Haven(config(server, f'[admin]\nbind = "127.0.0.1:0"\nhealth_file = "{path}"\n'))
+
+    def says() -> str:
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    wait_until(lambda: says() == "0\n", 10, "the health file to say 0")
+    check_eq(haven.admin("PATCH", "/api/v1/backends/app/servers/s1", {"state": "maint"}).status, 200, "maint")
+    wait_until(lambda: says() == "1\n", 5, "the health file to say 1 with no server to send to")
+    haven.wait_event(r"not healthy for a floating address \(frontend web: .*\): .* says 1")
+    check_eq(haven.admin("PATCH", "/api/v1/backends/app/servers/s1", {"state": "ready"}).status, 200, "ready")
+    wait_until(lambda: says() == "0\n", 10, "the health file to say 0 again")
+    haven.terminate()
+    check_eq(haven.wait(10), 0, "exit status")
+    check_eq(says(), "1\n", "the health file once haven stopped")
+    check(not [f for f in os.listdir(directory) if f.endswith(".tmp")], "a temporary file left behind")
 
 
 @test

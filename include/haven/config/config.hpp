@@ -271,6 +271,10 @@ struct Admin {
   // "running" (haven runs and its listeners accept) or "serving" (also: every frontend has a
   // backend with a server that may take requests).
   bool healthy_needs_serving = true;
+  // A file haven keeps at "0" while healthy by that rule and "1" while not (and once it stops for
+  // good), rewritten within 100 ms of a change: keepalived's track_file moves the floating address
+  // at once instead of at its next check. "" = none.
+  std::string health_file;
 
   [[nodiscard]] bool loopback_only() const;
 };
