@@ -1129,6 +1129,7 @@ class Haven:
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.config_text = config_text
+        self._frontend_names = set(re.findall(r"^\[frontends\.([A-Za-z0-9_-]+)\]\s*(?:#.*)?$", config_text, re.M))
         self._out = open(self.stdout_path, "wb")
         self._err = open(self.stderr_path, "wb")
         def limit_open_files() -> None:
@@ -1156,7 +1157,10 @@ class Haven:
         while True:
             text = self.events()
             m = _LISTEN_RE.search(text)
-            if m:
+            # haven writes one line per frontend, one after the other: a read between two of them
+            # must not pass for all of them.
+            listed = {fm.group(1) for fm in _FRONTEND_LISTEN_RE.finditer(text)}
+            if m and self._frontend_names <= listed:
                 hp = parse_host_port(m.group(1))
                 check(hp is not None, f"cannot parse the address in {m.group(0)!r}")
                 self.host, self.port = hp
