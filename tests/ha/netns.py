@@ -135,6 +135,11 @@ class Lab:
         """Takes HOST's switch port down or up: for HOST, a pulled cable (eth0 loses its carrier)."""
         ip("-n", self._bridge_ns, "link", "set", self._port(host), "up" if up else "down")
 
+    def set_reachable(self, host: str, address: str, reachable: bool) -> None:
+        """Makes ADDRESS unreachable from HOST (a route of type unreachable: connections fail at
+        once, as behind a router that lost its way there), or reachable again."""
+        ip("-n", self.namespace(host), "route", "add" if not reachable else "del", "unreachable", f"{address}/32")
+
     def has_address(self, host: str, address: str) -> bool:
         out = ip("-n", self.namespace(host), "-o", "-4", "addr", "show", "dev", "eth0", check=False).stdout
         return re.search(rf"\binet {re.escape(address)}/", out) is not None
