@@ -203,7 +203,9 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     shift_timer_.start(kShiftDuty, kShiftDuty);
     tls_timer_.start(kTlsDuty, kTlsDuty);
     warn_expiring_certificates();
-    if (admin_settings_.enabled && !admin_settings_.health_file.empty()) {
+    // A process that stops before it ran (an upgrade the old process did not confirm) says nothing
+    // in the file the old one keeps.
+    if (admin_settings_.enabled && !admin_settings_.health_file.empty() && !shutting_down_) {
       health_file_ = std::make_unique<admin::HealthFile>(admin_settings_.health_file);
       on_health_file_due(this);
       health_file_timer_.start(kHealthFileDuty, kHealthFileDuty);
