@@ -22,11 +22,6 @@ upstream::Server* find(const Inventory& inventory, std::string_view id) {
   return nullptr;
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
@@ -37,7 +32,7 @@ std::string save_state_file(const std::string& path, const Inventory& inventory)
       const state::ServerRuntime& runtime = server->runtime;
       const auto weight = runtime.runtime_weight();
       if (runtime.admin_state() == state::AdminState::Ready && !weight) continue;
-      text += fmt::format("{} {} {}\n", server->id, lower(state::admin_state_name(runtime.admin_state())),
+      text += fmt::format("{} {} {}\n", server->id, state::admin_state_word(runtime.admin_state()),
                           weight ? std::to_string(*weight) : "-");
     }
   }

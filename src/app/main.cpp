@@ -11,9 +11,9 @@
 #include <vector>
 
 #include <arpa/inet.h>
-#include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fmt/chrono.h>
@@ -111,8 +111,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
         events_.write("warning", warning);
       }
     }
-    admin_api_ = std::make_unique<admin::AdminApi>(settings, static_cast<admin::Operator&>(*this), events_);
-    admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
+    create_admin_server();
     if (std::string error = admin_server_->open(settings); !error.empty()) return error;
     announce_admin("");
     return {};
@@ -124,6 +123,12 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     if (std::string error = upgrade_listener_.open(); !error.empty()) {
       events_.write("warning", fmt::format("upgrade in place unavailable: {}", error));
     }
+  }
+
+  // The admin API and its listener, not yet listening (admin_settings_ set).
+  void create_admin_server() {
+    admin_api_ = std::make_unique<admin::AdminApi>(admin_settings_, static_cast<admin::Operator&>(*this), events_);
+    admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
   }
 
   // Says where the admin listener listens (`how`: how it came to, when it is worth saying).
@@ -156,8 +161,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
   // Accepts on a listening admin socket that the replaced process handed over.
   void adopt_admin_socket(int fd, const std::string& unix_path) {
     admin_settings_ = snapshot_->config->admin;
-    admin_api_ = std::make_unique<admin::AdminApi>(admin_settings_, static_cast<admin::Operator&>(*this), events_);
-    admin_server_ = std::make_unique<admin::AdminServer>(loop_, *admin_api_);
+    create_admin_server();
     admin_server_->adopt(fd, unix_path);
     announce_admin("; taken over from the replaced process");
   }
@@ -590,8 +594,7 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
         handed.id = runtime.id;
         handed.address = server_endpoint(runtime.address);
         handed.health = std::string(state::health_name(runtime.health()));
-        handed.admin = std::string(state::admin_state_name(runtime.admin_state()));
-        for (char& c : handed.admin) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        handed.admin = std::string(state::admin_state_word(runtime.admin_state()));
         handed.weight = runtime.runtime_weight();
         handover.servers.push_back(std::move(handed));
       }
@@ -617,7 +620,6 @@ class Supervisor final : private net::HandleOwner, private admin::Operator, priv
     notify_main_process(pid);
     if (!shutting_down_) shut_down();
   }
-
 
   void upgrade_failed(const std::string& why) override {
     handing_over_ = false;

@@ -170,6 +170,11 @@ std::string Worker::listen(std::vector<std::uint16_t>& ports, std::vector<std::v
   const auto& frontends = snapshot_->config->frontends;
   ports.resize(frontends.size(), 0);
   inherited.resize(frontends.size());
+  const auto close_inherited = [&inherited] {
+    for (auto& rest : inherited) {
+      for (const int fd : rest) ::close(fd);
+    }
+  };
   for (std::size_t i = 0; i < frontends.size(); ++i) {
     // Owned before it can fail: its handles are closed with the worker's.
     acceptors_.push_back(std::make_unique<FrontendAcceptor>(*this, i));
@@ -183,16 +188,12 @@ std::string Worker::listen(std::vector<std::uint16_t>& ports, std::vector<std::v
     net::SocketAddress address;
     const std::uint16_t port = ports[i] != 0 ? ports[i] : bind.port;
     if (!address.assign(bind.host, port)) {
-      for (auto& rest : inherited) {
-        for (const int fd : rest) ::close(fd);
-      }
+      close_inherited();
       return fmt::format("frontend {}: bad bind address {}", frontends[i].name, bind.text);
     }
     std::string error;
     if (acceptors_.back()->open(address, error) != 0) {
-      for (auto& rest : inherited) {
-        for (const int fd : rest) ::close(fd);
-      }
+      close_inherited();
       return fmt::format("frontend {}: cannot listen on {}: {}", frontends[i].name, bind.text, error);
     }
     ports[i] = acceptors_.back()->port();
@@ -363,7 +364,8 @@ void Worker::begin_shutdown() {
   for (auto& acceptor : acceptors_) {
     if (acceptor != nullptr) acceptor->retire();
   }
-  // Idle keep-alive clients go now; the others after their current response.
+  // Subscribers go now, idle keep-alive clients after a short grace (a request may be on its
+  // way), the others after their current response.
   for (DownstreamConnection* connection = connections_list_; connection != nullptr;) {
     DownstreamConnection* next = connection->next_;
     connection->drain();

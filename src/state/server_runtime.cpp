@@ -28,6 +28,18 @@ std::string_view admin_state_name(AdminState state) {
   return "READY";
 }
 
+std::string_view admin_state_word(AdminState state) {
+  switch (state) {
+    case AdminState::Ready:
+      return "ready";
+    case AdminState::Drain:
+      return "drain";
+    case AdminState::Maint:
+      return "maint";
+  }
+  return "ready";
+}
+
 std::optional<AdminState> parse_admin_state(std::string_view text) {
   if (text == "ready") return AdminState::Ready;
   if (text == "drain") return AdminState::Drain;

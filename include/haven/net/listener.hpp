@@ -47,7 +47,8 @@ class Listener : private HandleOwner {
   void close(HandleOwner* owner);
   [[nodiscard]] bool open() const { return fd_ >= 0 && !closing_; }
   [[nodiscard]] bool closing() const { return closing_; }
-  // The listening socket (-1 when none): an upgrade in place hands a duplicate of it on.
+  // The listening socket (-1 when none or closing): an upgrade in place sends it to the new
+  // process, which gets its own descriptor for the same socket.
   [[nodiscard]] int fd() const { return closing_ ? -1 : fd_; }
 
  private:

@@ -35,6 +35,7 @@ enum class AdminState : std::uint8_t {
 std::string_view health_name(Health health);         // "UP", "DOWN", "CHECKING"
 std::string_view admin_state_name(AdminState state);  // "READY", "DRAIN", "MAINT"
 std::optional<AdminState> parse_admin_state(std::string_view text);  // "ready", "drain", "maint"
+std::string_view admin_state_word(AdminState state);  // what parse_admin_state reads: "ready", "drain", "maint"
 
 // The last active check of a server, as the stats page shows it.
 struct CheckReport {
